@@ -1,0 +1,3 @@
+from searchlab.cli import main
+
+main()

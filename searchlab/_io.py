@@ -1,0 +1,80 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A crash or a user error never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from searchlab.errors import OutputError
+
+
+def ensure_parent_writable(path: Path) -> None:
+    """Create the parent folder if needed; raise OutputError if it cannot be written."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create folder {parent}: {exc.strerror}", hint="choose a writable path"
+        ) from exc
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"folder {parent} is not writable", hint="choose a writable path")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Yield a file open for writing; it appears at ``path`` only if the block succeeds."""
+    target = Path(path)
+    ensure_parent_writable(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    with atomic_output(path, "w") as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_output(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    from searchlab._json import dumps
+
+    return atomic_write_text(path, dumps(obj, indent=2) + "\n")
+
+
+def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
+    """Read a user-supplied text file, turning OS errors into InputError."""
+    from searchlab.errors import InputError
+
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError as exc:
+        raise InputError(f"{what} {p} does not exist", hint="check the path") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{what} {p} is a folder, not a file", hint="give a file path") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {p}: {exc.strerror}", hint="check permissions") from exc
