@@ -3,6 +3,8 @@
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
+# Build tools only; their versions follow the base image, so they are not pinned here.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends make gcc g++ \
     && rm -rf /var/lib/apt/lists/*

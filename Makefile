@@ -13,7 +13,7 @@ IMAGE       ?= searchlab:latest
 BASE_IMAGE  ?= python:3.11-slim
 DOCKER_RUN   = docker run --rm $(INTERACTIVE) -v $(CURDIR)/../shared:/shared:ro $(IMAGE)
 
-.PHONY: install demo test bench lint docker-build docker-test docker-shell clean
+.PHONY: install demo test bench lint browser docker-build docker-test docker-shell clean
 
 install: $(STAMP)
 
@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e ".[$(EXTRAS)]" "$(TORCH_PIN)"
 	touch $(STAMP)
 
+DEMO_OUT    ?= demo-report
+
 demo: $(STAMP)
-	$(VENV)/bin/searchlab demo $(DEMO_ARGS)
+	$(VENV)/bin/searchlab demo --out $(DEMO_OUT) $(DEMO_ARGS)
+	$(VENV)/bin/searchlab ab test --control 26000/1000000 --variant 26400/1000000 \
+		--plot $(DEMO_OUT)/ab-large.png --report $(DEMO_OUT)/ab-large.html
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -33,9 +37,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# Debian's Chromium for the report's browser test (needs root; .ci/run does this when missing).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check searchlab tests benchmarks
 	$(VENV)/bin/ruff format --check searchlab tests benchmarks
+	$(VENV)/bin/hadolint Dockerfile
 
 docker-build:
 	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
