@@ -80,7 +80,7 @@ def integer_grid(values: np.ndarray, *, max_terms: int) -> tuple[np.ndarray, Int
     whole = np.ldexp(mantissa, 53).astype(np.int64)  # exact: 53-bit significands
     low_bits = _trailing_zeros(whole)
     finest_exact = int(np.min(exp - 53 + low_bits))
-    bits_available = int(math.floor(math.log2(limit)))
+    bits_available = limit.bit_length() - 1
     _, top_exp = math.frexp(biggest)
     exponent = max(finest_exact, top_exp - bits_available)
     k = np.rint(np.ldexp(v, -exponent)).astype(np.int64)

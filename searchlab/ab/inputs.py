@@ -5,6 +5,7 @@ Every check raises InputError naming the problem, before any computation or outp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,3 +71,117 @@ def as_float_vector(values: Any, *, what: str) -> np.ndarray:
             hint="drop or fill missing values before testing",
         )
     return arr
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A binary metric summarised: ``converted`` of ``users`` converted."""
+
+    converted: int
+    users: int
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A metric summarised per group: each distinct ``value`` with how many users had it."""
+
+    values: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def users(self) -> int:
+        return int(self.counts.sum())
+
+
+def parse_counts(text: str, *, what: str) -> Counts:
+    """``"26000/1000000"`` → Counts(26000, 1000000), refusing anything that is not two counts."""
+    parts = str(text).strip().split("/")
+    if len(parts) != 2:
+        raise InputError(
+            f"{what} {text!r} is not CONVERTED/USERS", hint="write it like 26000/1000000"
+        )
+    numbers = []
+    for part in parts:
+        part = part.strip().replace("_", "").replace(",", "")
+        if not part.lstrip("-").isdigit():
+            raise InputError(
+                f"{what} {text!r}: {part!r} is not a whole number",
+                hint="counts are non-negative integers, e.g. 26000/1000000",
+            )
+        numbers.append(int(part))
+    return check_counts(Counts(numbers[0], numbers[1]), what=what)
+
+
+def check_counts(counts: Counts, *, what: str) -> Counts:
+    converted, users = counts.converted, counts.users
+    for name, value in (("converted", converted), ("users", users)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            if isinstance(value, float | np.floating) and float(value).is_integer():
+                continue
+            raise InputError(
+                f"{what}: {name} = {value!r} is not a whole number", hint="counts are integers"
+            )
+    converted, users = int(converted), int(users)
+    if converted < 0 or users < 0:
+        raise InputError(f"{what}: counts cannot be negative ({converted}/{users})")
+    if users == 0:
+        raise InputError(
+            f"{what} has 0 users ({converted}/{users}); no verdict for an empty group",
+            hint="check the group's user count",
+        )
+    if converted > users:
+        raise InputError(
+            f"{what}: {converted} converters is more than its {users} users",
+            hint="write CONVERTED/USERS with CONVERTED <= USERS",
+        )
+    return Counts(converted, users)
+
+
+def as_binary_counts(data: Any, *, what: str) -> Counts:
+    """Counts from Counts, a (converted, users) pair, a "c/n" string, or an array of 0/1."""
+    if isinstance(data, Counts):
+        return check_counts(data, what=what)
+    if isinstance(data, str):
+        return parse_counts(data, what=what)
+    if isinstance(data, tuple) and len(data) == 2 and all(np.ndim(x) == 0 for x in data):
+        return check_counts(Counts(data[0], data[1]), what=what)
+    values = as_float_vector(data, what=what)
+    if values.size == 0:
+        raise InputError(f"{what} is empty; no verdict for an empty group")
+    bad = (values != 0.0) & (values != 1.0)
+    if bad.any():
+        raise InputError(
+            f"{what} is declared binary but holds {values[bad][0]!r} "
+            f"({int(bad.sum())} value(s) other than 0/1)",
+            hint="use --metric-type continuous, or recode the column to 0/1",
+        )
+    return Counts(int(values.sum()), int(values.size))
+
+
+def as_histogram(data: Any, *, what: str) -> Histogram:
+    """A histogram (distinct values, counts) from a Histogram or an array of per-user values."""
+    if isinstance(data, Histogram):
+        values = as_float_vector(data.values, what=f"{what} histogram values")
+        counts = to_numpy(data.counts, what=f"{what} histogram counts")
+        if values.shape != counts.shape:
+            raise InputError(f"{what} histogram has {values.size} values but {counts.size} counts")
+        if counts.dtype.kind == "f" and np.all(np.isfinite(counts)) and np.all(counts % 1 == 0):
+            counts = counts.astype(np.int64)
+        if counts.dtype.kind not in "iu" or (counts < 0).any():
+            raise InputError(
+                f"{what} histogram counts must be non-negative integers",
+                hint="each count is how many users had that value",
+            )
+        order = np.argsort(values, kind="stable")
+        values, counts = values[order], counts[order].astype(np.int64)
+        distinct, start = np.unique(values, return_index=True)
+        merged = np.add.reduceat(counts, start) if values.size else counts
+        keep = merged > 0
+        hist = Histogram(distinct[keep], merged[keep])
+    else:
+        values = as_float_vector(data, what=what)
+        distinct, counts = np.unique(values, return_counts=True)
+        hist = Histogram(distinct, counts.astype(np.int64))
+    if hist.users == 0:
+        raise InputError(f"{what} is empty; no verdict for an empty group")
+    return hist

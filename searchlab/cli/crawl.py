@@ -1,9 +1,203 @@
-"""CLI for the crawl job (being built; see its issue)."""
+"""CLI for the crawl job: ``searchlab crawl SOURCE --out DIR ...`` and ``searchlab crawl report DIR``.
+
+``crawl`` is a group whose default command is ``fetch``: anything after ``crawl`` that is not
+a sub-command name (``report``, ``fetch``) is handed to ``fetch``, so both shapes work.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
+
+from searchlab.cli._common import console, err_console, print_json, print_warning
+
+SHOWN_BAD_LINES = 10
+
+
+class _DefaultToFetch(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["fetch", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_DefaultToFetch,
+    help=(
+        "Fetch pages politely into WARC files: `searchlab crawl SOURCE --out DIR` "
+        "(SOURCE: a URL list, a title dump with --url-template, or '-'), "
+        "or `searchlab crawl report DIR`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@app.command("fetch")
+def fetch_command(
+    source: str = typer.Argument(..., help="File of URLs (one a line), a title dump, or '-'."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for WARC files and the state file."),
+    url_template: str | None = typer.Option(
+        None, help="Treat SOURCE as a title dump; e.g. 'https://en.wikipedia.org/wiki/{title}'."
+    ),
+    namespace: int = typer.Option(0, help="Title dumps: keep this namespace (-1: all)."),
+    limit: int | None = typer.Option(None, help="Stop after this many URLs."),
+    concurrency: int = typer.Option(64, help="Requests in flight at once, all hosts together."),
+    per_host: int | None = typer.Option(
+        None, help="Requests in flight per host [default: 2 remote, unlimited on loopback]."
+    ),
+    rate: float | None = typer.Option(
+        None, help="Requests per second per host [default: 2 remote, unlimited on loopback]."
+    ),
+    max_retries: int = typer.Option(3, help="Retries for timeouts, resets, 429 and 5xx."),
+    timeout: float = typer.Option(30.0, help="Seconds per attempt (waiting for a slot excluded)."),
+    max_body: int = typer.Option(10 * 1024 * 1024, help="Largest body accepted, in bytes."),
+    user_agent: str | None = typer.Option(
+        None, help="User-Agent with a way to contact you (name/version (contact))."
+    ),
+    ignore_robots: bool = typer.Option(False, help="Do not fetch or obey robots.txt."),
+    resume: bool = typer.Option(False, help="Continue the crawl in --out; skip what is done."),
+    retry_failed: bool = typer.Option(False, help="With --resume: fetch failed URLs again."),
+    fail_fast: bool = typer.Option(False, help="Stop at the first permanent failure (exit 1)."),
+    warc_size: int = typer.Option(1024**3, help="Start a new WARC file past this many bytes."),
+    backoff: float = typer.Option(0.5, help="Backoff base in seconds (full jitter, capped)."),
+    seed: int | None = typer.Option(None, help="Seed for the backoff jitter."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+) -> None:
+    """Fetch every URL of SOURCE into WARC files in --out (the default command)."""
+    from searchlab.crawl import CrawlConfig, crawl
+    from searchlab.crawl.config import DEFAULT_USER_AGENT
+    from searchlab.errors import CrawlAborted
+
+    config = CrawlConfig(
+        source=source,
+        out_dir=out,
+        url_template=url_template,
+        namespace=None if namespace < 0 else namespace,
+        limit=limit,
+        concurrency=concurrency,
+        per_host=per_host,
+        rate=rate,
+        max_retries=max_retries,
+        timeout=timeout,
+        max_body_bytes=max_body,
+        user_agent=user_agent or DEFAULT_USER_AGENT,
+        respect_robots=not ignore_robots,
+        resume=resume,
+        retry_failed=retry_failed,
+        fail_fast=fail_fast,
+        warc_max_bytes=warc_size,
+        backoff_base=backoff,
+        seed=seed,
+    )
+    if user_agent is None and not json_out:
+        print_warning("no --user-agent given; sites ask crawlers to identify with a contact")
+    bar = _ProgressBar(limit) if progress and err_console.is_terminal and not json_out else None
+    try:
+        summary = crawl(config, progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    shown_source = "<stdin>" if source == "-" else source
+    for line, reason in summary.malformed_examples[:SHOWN_BAD_LINES]:
+        print_warning(f"{shown_source}:{line}: skipped: {reason}")
+    if summary.malformed > SHOWN_BAD_LINES:
+        print_warning(f"... {summary.malformed - SHOWN_BAD_LINES} more malformed lines skipped")
+    if json_out:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    if summary.stopped and summary.stopped.startswith("fail-fast"):
+        raise CrawlAborted(summary.stopped, hint="fix the cause, then rerun with --resume")
+    if summary.stopped:
+        err_console.print(f"stopped: {summary.stopped}; rerun with --resume to finish")
+        raise typer.Exit(130)
+
+
+@app.command("report")
+def report_command(
+    out_dir: Path = typer.Argument(..., help="The --out folder of a crawl."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+) -> None:
+    """Summarise a crawl's state file (works while it runs or after it stopped)."""
+    from searchlab.crawl import read_report
+
+    report = read_report(out_dir)
+    if json_out:
+        print_json(report)
+        return
+    console.print(f"crawl in {report.out_dir}  (source {report.source})")
+    console.print(
+        f"  URLs {report.total}: done {report.done}, failed {report.failed}, "
+        f"skipped {report.skipped}, pending {report.pending}; "
+        f"malformed source lines {report.input_errors}"
+    )
+    console.print("  by HTTP status: " + _pairs(report.by_status.items()))
+    console.print("  attempts: " + _pairs(report.attempts_histogram.items()))
+    for error, count in report.top_errors[:5]:
+        console.print(f"  {count:>7}  {error}")
+    total_bytes = sum(size for _, size in report.warc_files)
+    console.print(
+        f"  WARC files: {len(report.warc_files)} ({total_bytes / 1e6:.1f} MB); "
+        f"runs: {report.runs} ({report.interrupted_runs} stopped early)"
+    )
+
+
+def _pairs(items: Any) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in items) or "-"
+
+
+def _print_summary(summary: Any) -> None:
+    console.print(
+        f"done {summary.done}, failed {summary.failed}, skipped {summary.skipped} "
+        f"(malformed {summary.malformed}, robots {summary.disallowed}, "
+        f"duplicates {summary.duplicates}), already done {summary.already_done}, "
+        f"pending {summary.pending}"
+    )
+    console.print(
+        f"{summary.pages_per_second:.0f} pages/s over {summary.elapsed_seconds:.1f} s, "
+        f"{summary.bytes_received / 1e6:.1f} MB, {summary.retries} retries"
+    )
+    console.print("by HTTP status: " + _pairs(summary.by_status.items()))
+    for error, count in summary.top_errors[:5]:
+        console.print(f"  {count:>7}  {error}")
+    console.print(f"WARC: {len(summary.warc_files)} file(s); state: {summary.state_file}")
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr fed by the crawl's progress snapshots."""
+
+    def __init__(self, total: int | None) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("crawl"),
+            BarColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("crawl", total=total, stats="")
+        self.progress.start()
+
+    def update(self, snap: Any) -> None:
+        stats = (
+            f"{snap.pages_per_second:,.0f} pages/s  done {snap.done:,}  failed {snap.failed:,}  "
+            f"retrying {snap.retrying:,}  {snap.bytes_received / 1e6:,.1f} MB"
+        )
+        self.progress.update(
+            self.task, completed=snap.done + snap.failed + snap.skipped, stats=stats
+        )
+
+    def close(self) -> None:
+        self.progress.stop()
 
 
 def register(root: typer.Typer) -> None:
     """Add this job's commands to the root app."""
+    root.add_typer(app, name="crawl")

@@ -1,9 +1,237 @@
-"""CLI for the loop job (being built; see its issue)."""
+"""CLI for the loop job: ``searchlab site serve``, ``searchlab simulate``, ``searchlab demo``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from searchlab.cli._common import console, print_json
+
+site_app = typer.Typer(
+    help="Serve a corpus as a local website (pages plus a Wikimedia-style title dump).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@site_app.callback()
+def _site() -> None:
+    """Serve a corpus as a local website (pages plus a Wikimedia-style title dump)."""
+
+
+@site_app.command("serve")
+def site_serve(
+    collection: Path = typer.Option(
+        None,
+        "--collection",
+        help="Corpus folder (searchlab text import); default: bundled Cranfield.",
+    ),
+    port: int = typer.Option(8000, "--port", help="TCP port; 0 picks a free one."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+) -> None:
+    """Serve /wiki/{Title} pages and /dumps/all-titles.gz until Ctrl-C."""
+    import asyncio
+
+    from searchlab.errors import InputError
+    from searchlab.loop.site import LocalSite, load_site
+
+    if not 0 <= port <= 65535:
+        raise InputError(f"port {port} is out of range", hint="use 0..65535")
+    site = load_site(collection)
+
+    async def serve() -> None:
+        async with LocalSite(site, host=host, port=port) as local:
+            console.print(
+                f"serving {len(site):,} pages at {local.base_url}/wiki/{{Title}}; title dump at "
+                f"{local.base_url}/dumps/all-titles.gz (Ctrl-C stops)"
+            )
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def _conversion_values(text: str) -> tuple[float, ...]:
+    from searchlab.errors import InputError
+
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError(
+            f"--conversion {text!r} is not a comma-separated list of numbers",
+            hint="e.g. --conversion 0.01,0.05,0.15,0.3,0.5",
+        ) from exc
+
+
+def simulate(
+    corpus_dir: Path = typer.Option(
+        ..., "--corpus", help="Corpus folder with queries and judgments."
+    ),
+    control: str = typer.Option("bm25", "--control", help="bm25, listnet, ideal or rankings.json"),
+    variant: str = typer.Option(
+        "listnet", "--variant", help="bm25, listnet, ideal or rankings.json"
+    ),
+    users: int = typer.Option(200_000, "--users", help="Number of simulated users."),
+    out: Path = typer.Option(..., "--out", help="User table to write (.parquet or .csv)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of user behaviour and of the rankers' folds."),
+    salt: str = typer.Option(
+        "searchlab-demo", "--salt", help="Experiment salt of the assignment hash."
+    ),
+    variant_share: float = typer.Option(
+        0.5, "--variant-share", help="Planned share of variant users."
+    ),
+    extra_queries: float = typer.Option(
+        1.0, "--extra-queries", help="Queries per user are 1 + Poisson(this)."
+    ),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds for bm25/listnet."),
+    examination_decay: float = typer.Option(1.0, "--examination-decay", help="θ_r = r^-decay."),
+    attractiveness_floor: float = typer.Option(0.05, "--attractiveness-floor"),
+    attractiveness_ceiling: float = typer.Option(0.90, "--attractiveness-ceiling"),
+    conversion: str = typer.Option(
+        "0.01,0.05,0.15,0.30,0.50", "--conversion", help="Conversion probability per clicked grade."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Simulate an A/B experiment between two rankers; write a user-level table for `searchlab ab`."""
+    from rich.table import Table
+
+    from searchlab.errors import InputError
+    from searchlab.loop.click_model import ClickModel
+    from searchlab.loop.rankers import resolve_rankings
+    from searchlab.loop.simulate import ExperimentDesign, simulate_experiment, write_user_table
+    from searchlab.text.corpus import load_corpus
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise InputError(
+            f"--out {out} must end in .parquet or .csv", hint="e.g. --out users.parquet"
+        )
+    values = _conversion_values(conversion)
+    model = ClickModel(
+        examination_decay=examination_decay,
+        max_grade=len(values) - 1,
+        attractiveness_floor=attractiveness_floor,
+        attractiveness_ceiling=attractiveness_ceiling,
+        conversion_by_grade=values,
+    )
+    design = ExperimentDesign(
+        users=users,
+        variant_share=variant_share,
+        salt=salt,
+        extra_queries_mean=extra_queries,
+        seed=seed,
+    )
+    corpus = load_corpus(corpus_dir)
+    if not corpus.judgments:
+        raise InputError(f"corpus {corpus_dir} has no judgments", hint="import it with --qrels")
+    (control_rankings, variant_rankings), _ = resolve_rankings(
+        [control, variant], corpus, folds=folds, seed=seed
+    )
+    sim = simulate_experiment(control_rankings, variant_rankings, corpus.judgments, design, model)
+    write_user_table(sim.table, out)
+    if as_json:
+        print_json(
+            {**sim.summary(), "out": str(out), "control_ranker": control, "variant_ranker": variant}
+        )
+        return
+    table = Table(title=f"Simulated experiment: {control} (control) vs {variant} (variant)")
+    for column in ("arm", "users", "queries", "clicks", "converted", "rate", "expected rate"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for name, arm in (("control", sim.control), ("variant", sim.variant)):
+        table.add_row(
+            name,
+            f"{arm.users:,}",
+            f"{arm.queries:,}",
+            f"{arm.clicks:,}",
+            f"{arm.converted_users:,}",
+            f"{100 * arm.conversion_rate:.2f}%",
+            f"{100 * arm.expected_conversion_rate:.2f}%",
+        )
+    console.print(table)
+    console.print(
+        f"wrote {out} ({users:,} users, seed {seed}); analyse it with: searchlab ab test --data "
+        f"{out} --group-col arm --control control --variant variant --metric converted"
+    )
+
+
+class _RichStages:
+    """Shows each demo stage as a progress bar that turns into a line with its time."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+        self.labels: dict[str, str] = {}
+
+    def start(self, stage: str, label: str, total: float | None) -> None:
+        self.tasks[stage] = self.progress.add_task(label, total=total)
+        self.labels[stage] = label
+
+    def update(self, stage: str, completed: float, total: float | None = None) -> None:
+        if total is not None:
+            self.progress.update(self.tasks[stage], completed=completed, total=total)
+        else:
+            self.progress.update(self.tasks[stage], completed=completed)
+
+    def finish(self, stage: str, seconds: float, detail: str) -> None:
+        self.progress.remove_task(self.tasks.pop(stage))
+        label = self.labels[stage]
+        self.progress.console.print(f"[green]✓[/] {label:<34} {seconds:5.1f} s  [dim]{detail}[/]")
+
+
+def demo(
+    quick: bool = typer.Option(
+        False, "--quick", help="A smaller run (20,000 users, fewer epochs)."
+    ),
+    out: Path = typer.Option(
+        Path("demo-report"), "--out", help="Folder for index.html and summary.json."
+    ),
+    users: int = typer.Option(
+        None, "--users", help="Simulated users (default 200,000; quick 20,000)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds over queries."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Crawl Cranfield from a local site, learn to rank it, and A/B test the new ranker."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from searchlab.loop.demo import DemoConfig, run_demo
+
+    config = DemoConfig(out_dir=out, users=users, seed=seed, quick=quick, folds=folds)
+    columns = (
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    display = Progress(*columns, console=console, disable=as_json)
+    with display:
+        result = run_demo(config, _RichStages(display))
+    summary = result.summary
+    if as_json:
+        print_json(summary)
+        return
+    total = sum(stage.seconds for stage in result.stages)
+    console.print(f"[bold]Done in {total:.1f} s[/] (seed {seed}, {config.user_count:,} users)")
+    for line in summary["conclusions"]:
+        console.print(f"• {line}")
+    console.print(f"[bold]Report:[/] {result.report_path.resolve()}")
+    console.print(f"[bold]Numbers:[/] {result.summary_path.resolve()}")
 
 
 def register(root: typer.Typer) -> None:
     """Add this job's commands to the root app."""
+    root.add_typer(site_app, name="site")
+    root.command("simulate")(simulate)
+    root.command("demo")(demo)

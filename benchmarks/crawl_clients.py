@@ -1,0 +1,157 @@
+"""One benchmark client per process (so each one's CPU and peak memory can be measured alone).
+
+    python benchmarks/crawl_clients.py CLIENT URL_FILE CONCURRENCY OUT_DIR MAX_SECONDS
+
+Clients: searchlab (WARC + state + robots.txt), gather (aiohttp, one task per URL, gathered),
+httpx (AsyncClient, bounded queue, fixed workers), scrapy-default, scrapy-items1
+(CONCURRENT_ITEMS=1), scrapy-same (CONCURRENT_REQUESTS{,_PER_DOMAIN}=CONCURRENCY). Each
+prints one JSON line {"pages", "seconds"}; ``seconds`` covers the fetching only, not start-up.
+Every client stops after MAX_SECONDS (a bounded loop), reporting what it finished by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+
+def read_urls(path: str):
+    with open(path) as handle:
+        for line in handle:
+            yield line.strip()
+
+
+def run_searchlab(url_file: str, concurrency: int, out_dir: str, max_seconds: float) -> dict:
+    from searchlab.crawl import CrawlConfig
+    from searchlab.crawl.engine import CrawlEngine
+
+    config = CrawlConfig(source=url_file, out_dir=out_dir, concurrency=concurrency, seed=0)
+
+    async def main() -> object:
+        engine = CrawlEngine(config)
+        loop = asyncio.get_running_loop()
+        loop.call_later(max_seconds, lambda: engine.request_stop("time cap", grace=0.0))
+        return await engine.run()
+
+    started = time.perf_counter()
+    summary = asyncio.run(main())
+    return {
+        "pages": summary.done,
+        "seconds": time.perf_counter() - started,
+        "failed": summary.failed,
+        "capped": summary.stopped is not None,
+    }
+
+
+def run_gather(url_file: str, concurrency: int, out_dir: str, max_seconds: float) -> dict:
+    import aiohttp
+
+    async def main() -> tuple[int, int, float]:
+        urls = list(read_urls(url_file))
+        started = time.perf_counter()
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def fetch(url: str) -> int:
+                async with session.get(url) as response:
+                    await response.read()
+                    return response.status
+
+            tasks = [asyncio.ensure_future(fetch(url)) for url in urls]
+            _, pending = await asyncio.wait(tasks, timeout=max_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        ok = sum(1 for t in tasks if not t.cancelled() and t.exception() is None)
+        return ok, len(pending), time.perf_counter() - started
+
+    ok, pending, seconds = asyncio.run(main())
+    return {"pages": ok, "seconds": seconds, "capped": pending > 0}
+
+
+def run_httpx(url_file: str, concurrency: int, out_dir: str, max_seconds: float) -> dict:
+    import httpx
+
+    async def main() -> tuple[int, float, bool]:
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency * 4)
+        done = 0
+        started = time.perf_counter()
+        deadline = started + max_seconds
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+
+            async def worker() -> None:
+                nonlocal done
+                while (url := await queue.get()) is not None:
+                    response = await client.get(url)
+                    _ = response.content
+                    done += 1
+
+            workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+            capped = False
+            for url in read_urls(url_file):
+                if time.perf_counter() > deadline:
+                    capped = True
+                    break
+                await queue.put(url)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        return done, time.perf_counter() - started, capped
+
+    pages, seconds, capped = asyncio.run(main())
+    return {"pages": pages, "seconds": seconds, "capped": capped}
+
+
+def run_scrapy(url_file: str, concurrency: int, out_dir: str, max_seconds: float, variant: str):
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    counts = {"pages": 0, "started": 0.0, "finished": 0.0}
+
+    class PageSpider(scrapy.Spider):
+        name = "bench"
+
+        async def start(self):
+            counts["started"] = time.perf_counter()
+            for url in read_urls(url_file):
+                yield scrapy.Request(url, dont_filter=False)
+
+        def parse(self, response):
+            counts["pages"] += 1
+            counts["finished"] = time.perf_counter()
+            yield {"url": response.url, "status": response.status, "bytes": len(response.body)}
+
+    settings = {"LOG_LEVEL": "WARNING", "CLOSESPIDER_TIMEOUT": max_seconds}
+    if variant == "scrapy-items1":
+        settings["CONCURRENT_ITEMS"] = 1
+    if variant == "scrapy-same":
+        settings["CONCURRENT_REQUESTS"] = concurrency
+        settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = concurrency
+    process = CrawlerProcess(settings=settings)
+    process.crawl(PageSpider)
+    process.start()
+    seconds = max(counts["finished"] - counts["started"], 1e-9)
+    return {"pages": counts["pages"], "seconds": seconds, "capped": seconds >= max_seconds - 1}
+
+
+def main() -> None:
+    client, url_file, concurrency, out_dir, max_seconds = sys.argv[1:6]
+    args = (url_file, int(concurrency), out_dir, float(max_seconds))
+    if client == "searchlab":
+        result = run_searchlab(*args)
+    elif client == "gather":
+        result = run_gather(*args)
+    elif client == "httpx":
+        result = run_httpx(*args)
+    elif client.startswith("scrapy"):
+        result = run_scrapy(*args, variant=client)
+    else:
+        raise SystemExit(f"unknown client {client}")
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""One A/B analysis: the sample-ratio check first, then every metric's tests and verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from searchlab.ab.binary import binary_test
+from searchlab.ab.continuous import DEFAULT_BOOTSTRAP_RESAMPLES, continuous_test
+from searchlab.ab.inputs import (
+    Counts,
+    Histogram,
+    as_float_vector,
+    check_alpha,
+    check_alternative,
+    check_seed,
+)
+from searchlab.ab.results import ABAnalysis
+from searchlab.ab.srm import srm_check
+from searchlab.ab.tables import MetricSamples
+from searchlab.errors import InputError
+
+
+def analyze(
+    samples: list[MetricSamples],
+    *,
+    alternative: str = "two-sided",
+    alpha: float = 0.05,
+    resamples: int | None = None,
+    bootstrap_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    planned_variant_share: float = 0.5,
+    control_label: str = "control",
+    variant_label: str = "variant",
+) -> ABAnalysis:
+    """Analyse several metrics of one experiment. Binary metrics get the exact test (and a
+    Monte Carlo one when ``resamples`` is given); continuous ones a Monte Carlo permutation
+    test with ``resamples`` (default 10,000)."""
+    check_alternative(alternative)
+    check_alpha(alpha)
+    check_seed(seed)
+    if not samples:
+        raise InputError("no metric to analyse", hint="name at least one metric")
+    users = [_users(s.control) for s in samples], [_users(s.variant) for s in samples]
+    srm = srm_check(
+        users[0][0], users[1][0], planned_variant_share=planned_variant_share
+    )  # validates: refuses an empty group before any verdict
+    labels = {"control_label": control_label, "variant_label": variant_label}
+    metrics = []
+    for s in samples:
+        common = {"name": s.name, "alternative": alternative, "alpha": alpha, "seed": seed}
+        if s.type == "binary":
+            metrics.append(
+                binary_test(s.control, s.variant, resamples=resamples, **common, **labels)
+            )
+        else:
+            metrics.append(
+                continuous_test(
+                    s.control,
+                    s.variant,
+                    resamples=resamples,
+                    bootstrap_resamples=bootstrap_resamples,
+                    **common,
+                    **labels,
+                )
+            )
+    return ABAnalysis(metrics=tuple(metrics), srm=srm)
+
+
+def ab_test(
+    control: Any,
+    variant: Any,
+    *,
+    name: str = "metric",
+    metric_type: str = "auto",
+    **options: Any,
+) -> ABAnalysis:
+    """Analyse one metric from the Python API.
+
+    ``control`` and ``variant`` may be Counts, ``(converted, users)``, ``"c/n"`` strings,
+    Histograms, or per-user values (numpy arrays, pandas or polars Series, lists). With
+    ``metric_type="auto"``, counts and all-0/1 data are binary; anything else continuous.
+    """
+    if metric_type not in ("auto", "binary", "continuous"):
+        raise InputError(
+            f"unknown metric type {metric_type!r}", hint="use auto, binary or continuous"
+        )
+    kind = metric_type
+    if kind == "auto":
+        kind = "binary" if _looks_binary(control) and _looks_binary(variant) else "continuous"
+    return analyze([MetricSamples(name, kind, control, variant)], **options)
+
+
+def _looks_binary(data: Any) -> bool:
+    if isinstance(data, Counts | str) or (
+        isinstance(data, tuple) and len(data) == 2 and all(np.ndim(x) == 0 for x in data)
+    ):
+        return True
+    if isinstance(data, Histogram):
+        return bool(np.isin(np.asarray(data.values, dtype=float), (0.0, 1.0)).all())
+    values = as_float_vector(data, what="metric values")
+    return bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def _users(data: Any) -> int:
+    if isinstance(data, Counts):
+        return data.users
+    if isinstance(data, Histogram):
+        return int(np.asarray(data.counts).sum())
+    if isinstance(data, str):
+        from searchlab.ab.inputs import parse_counts
+
+        return parse_counts(data, what="group").users
+    if isinstance(data, tuple) and len(data) == 2 and all(np.ndim(x) == 0 for x in data):
+        return int(data[1])
+    return int(np.asarray(data.to_numpy() if hasattr(data, "to_numpy") else data).size)

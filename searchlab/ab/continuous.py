@@ -1,0 +1,315 @@
+"""Continuous metrics (spend per user): Welch, bootstrap CI, and a tie-aware permutation test.
+
+The permutation null of a difference in means depends only on the pooled histogram (each
+distinct value and how many users had it) and the group sizes: a shuffle only decides how
+many users of each distinct value land in the variant, a multivariate hypergeometric draw.
+``_kernels.tie_aware_variant_sums`` makes that draw as sequential conditional hypergeometric
+draws in O(distinct values) per resample instead of O(users), in parallel with one random
+stream per resample. The most common value (zero spend) goes last and needs no draw at all.
+We measured numpy's ``Generator.multivariate_hypergeometric`` (single-threaded, and
+``method="marginals"`` draws every value including the zeros) as slower; see
+benchmarks/bench_ab.py. When values are nearly all distinct the histogram saves nothing, and
+a parallel numba shuffle (private copy and stream per block of resamples) is used instead.
+
+Exact ties: values go onto an integer grid (``_grid``), so the statistic is the variant's
+integer sum S2 (the difference in means rises with it) and "at least as extreme" is an
+integer comparison: ``larger`` S2 >= observed, ``smaller`` S2 <= observed, ``two-sided``
+|S2*N - T*n2| >= |observed S2*N - T*n2| (T the pooled sum), i.e. |difference| >= |observed|.
+The p-value is (hits + 1) / (R + 1) with standard error sqrt(p (1 - p) / R).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from searchlab.ab._grid import integer_grid
+from searchlab.ab.inputs import (
+    Histogram,
+    as_histogram,
+    check_alpha,
+    check_alternative,
+    check_seed,
+)
+from searchlab.ab.results import GroupSummary, MetricAnalysis, NullDistribution, TestResult
+from searchlab.ab.verdict import verdict_text
+from searchlab.errors import InputError
+
+DEFAULT_RESAMPLES = 10_000
+DEFAULT_BOOTSTRAP_RESAMPLES = 2_000
+_SHUFFLE_BLOCKS = 64
+_INT64_MAX = (1 << 63) - 1
+_SCIPY_ALTERNATIVE = {"larger": "greater", "smaller": "less", "two-sided": "two-sided"}
+
+
+@dataclass(frozen=True)
+class PermutationOutcome:
+    pvalue: float
+    standard_error: float
+    resamples: int
+    seed: int
+    engine: str  # "tie-aware" (multivariate hypergeometric) | "shuffle"
+    distinct_values: int
+    exact_ties: bool
+    # the sampled differences in means (variant - control), and which counted as extreme
+    null_differences: np.ndarray = field(compare=False, repr=False)
+    null_extreme: np.ndarray = field(compare=False, repr=False)
+
+
+def continuous_test(
+    control: Any,
+    variant: Any,
+    *,
+    name: str = "value",
+    alternative: str = "two-sided",
+    alpha: float = 0.05,
+    resamples: int | None = None,
+    bootstrap_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    engine: str = "auto",
+    control_label: str = "control",
+    variant_label: str = "variant",
+) -> MetricAnalysis:
+    """Test a continuous metric; ``control``/``variant`` are per-user values or Histograms."""
+    check_alternative(alternative)
+    check_alpha(alpha)
+    check_seed(seed)
+    if bootstrap_resamples < 1:
+        raise InputError(f"bootstrap resamples must be positive, got {bootstrap_resamples}")
+    hc = as_histogram(control, what=control_label)
+    hv = as_histogram(variant, what=variant_label)
+    sc, sv = _summary(control_label, hc), _summary(variant_label, hv)
+    difference = sv.mean - sc.mean
+    relative = difference / sc.mean if sc.mean != 0 else None
+
+    perm = permutation_pvalue(
+        hc, hv, alternative=alternative, resamples=resamples, seed=seed, engine=engine
+    )
+    ci_low, ci_high = bootstrap_interval(
+        hc, hv, alpha=alpha, resamples=bootstrap_resamples, seed=seed
+    )
+    tests = (
+        TestResult(
+            method="monte-carlo-permutation",
+            alternative=alternative,
+            pvalue=perm.pvalue,
+            statistic=difference,
+            standard_error=perm.standard_error,
+            resamples=perm.resamples,
+            seed=seed,
+            note=f"{perm.engine} engine over {perm.distinct_values} distinct values; "
+            "ties decided on an exact integer grid; p = (hits + 1) / (R + 1)",
+        ),
+        _welch(sc, sv, alternative, alpha),
+        TestResult(
+            method="bootstrap",
+            alternative="two-sided",
+            pvalue=None,
+            statistic=difference,
+            resamples=bootstrap_resamples,
+            seed=seed,
+            ci_low=ci_low,
+            ci_high=ci_high,
+            ci_level=1 - alpha,
+            note="percentile interval of the difference in means, each group resampled",
+        ),
+    )
+    significant, verdict = verdict_text(
+        observed=f"{difference:+.4g} per user ({sv.mean:.4g} vs {sc.mean:.4g})",
+        pvalue=perm.pvalue,
+        method="Monte Carlo permutation",
+        alternative=alternative,
+        alpha=alpha,
+    )
+    tail_low, tail_high = (
+        (None, difference)
+        if alternative == "larger"
+        else (difference, None)
+        if alternative == "smaller"
+        else (-abs(difference), abs(difference))
+    )
+    return MetricAnalysis(
+        name=name,
+        type="continuous",
+        control=sc,
+        variant=sv,
+        difference=difference,
+        relative_difference=relative,
+        tests=tests,
+        decisive_method="monte-carlo-permutation",
+        alpha=alpha,
+        significant=significant,
+        verdict=verdict,
+        null=NullDistribution(
+            kind="sampled",
+            observed=difference,
+            alternative=alternative,
+            control_users=sc.users,
+            variant_users=sv.users,
+            draws=perm.null_differences,
+            draws_extreme=perm.null_extreme,
+            tail_low=tail_low,
+            tail_high=tail_high,
+        ),
+    )
+
+
+def permutation_pvalue(
+    control: Any,
+    variant: Any,
+    *,
+    alternative: str = "two-sided",
+    resamples: int | None = None,
+    seed: int = 0,
+    engine: str = "auto",
+) -> PermutationOutcome:
+    """Monte Carlo permutation p-value of the difference in means, exact in distribution."""
+    check_alternative(alternative)
+    check_seed(seed)
+    if engine not in ("auto", "tie-aware", "shuffle"):
+        raise InputError(f"unknown engine {engine!r}", hint="use auto, tie-aware or shuffle")
+    resamples = DEFAULT_RESAMPLES if resamples is None else int(resamples)
+    if resamples < 1:
+        raise InputError(f"resamples must be positive, got {resamples}", hint="e.g. 10000")
+    hc = as_histogram(control, what="control")
+    hv = as_histogram(variant, what="variant")
+    n_c, n_v = hc.users, hv.users
+    population = n_c + n_v
+
+    values = np.concatenate([hc.values, hv.values])
+    ints, grid = integer_grid(values, max_terms=population)
+    int_c, int_v = ints[: hc.values.size], ints[hc.values.size :]
+    pooled_values, where = np.unique(np.concatenate([int_c, int_v]), return_inverse=True)
+    pooled_counts = np.bincount(where, weights=np.concatenate([hc.counts, hv.counts]))
+    pooled_counts = pooled_counts.astype(np.int64)
+    observed = int(np.dot(hv.counts, int_v))  # variant sum, exact (bounded by the grid)
+    grand = int(np.dot(pooled_counts, pooled_values))
+
+    distinct = pooled_values.size
+    if engine == "auto":
+        engine = "tie-aware" if distinct <= min(n_c, n_v) // 2 + 1 else "shuffle"
+    sums = _draw_variant_sums(pooled_values, pooled_counts, n_v, resamples, seed, engine)
+
+    extreme = _extreme(sums, observed, grand, n_v, population, alternative)
+    hits = int(np.count_nonzero(extreme))
+    p = (hits + 1) / (resamples + 1)
+    scale = grid.scale
+    null = sums.astype(np.float64) * scale
+    null = null / n_v - (grand * scale - null) / n_c
+    return PermutationOutcome(
+        pvalue=p,
+        standard_error=math.sqrt(p * (1 - p) / resamples),
+        resamples=resamples,
+        seed=seed,
+        engine=engine,
+        distinct_values=int(distinct),
+        exact_ties=grid.exact,
+        null_differences=null,
+        null_extreme=extreme,
+    )
+
+
+def _draw_variant_sums(values, counts, n_variant, resamples, seed, engine) -> np.ndarray:
+    from searchlab.ab import _kernels
+
+    if engine == "tie-aware":
+        order = np.argsort(counts, kind="stable")  # most common value last: it needs no draw
+        return _kernels.tie_aware_variant_sums(
+            values[order], counts[order], n_variant, resamples, seed
+        )
+    pooled = np.repeat(values, counts)
+    return _kernels.shuffle_variant_sums(pooled, n_variant, resamples, seed, _SHUFFLE_BLOCKS)
+
+
+def _extreme(sums, observed, grand, n_v, population, alternative) -> np.ndarray:
+    if alternative == "larger":
+        return sums >= observed
+    if alternative == "smaller":
+        return sums <= observed
+    center = grand * n_v  # Python ints: exact however large
+    spread = abs(observed * population - center)
+    if spread == 0:
+        return np.ones(sums.shape, dtype=bool)
+    lo = (center - spread) // population
+    hi = -(-(center + spread) // population)
+    lo = max(min(lo, _INT64_MAX), -_INT64_MAX)
+    hi = max(min(hi, _INT64_MAX), -_INT64_MAX)
+    return (sums <= lo) | (sums >= hi)
+
+
+def bootstrap_interval(
+    control: Histogram, variant: Histogram, *, alpha: float, resamples: int, seed: int
+) -> tuple[float, float]:
+    """Percentile interval for the difference in means, resampling users within each group."""
+    seeds = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    means_c = _bootstrap_means(control, resamples, int(seeds[0]))
+    means_v = _bootstrap_means(variant, resamples, int(seeds[1]))
+    diffs = means_v - means_c
+    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def _bootstrap_means(hist: Histogram, resamples: int, seed: int) -> np.ndarray:
+    """Means of bootstrap samples: multinomial counts over distinct values when there are few
+    (O(distinct) per resample), index draws in numba when values are nearly all distinct."""
+    n = hist.users
+    if hist.values.size <= max(1, n // 8):
+        rng = np.random.default_rng(seed)
+        probabilities = hist.counts / n
+        rows = max(1, (1 << 22) // hist.values.size)
+        out = np.empty(resamples, dtype=np.float64)
+        for start in range(0, resamples, rows):
+            size = min(rows, resamples - start)
+            drawn = rng.multinomial(n, probabilities, size=size)
+            out[start : start + size] = drawn @ hist.values / n
+        return out
+    from searchlab.ab import _kernels
+
+    return _kernels.bootstrap_means(np.repeat(hist.values, hist.counts), resamples, seed)
+
+
+def _summary(label: str, hist: Histogram) -> GroupSummary:
+    n = hist.users
+    total = float(np.dot(hist.counts, hist.values))
+    mean = total / n
+    sq = float(np.dot(hist.counts, (hist.values - mean) ** 2))
+    std = math.sqrt(sq / (n - 1)) if n > 1 else 0.0
+    return GroupSummary(
+        label=label,
+        users=n,
+        mean=mean,
+        total=total,
+        std=std,
+        distinct_values=int(hist.values.size),
+    )
+
+
+def _welch(c: GroupSummary, v: GroupSummary, alternative: str, alpha: float) -> TestResult:
+    from scipy import stats
+
+    note = "scipy ttest_ind_from_stats(equal_var=False); CI from the Welch-Satterthwaite t"
+    var_c = c.std**2 / c.users
+    var_v = v.std**2 / v.users
+    se = math.sqrt(var_c + var_v)
+    if se == 0 or c.users < 2 or v.users < 2:
+        return TestResult("welch", alternative, None, note="undefined: no variation in the data")
+    res = stats.ttest_ind_from_stats(
+        v.mean, v.std, v.users, c.mean, c.std, c.users,
+        equal_var=False, alternative=_SCIPY_ALTERNATIVE[alternative],
+    )  # fmt: skip
+    df = se**4 / (var_c**2 / (c.users - 1) + var_v**2 / (v.users - 1))
+    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+    diff = v.mean - c.mean
+    return TestResult(
+        method="welch",
+        alternative=alternative,
+        pvalue=float(res.pvalue),
+        statistic=float(res.statistic),
+        ci_low=diff - half,
+        ci_high=diff + half,
+        ci_level=1 - alpha,
+        note=note,
+    )

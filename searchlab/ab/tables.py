@@ -1,0 +1,251 @@
+"""Read experiment data from files: user-level tables and per-group histograms.
+
+A user-level table (CSV or Parquet) has one row per user, a group column and metric columns.
+A histogram table has one row per (group, value) with the number of users who had that value
+(columns ``group``, ``value``, ``count``, and optionally ``metric`` to hold several metrics);
+it is what a warehouse query produces when the users do not fit on one machine — see
+docs/readme-ab.md for the DuckDB query. Both become per-group metric samples here; every
+problem is an InputError naming the file, column or label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from searchlab.ab.inputs import Counts, Histogram
+from searchlab.errors import DataFormatError, InputError
+
+METRIC_TYPES = ("auto", "binary", "continuous")
+_TRUE = {"true", "t", "yes", "1", "1.0"}
+_FALSE = {"false", "f", "no", "0", "0.0"}
+
+
+@dataclass(frozen=True)
+class MetricSamples:
+    """One metric's data for both groups, ready for binary_test or continuous_test."""
+
+    name: str
+    type: str  # "binary" | "continuous"
+    control: Counts | Histogram | np.ndarray
+    variant: Counts | Histogram | np.ndarray
+
+
+def read_table(path: str | Path) -> Any:
+    """A pandas DataFrame from a CSV or Parquet file (by extension; CSV otherwise)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"data file {p} does not exist", hint="check the path")
+    if p.is_dir():
+        raise InputError(f"data file {p} is a folder", hint="give a CSV or Parquet file")
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        return pd.read_csv(p, low_memory=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataFormatError(
+            f"cannot read the table: {first}",
+            path=str(p),
+            hint="give a CSV file with a header row, or a Parquet file",
+        ) from exc
+    except Exception as exc:  # pyarrow raises its own types for corrupt Parquet
+        raise DataFormatError(
+            f"cannot read the table: {type(exc).__name__}: {str(exc)[:200]}",
+            path=str(p),
+            hint="give a CSV file with a header row, or a Parquet file",
+        ) from exc
+
+
+def samples_from_table(
+    frame: Any,
+    *,
+    group_col: str,
+    control: str,
+    variant: str,
+    metrics: list[str],
+    metric_type: str = "auto",
+    source: str = "table",
+) -> list[MetricSamples]:
+    """Split each metric column of a user-level table into control and variant samples."""
+    _check_metric_type(metric_type)
+    if not metrics:
+        raise InputError("no metric given", hint="name a column with --metric COL")
+    _require_columns(frame, [group_col, *metrics], source)
+    groups = frame[group_col].astype(str)
+    masks = {}
+    for role, label in (("control", control), ("variant", variant)):
+        mask = (groups == str(label)).to_numpy()
+        if not mask.any():
+            present = ", ".join(sorted(map(str, groups.unique()))[:10])
+            raise InputError(
+                f"{role} label {label!r} does not occur in column {group_col!r} of {source}",
+                hint=f"labels present: {present}",
+            )
+        masks[role] = mask
+    out = []
+    for metric in metrics:
+        column = frame[metric]
+        kind = _column_type(column, metric, metric_type, source)
+        parts = {}
+        for role, mask in masks.items():
+            values = _numeric(column[mask], metric, kind, source, role)
+            parts[role] = values
+        out.append(MetricSamples(metric, kind, parts["control"], parts["variant"]))
+    return out
+
+
+def samples_from_histogram(
+    frame: Any,
+    *,
+    group_col: str,
+    control: str,
+    variant: str,
+    metrics: list[str],
+    metric_type: str = "auto",
+    value_col: str = "value",
+    count_col: str = "count",
+    metric_col: str = "metric",
+    source: str = "histogram",
+) -> list[MetricSamples]:
+    """Per-group histograms (group, value, count[, metric]) into control and variant samples."""
+    _check_metric_type(metric_type)
+    _require_columns(frame, [group_col, value_col, count_col], source)
+    has_metric = metric_col in frame.columns
+    if has_metric:
+        names = metrics or sorted(map(str, frame[metric_col].astype(str).unique()))
+    else:
+        if len(metrics) > 1:
+            raise InputError(
+                f"{source} has no {metric_col!r} column, so it holds one metric, "
+                f"but {len(metrics)} were asked for",
+                hint=f"add a {metric_col!r} column or ask for one metric",
+            )
+        names = metrics or [value_col]
+    out = []
+    for name in names:
+        rows = frame[frame[metric_col].astype(str) == name] if has_metric else frame
+        if has_metric and rows.empty:
+            raise InputError(f"metric {name!r} does not occur in column {metric_col!r} of {source}")
+        groups = rows[group_col].astype(str)
+        hists = {}
+        for role, label in (("control", control), ("variant", variant)):
+            part = rows[(groups == str(label)).to_numpy()]
+            if part.empty:
+                raise InputError(
+                    f"{role} label {label!r} does not occur in column {group_col!r} of {source}",
+                    hint="labels present: " + ", ".join(sorted(groups.unique())[:10]),
+                )
+            values = _numeric(part[value_col], name, "continuous", source, role)
+            counts = _numeric(part[count_col], f"{name} {count_col}", "continuous", source, role)
+            if (counts < 0).any() or not np.all(counts == np.floor(counts)):
+                raise InputError(
+                    f"{source}: column {count_col!r} must hold non-negative whole numbers",
+                    hint="each count is how many users had that value",
+                )
+            hists[role] = Histogram(values, counts.astype(np.int64))
+        kind = metric_type
+        if kind == "auto":
+            both = np.concatenate([hists["control"].values, hists["variant"].values])
+            kind = "binary" if np.isin(both, (0.0, 1.0)).all() else "continuous"
+        if kind == "binary":
+            parts = {role: _histogram_counts(h, name, source, role) for role, h in hists.items()}
+            out.append(MetricSamples(name, "binary", parts["control"], parts["variant"]))
+        else:
+            out.append(MetricSamples(name, "continuous", hists["control"], hists["variant"]))
+    return out
+
+
+def _histogram_counts(hist: Histogram, name: str, source: str, role: str) -> Counts:
+    bad = ~np.isin(hist.values, (0.0, 1.0))
+    if bad.any():
+        raise InputError(
+            f"metric {name!r} is declared binary but the {role} histogram in {source} holds "
+            f"the value {hist.values[bad][0]!r}",
+            hint="use --metric-type continuous, or recode the values to 0/1",
+        )
+    users = int(hist.counts.sum())
+    return Counts(int(hist.counts[hist.values == 1.0].sum()), users)
+
+
+def _check_metric_type(metric_type: str) -> None:
+    if metric_type not in METRIC_TYPES:
+        raise InputError(
+            f"unknown metric type {metric_type!r}", hint="use one of: " + ", ".join(METRIC_TYPES)
+        )
+
+
+def _require_columns(frame: Any, columns: list[str], source: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"column {missing[0]!r} is not in {source}",
+            hint="columns present: " + ", ".join(map(str, frame.columns[:15])),
+        )
+
+
+def _column_type(column: Any, name: str, metric_type: str, source: str) -> str:
+    if metric_type != "auto":
+        return metric_type
+    if column.dtype == bool:
+        return "binary"
+    if column.dtype.kind in "iuf":
+        present = column.dropna().unique()
+        return "binary" if np.isin(present, (0, 1)).all() else "continuous"
+    words = {str(v).strip().lower() for v in column.dropna().unique()}
+    if words and words <= _TRUE | _FALSE:
+        return "binary"
+    return "continuous"  # _numeric will name the offending value
+
+
+def _numeric(column: Any, name: str, kind: str, source: str, role: str) -> np.ndarray:
+    """Float values of one group's column; booleans and true/false words become 1/0."""
+    import pandas as pd
+
+    if column.dtype == bool:
+        values = column.to_numpy(dtype=np.float64)
+    elif column.dtype.kind in "iuf":
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        words = column.astype(str).str.strip().str.lower()
+        if kind == "binary":
+            mapped = words.map(lambda w: 1.0 if w in _TRUE else 0.0 if w in _FALSE else np.nan)
+            mapped[column.isna().to_numpy()] = np.nan
+            unknown = mapped.isna() & column.notna()
+            if unknown.any():
+                raise InputError(
+                    f"metric {name!r} is declared binary but holds {column[unknown].iloc[0]!r} "
+                    f"in {source}",
+                    hint="binary columns hold 0/1, true/false or TRUE/FALSE",
+                )
+            values = mapped.to_numpy(dtype=np.float64)
+        else:
+            converted = pd.to_numeric(column, errors="coerce")
+            bad = converted.isna() & column.notna()
+            if bad.any():
+                raise InputError(
+                    f"column {name!r} holds {column[bad].iloc[0]!r}, which is not a number, "
+                    f"in {source}",
+                    hint="metric columns hold numbers (or 0/1, true/false for binary metrics)",
+                )
+            values = converted.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = ~np.isfinite(values)
+    if missing.any():
+        raise InputError(
+            f"column {name!r} has {int(missing.sum())} missing or infinite value(s) in the "
+            f"{role} group of {source}",
+            hint="drop or fill missing values before testing",
+        )
+    if kind == "binary":
+        bad = (values != 0.0) & (values != 1.0)
+        if bad.any():
+            raise InputError(
+                f"metric {name!r} is declared binary but holds {values[bad][0]:g} in {source}",
+                hint="use --metric-type continuous, or recode the column to 0/1",
+            )
+    return values

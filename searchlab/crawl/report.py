@@ -1,0 +1,87 @@
+"""``searchlab crawl report DIR``: what the state file says about a crawl, without running it."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from searchlab.crawl import state as state_db
+from searchlab.crawl.config import STATE_FILE
+from searchlab.errors import InputError
+
+
+@dataclass(frozen=True)
+class CrawlReport:
+    out_dir: str
+    source: str | None
+    url_template: str | None
+    total: int
+    pending: int
+    done: int
+    failed: int
+    skipped: int
+    input_errors: int
+    by_status: dict[str, int]
+    top_errors: tuple[tuple[str, int], ...]
+    attempts_histogram: dict[str, int]
+    warc_files: tuple[tuple[str, int], ...]  # (file, bytes committed)
+    runs: int
+    interrupted_runs: int
+
+
+def read_report(out_dir: str | Path) -> CrawlReport:
+    """Summarise the crawl in ``out_dir``; InputError if it holds no crawl state."""
+    folder = Path(out_dir)
+    path = folder / STATE_FILE
+    if not path.is_file():
+        raise InputError(
+            f"{folder} holds no crawl ({STATE_FILE} not found)",
+            hint="give the --out folder of a crawl",
+        )
+    import json
+
+    try:
+        conn = state_db.connect(path, readonly=True)
+        meta = state_db.read_meta(conn)
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM urls GROUP BY status").fetchall())
+        by_status = conn.execute(
+            "SELECT http_status, COUNT(*) FROM urls WHERE http_status IS NOT NULL "
+            "GROUP BY http_status ORDER BY http_status"
+        ).fetchall()
+        errors = conn.execute(
+            "SELECT last_error, COUNT(*) AS n FROM urls WHERE status IN ('failed', 'skipped') "
+            "GROUP BY last_error ORDER BY n DESC LIMIT 10"
+        ).fetchall()
+        attempts = conn.execute(
+            "SELECT attempts, COUNT(*) FROM urls WHERE status != 'pending' "
+            "GROUP BY attempts ORDER BY attempts"
+        ).fetchall()
+        files = conn.execute(
+            "SELECT name, committed_bytes FROM warc_files ORDER BY rowid"
+        ).fetchall()
+        input_errors = conn.execute("SELECT COUNT(*) FROM input_errors").fetchone()[0]
+        runs = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(stopped IS NOT NULL), 0) FROM runs"
+        ).fetchone()
+        conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path} is not a readable crawl state file ({exc})") from exc
+    fingerprint = json.loads(meta.get("fingerprint", "{}"))
+    return CrawlReport(
+        out_dir=str(folder),
+        source=fingerprint.get("source"),
+        url_template=fingerprint.get("url_template"),
+        total=sum(counts.values()),
+        pending=counts.get("pending", 0),
+        done=counts.get("done", 0),
+        failed=counts.get("failed", 0),
+        skipped=counts.get("skipped", 0),
+        input_errors=input_errors,
+        by_status={str(code): n for code, n in by_status},
+        top_errors=tuple((str(err), n) for err, n in errors),
+        attempts_histogram={str(a): n for a, n in attempts},
+        warc_files=tuple((name, size) for name, size in files),
+        runs=runs[0],
+        interrupted_runs=runs[1],
+    )

@@ -1,0 +1,354 @@
+"""``searchlab demo``: the whole loop on the bundled Cranfield collection, with stage timings.
+
+Stages: serve Cranfield as a local site → fetch its title dump and crawl every page into WARC
+→ import the pages into a corpus (document ids from the pages' meta tag) and attach the
+Cranfield queries and judgments → offline evaluation of BM25 vs BM25 + ListNet (word
+embeddings, 5-fold cross-validation over queries, paired permutation test) → simulate an A/B
+test (control sees the BM25 rankings, variant the held-out ListNet rankings) → A/B analysis
+and power check with ``searchlab.ab`` → ``summary.json`` and ``index.html``.
+
+Every stage writes its own JSON into ``DIR/stages/``; the report's numbers are copied from
+those results, and the end-to-end test checks the two agree. ``--quick`` keeps all 1,400
+documents and 225 queries but uses 20,000 users and the text pipeline's quick settings
+(fewer embedding and training epochs), so a test can run it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from searchlab import __version__
+from searchlab._io import atomic_write_bytes, atomic_write_json, ensure_parent_writable
+from searchlab.errors import InputError, OutputError
+
+WORK_MARKER = ".searchlab-demo"
+DEFAULT_USERS = 200_000
+QUICK_USERS = 20_000
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out_dir: Path = Path("demo-report")
+    users: int | None = None  # None → DEFAULT_USERS (QUICK_USERS with quick)
+    seed: int = 0
+    quick: bool = False
+    folds: int = 5
+    alpha: float = 0.05
+    target_power: float = 0.8
+    variant_share: float = 0.5
+    salt: str = "searchlab-demo"
+    crawl_concurrency: int = 32
+
+    @property
+    def user_count(self) -> int:
+        if self.users is not None:
+            return self.users
+        return QUICK_USERS if self.quick else DEFAULT_USERS
+
+
+class DemoProgress(Protocol):
+    """What a display needs; the CLI implements it with rich, tests with a recorder."""
+
+    def start(self, stage: str, label: str, total: float | None) -> None: ...
+    def update(self, stage: str, completed: float, total: float | None = None) -> None: ...
+    def finish(self, stage: str, seconds: float, detail: str) -> None: ...
+
+
+class _Silent:
+    def start(self, stage: str, label: str, total: float | None) -> None:
+        pass
+
+    def update(self, stage: str, completed: float, total: float | None = None) -> None:
+        pass
+
+    def finish(self, stage: str, seconds: float, detail: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    name: str
+    label: str
+    seconds: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    out_dir: Path
+    report_path: Path
+    summary_path: Path
+    stages: tuple[StageTiming, ...]
+    summary: dict[str, Any] = field(repr=False)
+
+
+STAGES = {
+    "site": "Serve Cranfield as a local site",
+    "crawl": "Crawl its title dump into WARC",
+    "import": "Import the pages as a corpus",
+    "offline": "Embeddings + ListNet, offline eval",
+    "simulate": "Simulate the A/B test's users",
+    "ab": "A/B analysis and power check",
+    "report": "Write the report",
+}
+
+
+class _Stages:
+    def __init__(self, progress: DemoProgress) -> None:
+        self.progress = progress
+        self.timings: list[StageTiming] = []
+
+    def run(self, name: str, work: Callable[[Callable[..., None]], tuple[Any, str]], total=None):
+        self.progress.start(name, STAGES[name], total)
+        began = time.perf_counter()
+        result, detail = work(lambda done, total=None: self.progress.update(name, done, total))
+        seconds = time.perf_counter() - began
+        self.timings.append(StageTiming(name, STAGES[name], seconds, detail))
+        self.progress.finish(name, seconds, detail)
+        return result
+
+
+def _prepare_out_dir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder", hint="choose another --out")
+    work = out / "work"
+    if work.exists():
+        if not (work / WORK_MARKER).exists():
+            raise OutputError(
+                f"{work} exists and was not made by searchlab demo",
+                hint="choose another --out, or move that folder away",
+            )
+        shutil.rmtree(work)
+    ensure_parent_writable(work / WORK_MARKER)
+    (work / WORK_MARKER).write_text("scratch space of searchlab demo; safe to delete\n")
+    return work
+
+
+def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoResult:
+    """Run every stage; returns where the report is and how long each stage took."""
+    from searchlab.loop.analysis import analyse_conversion, power_check
+    from searchlab.loop.report import PLOT_FILE, conclusions, write_report
+    from searchlab.loop.simulate import ExperimentDesign
+
+    design = ExperimentDesign(
+        users=config.user_count,
+        variant_share=config.variant_share,
+        salt=config.salt,
+        seed=config.seed,
+    )  # validates users, split and salt before anything is written
+    if config.folds < 2:
+        raise InputError(f"need at least 2 folds, got {config.folds}", hint="use 5")
+    if not 0 < config.alpha < 1 or not 0 < config.target_power < 1:
+        raise InputError("alpha and power must lie strictly between 0 and 1", hint="e.g. 0.05, 0.8")
+    out = Path(config.out_dir)
+    work = _prepare_out_dir(out)
+    stages_dir = out / "stages"
+    stages = _Stages(progress or _Silent())
+    started = time.perf_counter()
+
+    from searchlab.loop._bundled import bundled_cranfield
+    from searchlab.loop.site import SiteThread, build_site
+
+    cranfield = stages.run("site", lambda _: _site_stage(bundled_cranfield, build_site))
+    site, reference = cranfield
+    with SiteThread(site) as served:
+        crawl_summary = stages.run(
+            "crawl", lambda update: _crawl_stage(served, work, config, update), total=len(site)
+        )
+    atomic_write_json(stages_dir / "crawl.json", crawl_summary)
+
+    corpus = stages.run("import", lambda _: _import_stage(crawl_summary, reference, work))
+    corpus_stats = {
+        "documents": len(corpus.documents),
+        "queries": len(corpus.queries),
+        "judged_queries": len(corpus.judged_queries()),
+        "judgments": corpus.judgment_count,
+        "reference_documents": len(reference.documents),
+        "reference_judgments": reference.judgment_count,
+    }
+    atomic_write_json(stages_dir / "corpus.json", corpus_stats)
+
+    evaluation = stages.run(
+        "offline", lambda update: _offline_stage(corpus, config, update), total=None
+    )
+    offline = _offline_summary(evaluation, config)
+    atomic_write_json(stages_dir / "offline.json", offline)
+
+    def simulate(_: Any) -> tuple[Any, str]:
+        from searchlab.loop.simulate import simulate_experiment, write_user_table
+
+        sim = simulate_experiment(
+            evaluation.rankings["bm25"], evaluation.rankings["listnet"], corpus.judgments, design
+        )
+        write_user_table(sim.table, out / "users.parquet")
+        return sim, (
+            f"{design.users:,} users, {sim.control.queries + sim.variant.queries:,} searches"
+        )
+
+    sim = stages.run("simulate", simulate)
+    simulation = {**sim.summary(), "users_file": "users.parquet"}
+    atomic_write_json(stages_dir / "simulation.json", simulation)
+
+    def analyse(_: Any) -> tuple[Any, str]:
+        ab = analyse_conversion(
+            sim.table,
+            alpha=config.alpha,
+            planned_variant_share=config.variant_share,
+            plot_path=work / PLOT_FILE,
+        )
+        power = power_check(
+            sim,
+            users_per_group=min(ab["control"]["users"], ab["variant"]["users"]),
+            alpha=config.alpha,
+            target_power=config.target_power,
+        )
+        return (ab, power), f"exact permutation p = {ab['pvalues']['exact-permutation']:.3g}"
+
+    ab, power = stages.run("ab", analyse)
+    atomic_write_json(stages_dir / "ab.json", ab)
+    atomic_write_json(stages_dir / "power.json", power)
+
+    def report(_: Any) -> tuple[Any, str]:
+        summary = {
+            "searchlab_version": __version__,
+            "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "settings": {
+                "seed": config.seed,
+                "quick": config.quick,
+                "users": design.users,
+                "folds": config.folds,
+                "alpha": config.alpha,
+                "target_power": config.target_power,
+                "variant_share": config.variant_share,
+                "salt": config.salt,
+            },
+            "site": {"pages": len(site), "base_url": served.base_url},
+            "crawl": _crawl_numbers(crawl_summary),
+            "corpus": corpus_stats,
+            "offline": offline,
+            "simulation": _jsonable(simulation),
+            "ab": ab,
+            "power": power,
+            "files": {"plot": PLOT_FILE, "users": "users.parquet", "stages": "stages/"},
+        }
+        summary["stages"] = [
+            {"name": t.name, "label": t.label, "seconds": t.seconds, "detail": t.detail}
+            for t in stages.timings
+        ]
+        summary["total_seconds"] = time.perf_counter() - started
+        summary["conclusions"] = conclusions(summary)
+        plot = work / PLOT_FILE
+        if plot.exists():
+            atomic_write_bytes(out / PLOT_FILE, plot.read_bytes())
+        page = write_report(out, summary, out / PLOT_FILE if plot.exists() else None)
+        return (page, summary), f"{page}"
+
+    page, summary = stages.run("report", report)
+    return DemoResult(
+        out_dir=out,
+        report_path=page,
+        summary_path=out / "summary.json",
+        stages=tuple(stages.timings),
+        summary=summary,
+    )
+
+
+def _jsonable(obj: Any) -> Any:
+    from searchlab._json import to_jsonable
+
+    return to_jsonable(obj)
+
+
+def _site_stage(bundled_cranfield: Callable[[], Any], build_site: Callable[..., Any]):
+    reference = bundled_cranfield()
+    site = build_site(reference.documents)
+    return (site, reference), f"{len(site):,} pages, {len(reference.queries)} queries"
+
+
+def _crawl_stage(served: Any, work: Path, config: DemoConfig, update: Callable[..., None]):
+    from searchlab.crawl import CrawlConfig, crawl
+
+    dump = work / "all-titles.gz"
+    with urllib.request.urlopen(served.base_url + "/dumps/all-titles.gz", timeout=30) as response:
+        atomic_write_bytes(dump, response.read())
+    summary = crawl(
+        CrawlConfig(
+            source=dump,
+            out_dir=work / "crawl",
+            url_template=served.url_template,
+            concurrency=config.crawl_concurrency,
+            handle_signals=False,
+            seed=config.seed,
+        ),
+        progress=lambda snapshot: update(snapshot.done + snapshot.failed),
+    )
+    if summary.done == 0:
+        raise InputError("the crawl fetched no page", hint="see DIR/work/crawl for its state")
+    return summary, (
+        f"{summary.done:,} pages ({summary.pages_per_second:,.0f}/s), {summary.failed} failed"
+    )
+
+
+def _crawl_numbers(summary: Any) -> dict[str, Any]:
+    return {
+        "done": summary.done,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "pages_per_second": summary.pages_per_second,
+        "by_status": summary.by_status,
+        "warc_files": len(summary.warc_files),
+    }
+
+
+def _import_stage(crawl_summary: Any, reference: Any, work: Path):
+    from searchlab.text.corpus import Corpus, import_warc
+
+    crawled = import_warc(list(crawl_summary.warc_files))
+    present = {d.doc_id for d in crawled.documents}
+    judgments = {
+        qid: {doc: grade for doc, grade in docs.items() if doc in present}
+        for qid, docs in reference.judgments.items()
+    }
+    corpus = Corpus(
+        crawled.documents, reference.queries, judgments, source="demo:crawled-cranfield"
+    )
+    corpus.save(work / "corpus")
+    missing = len(reference.documents) - len(present & {d.doc_id for d in reference.documents})
+    return corpus, (
+        f"{len(corpus.documents):,} docs{f' ({missing} missing)' if missing else ''}, "
+        f"{len(corpus.queries)} queries, {corpus.judgment_count:,} judgments"
+    )
+
+
+def _offline_stage(corpus: Any, config: DemoConfig, update: Callable[..., None]):
+    from searchlab.text.pipeline import evaluate_text_ranking
+
+    evaluation = evaluate_text_ranking(
+        corpus, folds=config.folds, seed=config.seed, quick=config.quick, progress=update
+    )
+    bm25 = evaluation.metrics["bm25"]["ndcg@10"]
+    listnet = evaluation.metrics["listnet"]["ndcg@10"]
+    return evaluation, f"NDCG@10 {bm25:.4f} → {listnet:.4f}, p = {evaluation.pvalue:.3g}"
+
+
+def _offline_summary(evaluation: Any, config: DemoConfig) -> dict[str, Any]:
+    metrics = {
+        name: {m: float(evaluation.metrics[name][m]) for m in ("ndcg@10", "map", "p@10")}
+        for name in ("bm25", "listnet")
+    }
+    return {
+        "folds": config.folds,
+        "seed": config.seed,
+        "queries": len(evaluation.rankings["listnet"]),
+        "metrics": metrics,
+        "differences": {m: metrics["listnet"][m] - metrics["bm25"][m] for m in metrics["bm25"]},
+        "pvalue": float(evaluation.pvalue),
+        "test_method": "paired permutation test across queries on NDCG@10, two-sided",
+    }

@@ -1,0 +1,445 @@
+"""Training rankers: the neural listwise loop, and the one API every ranker answers to.
+
+``train_ranker(data, TrainConfig(...), valid=None, progress=None)`` returns a ``TrainedRanker``
+whether the model is an MLP trained with a listwise loss or LightGBM's LambdaMART
+(``loss="lambdamart"``), so the CLI, the benchmark and the text reranker treat them alike.
+
+The hot path is vectorised: a batch of many queries becomes one (rows, mask) index matrix, the
+MLP scores only the real rows in one call, and the loss runs on the padded (B, L) matrix; there
+is no Python loop over queries. Early stopping watches validation NDCG@10; without ``valid``,
+a seeded ``valid_fraction`` of the training queries is held out for it. Runs are deterministic
+on CPU for a given seed (the global torch RNG is forked, so callers' RNG state is untouched).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from searchlab.errors import InputError, ModelError
+from searchlab.rank.data import RankingData
+
+NEURAL_LOSSES = ("listnet", "listnet_kl", "listmle", "lambdaloss", "approxndcg", "mse")
+ALL_MODELS = (*NEURAL_LOSSES, "lambdamart")
+FORMAT = "searchlab-ranker"
+ProgressFn = Callable[[int, int, float, float], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved with the model)."""
+
+    loss: str = "listnet"
+    epochs: int = 100
+    seed: int = 0
+    hidden: tuple[int, ...] = (64,)
+    activation: str = "relu"
+    dropout: float = 0.1
+    input_dropout: float = 0.0
+    norm: str = "none"  # none | batch | layer
+    optimizer: str = "adam"  # adam | sgd (momentum 0.9)
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    batch_queries: int = 16
+    max_list_len: int | None = None  # random truncation of longer training lists
+    standardize: bool = True
+    no_relevant: str = "skip"  # training lists with no relevant doc: skip | keep
+    early_stopping_patience: int | None = 15  # epochs without valid NDCG@10 gain; None: off
+    valid_fraction: float = 0.2  # held-out training queries when no valid set is given
+    refit: bool = False  # after early stopping on held-out queries, retrain on all for best_epoch
+    threads: int | None = None  # torch CPU threads while training (None: torch's default)
+    device: str = "auto"  # auto | cpu | cuda
+    # LambdaMART (LightGBM) settings, used when loss == "lambdamart"
+    num_trees: int = 100
+    num_leaves: int = 31
+    tree_learning_rate: float = 0.1
+    min_data_in_leaf: int = 20
+
+    def validate(self) -> None:
+        if self.loss not in ALL_MODELS:
+            raise InputError(
+                f"unknown model/loss {self.loss!r}", hint=f"use one of {', '.join(ALL_MODELS)}"
+            )
+        if self.epochs < 1:
+            raise InputError("epochs must be >= 1")
+        if self.batch_queries < 1:
+            raise InputError("batch_queries must be >= 1")
+        if not 0 <= self.dropout < 1 or not 0 <= self.input_dropout < 1:
+            raise InputError("dropout must be in [0, 1)")
+        if self.norm not in ("none", "batch", "layer"):
+            raise InputError(f"norm must be none, batch or layer, not {self.norm!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise InputError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
+        if self.activation not in ("relu", "gelu", "tanh", "elu"):
+            raise InputError(f"activation must be relu, gelu, tanh or elu, not {self.activation!r}")
+        if self.no_relevant not in ("skip", "keep"):
+            raise InputError(f"no_relevant must be skip or keep, not {self.no_relevant!r}")
+        if not 0 <= self.valid_fraction < 1:
+            raise InputError("valid_fraction must be in [0, 1)")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.threads is not None and self.threads < 1:
+            raise InputError("threads must be >= 1")
+        if self.max_list_len is not None and self.max_list_len < 2:
+            raise InputError("max_list_len must be >= 2")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in obj.items() if k in known}
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
+
+class TrainedRanker:
+    """A trained model: ``score(features)`` gives one score per row, in input order."""
+
+    kind = "base"
+
+    def __init__(self, config: TrainConfig, n_features: int, metrics: dict[str, Any]) -> None:
+        self.config = config
+        self.n_features = n_features
+        self.metrics = metrics
+
+    def score(self, features: np.ndarray | RankingData) -> np.ndarray:
+        raise NotImplementedError
+
+    def _features(self, features: np.ndarray | RankingData) -> np.ndarray:
+        if isinstance(features, RankingData):
+            features = features.with_n_features(self.n_features).features
+        x = np.asarray(features, dtype=np.float32)
+        if x.ndim != 2:
+            raise InputError(f"features must be 2-D (rows, features), got shape {x.shape}")
+        if x.shape[1] != self.n_features:
+            raise InputError(
+                f"features have {x.shape[1]} columns but the model was trained on "
+                f"{self.n_features}",
+                hint="pass RankingData (padded automatically) or the same feature layout",
+            )
+        return x
+
+    def _payload(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        raise NotImplementedError
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the model folder: each file atomically, ``ranker.json`` last."""
+        from searchlab._io import atomic_write_bytes, atomic_write_json
+
+        out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out} exists and is not a folder", hint="choose a new --out path")
+        meta, blobs = self._payload()
+        for name, blob in blobs.items():
+            atomic_write_bytes(out / name, blob)
+        atomic_write_json(
+            out / "ranker.json",
+            {
+                "format": FORMAT,
+                "version": 1,
+                "kind": self.kind,
+                "config": self.config.to_dict(),
+                "n_features": self.n_features,
+                "metrics": self.metrics,
+                **meta,
+            },
+        )
+        return out
+
+
+class NeuralRanker(TrainedRanker):
+    kind = "neural"
+
+    def __init__(self, config, n_features, metrics, scaler, module) -> None:
+        super().__init__(config, n_features, metrics)
+        self.scaler = scaler
+        self.module = module
+
+    def score(self, features: np.ndarray | RankingData) -> np.ndarray:
+        import torch
+
+        x = self.scaler.transform(self._features(features))
+        device = next(self.module.parameters()).device
+        self.module.eval()
+        out = np.empty(x.shape[0], dtype=np.float64)
+        with torch.no_grad():
+            for start in range(0, x.shape[0], 65536):
+                chunk = torch.from_numpy(np.ascontiguousarray(x[start : start + 65536]))
+                out[start : start + chunk.shape[0]] = (
+                    self.module(chunk.to(device)).double().cpu().numpy()
+                )
+        return out
+
+    def _payload(self):
+        import torch
+
+        buffer = io.BytesIO()
+        state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
+        torch.save(state, buffer)
+        return {"scaler": self.scaler.to_dict()}, {"model.pt": buffer.getvalue()}
+
+
+def _resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("CUDA was requested but no GPU is available", hint="use --device cpu")
+    return torch.device(name)
+
+
+def _split_valid(
+    data: RankingData, fraction: float, seed: int
+) -> tuple[RankingData, RankingData | None]:
+    n_valid = round(data.n_queries * fraction)
+    if fraction <= 0 or n_valid < 1 or data.n_queries - n_valid < 1:
+        return data, None
+    order = np.random.default_rng(seed).permutation(data.n_queries)
+    return data.subset_queries(np.sort(order[n_valid:])), data.subset_queries(
+        np.sort(order[:n_valid])
+    )
+
+
+def train_ranker(
+    data: RankingData,
+    config: TrainConfig | None = None,
+    *,
+    valid: RankingData | None = None,
+    progress: ProgressFn | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> TrainedRanker:
+    """Train on ``data``; early-stop on ``valid`` (or held-out training queries)."""
+    config = config or TrainConfig()
+    config.validate()
+    if data.n_queries < 1 or data.n_rows < 2:
+        raise InputError("training data needs at least one query with two documents")
+    if valid is not None:
+        valid = valid.with_n_features(data.n_features)
+    if config.loss == "lambdamart":
+        from searchlab.rank.lambdamart import train_lambdamart
+
+        return train_lambdamart(data, config, valid=valid, progress=progress)
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train_neural(data, config, valid, progress, checkpoint_dir)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train_neural(data, config, valid, progress, checkpoint_dir) -> NeuralRanker:
+    import torch
+
+    from searchlab.rank.batching import iterate_batches
+    from searchlab.rank.losses import LOSSES
+    from searchlab.rank.metrics import ndcg_at_k
+    from searchlab.rank.model import FeatureScaler, MLPScorer
+
+    full_data = data
+    held_out = False
+    if valid is None and config.early_stopping_patience is not None:
+        data, valid = _split_valid(data, config.valid_fraction, config.seed)
+        held_out = valid is not None
+    train_labels = data.labels
+    offsets = data.query_offsets
+    # which training lists the loss sees (convention for lists without a relevant document)
+    group_max = np.maximum.reduceat(train_labels, offsets[:-1]) if data.n_rows else np.zeros(0)
+    lengths = np.diff(offsets)
+    usable = lengths >= 2
+    if config.no_relevant == "skip":
+        usable &= group_max > 0
+    train_queries = np.flatnonzero(usable)
+    if len(train_queries) == 0:
+        raise ModelError(
+            "no training query has two documents and a relevant one",
+            hint="check the labels, or pass no_relevant='keep'",
+        )
+    scaler = FeatureScaler.fit(data.features, standardize=config.standardize)
+    device = _resolve_device(config.device)
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        module = MLPScorer(
+            data.n_features,
+            tuple(config.hidden),
+            activation=config.activation,
+            dropout=config.dropout,
+            norm=config.norm,
+            input_dropout=config.input_dropout,
+        ).to(device)
+        x_all = torch.from_numpy(scaler.transform(data.features)).to(device)
+        if config.optimizer == "adam":
+            opt = torch.optim.Adam(
+                module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            )
+        else:
+            opt = torch.optim.SGD(
+                module.parameters(),
+                lr=config.learning_rate,
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
+            )
+        loss_fn = LOSSES[config.loss]
+        loss_kwargs: dict[str, Any] = {}
+        if config.loss == "listmle":
+            loss_kwargs["generator"] = torch.Generator().manual_seed(config.seed + 1)
+        rng = np.random.default_rng(config.seed)
+        valid_x = None if valid is None else scaler.transform(valid.features)
+        history: list[dict[str, float]] = []
+        best = (-np.inf, 0, None)  # (valid ndcg@10, epoch, state)
+        stale = 0
+        for epoch in range(1, config.epochs + 1):
+            module.train()
+            total, count = 0.0, 0
+            for batch in iterate_batches(
+                offsets,
+                train_labels,
+                train_queries,
+                config.batch_queries,
+                shuffle=True,
+                rng=rng,
+                max_list_len=config.max_list_len,
+            ):
+                mask = torch.from_numpy(batch.mask).to(device)
+                rows = torch.from_numpy(batch.rows[batch.mask]).to(device)
+                labels = torch.from_numpy(batch.labels).to(device)
+                flat = module(x_all[rows])
+                scores = torch.zeros(mask.shape, dtype=flat.dtype, device=device)
+                scores = scores.masked_scatter(mask, flat)
+                per_query = loss_fn(scores, labels, mask, **loss_kwargs)
+                loss = per_query.mean()
+                if not torch.isfinite(loss):
+                    raise ModelError(
+                        f"training diverged at epoch {epoch} (loss {loss.item()})",
+                        hint="lower the learning rate or standardise the features",
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(per_query)
+                count += len(per_query)
+            train_loss = total / max(count, 1)
+            valid_ndcg = float("nan")
+            if valid is not None:
+                module.eval()
+                with torch.no_grad():
+                    vs = module(torch.from_numpy(valid_x).to(device)).double().cpu().numpy()
+                valid_ndcg = float(
+                    np.mean(ndcg_at_k(valid.labels, vs, 10, query_offsets=valid.query_offsets))
+                )
+            history.append({"epoch": epoch, "train_loss": train_loss, "valid_ndcg@10": valid_ndcg})
+            if progress is not None:
+                progress(epoch, config.epochs, train_loss, valid_ndcg)
+            if valid is None:
+                continue
+            if valid_ndcg > best[0]:
+                best = (valid_ndcg, epoch, copy.deepcopy(module.state_dict()))
+                stale = 0
+                if checkpoint_dir is not None:
+                    _checkpoint(config, data, scaler, module, history, best, checkpoint_dir)
+            else:
+                stale += 1
+                if (
+                    config.early_stopping_patience is not None
+                    and stale >= config.early_stopping_patience
+                ):
+                    break
+        if best[2] is not None:
+            module.load_state_dict(best[2])
+    module.eval()
+    metrics = {
+        "seed": config.seed,
+        "epochs_run": len(history),
+        "best_epoch": best[1] if best[2] is not None else len(history),
+        "best_valid_ndcg@10": None if best[2] is None else best[0],
+        "valid_source": "given"
+        if valid is not None and not held_out
+        else (f"held-out {valid.n_queries} training queries" if held_out else "none"),
+        "train_queries": int(data.n_queries),
+        "train_seconds": time.perf_counter() - started,
+        "device": str(device),
+        "history": history,
+    }
+    if held_out and config.refit:
+        # the held-out queries chose the epoch count; now learn from all training queries
+        full = dataclasses.replace(
+            config, early_stopping_patience=None, epochs=metrics["best_epoch"]
+        )
+        refit = _train_neural(full_data, full, None, None, None)
+        refit.config = config
+        refit.metrics = {
+            **metrics,
+            "refit_on_all_queries": True,
+            "train_queries": int(full_data.n_queries),
+            "train_seconds": time.perf_counter() - started,
+        }
+        return refit
+    return NeuralRanker(config, data.n_features, metrics, scaler, module)
+
+
+def _checkpoint(config, data, scaler, module, history, best, directory) -> None:
+    metrics = {"seed": config.seed, "best_epoch": best[1], "best_valid_ndcg@10": best[0]}
+    metrics["history"] = list(history)
+    NeuralRanker(config, data.n_features, metrics, scaler, module).save(directory)
+
+
+def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
+    """Load a folder written by ``TrainedRanker.save``."""
+    path = Path(directory)
+    meta_path = path / "ranker.json"
+    if not meta_path.is_file():
+        raise InputError(
+            f"{path} is not a searchlab model folder (no ranker.json)",
+            hint="give the --out folder of `searchlab rank train`",
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{meta_path} is not valid JSON: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{meta_path} is not a searchlab ranker file")
+    config = TrainConfig.from_dict(meta["config"])
+    n_features = int(meta["n_features"])
+    metrics = meta.get("metrics", {})
+    if meta["kind"] == "lambdamart":
+        from searchlab.rank.lambdamart import load_lambdamart
+
+        return load_lambdamart(path, config, n_features, metrics)
+    import torch
+
+    from searchlab.rank.model import FeatureScaler, MLPScorer
+
+    module = MLPScorer(
+        n_features,
+        tuple(config.hidden),
+        activation=config.activation,
+        dropout=config.dropout,
+        norm=config.norm,
+        input_dropout=config.input_dropout,
+    )
+    try:
+        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"cannot load {path / 'model.pt'}: {exc}".splitlines()[0]) from None
+    module.eval()
+    return NeuralRanker(
+        config, n_features, metrics, FeatureScaler.from_dict(meta["scaler"]), module
+    )

@@ -1,0 +1,187 @@
+"""Features of (query, candidate document) pairs and the expanded batch for the reranker.
+
+Candidates are the top ``candidates`` documents of the shipped BM25 (bm25s ``lucene``,
+k1 1.5, b 0.75, title + text, stemmed tokens, stopwords removed). Each candidate row is
+
+======================  ==========================================================
+``bm25``                the candidate BM25 score
+``bm25_rel``            ``bm25`` divided by the query's best candidate score
+``bm25_plain``          BM25 on unstemmed tokens (exact word forms)
+``bm25_title``          BM25 on the title alone
+``bm25_prf``            BM25 of the query expanded by pseudo-relevance feedback: the
+                        ``prf_terms`` highest tf-idf terms of the top ``prf_docs``
+                        BM25 documents, weighted like RM3 (no judgments are used)
+``coverage``            share of distinct query terms present in the document
+``idf_coverage``        the same, weighted by each term's idf
+``title_coverage``      share of distinct query terms present in the title
+``log_length``          log(1 + document length in tokens)
+``cosine``              cosine of the averaged query and document embeddings
+``soft_match``          mean over query terms of the best cosine to a document term
+``prf_cosine``          cosine of the document embedding to the mean embedding of
+                        the top ``prf_docs`` BM25 documents
+``q0 .. q{d-1}``        the averaged query embedding (repeated on every row)
+``d0 .. d{d-1}``        the averaged document embedding
+======================  ==========================================================
+
+The rows of one query form one rectangle (the "expanded batch"): query embedding repeated
+per candidate, concatenated with the document embedding and the scalar signals above.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from searchlab.errors import InputError
+from searchlab.rank.bm25 import BM25Index
+from searchlab.text.corpus import Corpus
+from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
+from searchlab.text.tokenize import Tokenizer
+
+SCALAR_FEATURES = (
+    "bm25",
+    "bm25_rel",
+    "bm25_plain",
+    "bm25_title",
+    "bm25_prf",
+    "coverage",
+    "idf_coverage",
+    "title_coverage",
+    "log_length",
+    "cosine",
+    "soft_match",
+    "prf_cosine",
+)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How candidates are retrieved and featurised (the seed lives in ``word2vec``)."""
+
+    candidates: int = 100
+    k1: float = 1.5
+    b: float = 0.75
+    method: str = "lucene"
+    stemmer: str = "english"
+    stopwords: str = "en"
+    prf_docs: int = 10
+    prf_terms: int = 20
+    word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1 or self.prf_docs < 1 or self.prf_terms < 1:
+            raise InputError("candidates, prf_docs and prf_terms must be at least 1", hint="raise them")
+
+
+def feature_names(dim: int) -> tuple[str, ...]:
+    return SCALAR_FEATURES + tuple(f"q{i}" for i in range(dim)) + tuple(f"d{i}" for i in range(dim))
+
+
+@dataclass(frozen=True)
+class QueryCandidates:
+    """One query's rectangle: candidate document indices (BM25 order), features, BM25 scores."""
+
+    doc_indices: np.ndarray  # int64 (k,)
+    features: np.ndarray  # float32 (k, n_features)
+    bm25: np.ndarray  # float32 (k,)
+
+
+class TextIndex:
+    """Everything per corpus that features need: tokens, three BM25 indexes, embeddings."""
+
+    def __init__(self, documents: Sequence, config: FeatureConfig, embeddings: WordEmbeddings | None = None):
+        if not documents:
+            raise InputError("the corpus has no documents", hint="import documents first")
+        self.config = config
+        self.doc_ids = tuple(d.doc_id for d in documents)
+        self.titles = tuple(d.title for d in documents)
+        self.tokenizer = Tokenizer(stopwords=config.stopwords, stemmer=config.stemmer)
+        self.plain_tokenizer = Tokenizer(stopwords=config.stopwords, stemmer="none")
+        full = [f"{d.title} {d.text}" for d in documents]
+        self.doc_tokens = self.tokenizer.tokenize_many(full)
+        title_tokens = self.tokenizer.tokenize_many(self.titles)
+        bm25 = {"k1": config.k1, "b": config.b, "method": config.method}
+        self.bm25 = BM25Index.build(self.doc_tokens, **bm25)
+        self.bm25_plain = BM25Index.build(self.plain_tokenizer.tokenize_many(full), **bm25)
+        self.bm25_title = BM25Index.build(title_tokens, **bm25)
+        self.doc_term_sets = [frozenset(t) for t in self.doc_tokens]
+        self.title_term_sets = [frozenset(t) for t in title_tokens]
+        self.log_length = np.log1p(np.array([len(t) for t in self.doc_tokens], dtype=np.float32))
+        n = len(self.doc_tokens)
+        df = Counter(t for terms in self.doc_term_sets for t in terms)
+        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.embeddings = embeddings or train_word2vec(self.doc_tokens, config.word2vec)
+        self.unit = self.embeddings.unit_vectors()
+        vocab = self.embeddings.vocab
+        self.doc_token_ids = [np.array(vocab.encode(sorted(s)), dtype=np.int64) for s in self.doc_term_sets]
+        self.doc_vectors = np.stack([self.embeddings.average(vocab.encode(t)) for t in self.doc_tokens])
+        self.doc_unit = _normalise(self.doc_vectors)
+
+    @classmethod
+    def from_corpus(cls, corpus: Corpus, config: FeatureConfig | None = None) -> TextIndex:
+        return cls(corpus.documents, config or FeatureConfig())
+
+    @property
+    def n_features(self) -> int:
+        return len(SCALAR_FEATURES) + 2 * self.embeddings.dim
+
+    def _prf_scores(self, top: np.ndarray, query_terms: list[str]) -> np.ndarray:
+        """RM3-style expansion: term weights from the top documents, scored with BM25 per term."""
+        weights: Counter[str] = Counter()
+        for i in top:
+            counts = Counter(self.doc_tokens[i])
+            length = max(len(self.doc_tokens[i]), 1)
+            for term, c in counts.items():
+                weights[term] += c / length * self.idf.get(term, 0.0)
+        for term in query_terms:  # keep the original query in the expansion, as RM3 does
+            weights[term] += max(weights.values(), default=1.0)
+        scores = np.zeros(len(self.doc_ids), dtype=np.float32)
+        for term, weight in weights.most_common(self.config.prf_terms + len(set(query_terms))):
+            scores += np.float32(weight) * self.bm25.scores([term])
+        return scores
+
+    def candidates(self, query_text: str, k: int | None = None) -> QueryCandidates:
+        k = k or self.config.candidates
+        terms = self.tokenizer.tokenize(query_text)
+        doc_idx, bm25 = self.bm25.search(terms, k)
+        distinct = sorted(set(terms))
+        rows = len(doc_idx)
+        scalars = np.zeros((rows, len(SCALAR_FEATURES)), dtype=np.float32)
+        scalars[:, 0] = bm25
+        best = float(bm25[0]) if rows and bm25[0] > 0 else 1.0
+        scalars[:, 1] = bm25 / best
+        scalars[:, 2] = self.bm25_plain.score_documents(self.plain_tokenizer.tokenize(query_text), doc_idx)
+        scalars[:, 3] = self.bm25_title.score_documents(terms, doc_idx)
+        top = doc_idx[: self.config.prf_docs]
+        scalars[:, 4] = self._prf_scores(top, terms)[doc_idx] if distinct else 0.0
+        idf_total = sum(self.idf.get(t, 0.0) for t in distinct) or 1.0
+        vocab = self.embeddings.vocab
+        query_vector = self.embeddings.average(vocab.encode(terms))
+        query_unit = _normalise(query_vector[None, :])[0]
+        q_ids = np.array([i for i in vocab.encode(distinct) if i > 1], dtype=np.int64)
+        centroid = _normalise(self.doc_vectors[top].mean(axis=0)[None, :])[0] if rows else query_unit
+        for row, i in enumerate(doc_idx):
+            present = [t for t in distinct if t in self.doc_term_sets[i]]
+            scalars[row, 5] = len(present) / max(len(distinct), 1)
+            scalars[row, 6] = sum(self.idf.get(t, 0.0) for t in present) / idf_total
+            scalars[row, 7] = sum(t in self.title_term_sets[i] for t in distinct) / max(len(distinct), 1)
+            d_ids = self.doc_token_ids[i]
+            if q_ids.size and d_ids.size:
+                sims = self.unit[q_ids] @ self.unit[d_ids].T
+                scalars[row, 10] = float(sims.max(axis=1).mean())
+        scalars[:, 8] = self.log_length[doc_idx]
+        scalars[:, 9] = self.doc_unit[doc_idx] @ query_unit
+        scalars[:, 11] = self.doc_unit[doc_idx] @ centroid
+        features = np.hstack(
+            [scalars, np.repeat(query_vector[None, :], rows, axis=0), self.doc_vectors[doc_idx]]
+        ).astype(np.float32)
+        return QueryCandidates(doc_idx, features, bm25.astype(np.float32))
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)

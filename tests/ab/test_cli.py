@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from searchlab.cli import run
+
+
+def _json(capsys, argv):
+    assert run([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_counts_json_shape(capsys):
+    out = _json(
+        capsys,
+        ["ab", "test", "--control", "26000/1000000", "--variant", "26400/1000000",
+         "--alternative", "larger", "--resamples", "10000", "--seed", "3"],
+    )  # fmt: skip
+    assert set(out) == {"metrics", "srm"}
+    (metric,) = out["metrics"]
+    for key in ("name", "type", "control", "variant", "difference", "tests", "verdict"):
+        assert key in metric
+    assert metric["type"] == "binary"
+    assert metric["control"]["users"] == 1_000_000
+    assert metric["difference"] == pytest.approx(0.0004)
+    methods = {t["method"]: t for t in metric["tests"]}
+    assert set(methods) == {"exact-permutation", "monte-carlo-permutation", "score"}
+    assert methods["exact-permutation"]["pvalue"] == pytest.approx(0.0386696, abs=1e-6)
+    assert methods["monte-carlo-permutation"]["seed"] == 3
+    assert all(t["alternative"] == "larger" for t in metric["tests"])
+    assert out["srm"]["mismatch"] is False
+
+
+def test_table_output_and_files(capsys, tmp_path):
+    plot, report = tmp_path / "null.png", tmp_path / "out" / "report.html"
+    argv = ["ab", "test", "--control", "3/6", "--variant", "4/6", "--alternative", "larger",
+            "--plot", str(plot), "--report", str(report)]  # fmt: skip
+    assert run(argv) == 0
+    out = capsys.readouterr().out
+    assert "exact-permutation" in out and "0.5" in out and "verdict" in out
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    page = report.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
+    assert "shuffled worlds" in page and "http" not in page.replace("http-equiv", "")
+
+
+def test_hillstrom_three_metrics(capsys, shared_data):
+    data = shared_data / "hillstrom" / "hillstrom.csv"
+    out = _json(
+        capsys,
+        ["ab", "test", "--data", str(data), "--group-col", "segment",
+         "--control", "No E-Mail", "--variant", "Womens E-Mail",
+         "--metric", "visit", "--metric", "conversion", "--metric", "spend",
+         "--resamples", "2000", "--bootstrap-resamples", "300"],
+    )  # fmt: skip
+    types = {m["name"]: m["type"] for m in out["metrics"]}
+    assert types == {"visit": "binary", "conversion": "binary", "spend": "continuous"}
+    spend = out["metrics"][2]
+    assert {t["method"] for t in spend["tests"]} == {"monte-carlo-permutation", "welch", "bootstrap"}
+    assert spend["control"]["label"] == "No E-Mail" and spend["control"]["users"] == 21306
+    assert all(m["significant"] for m in out["metrics"])
+
+
+def test_power(capsys):
+    out = _json(capsys, ["ab", "power", "--baseline", "0.026", "--mde", "0.0004"])
+    assert out["users_per_group"] == 2_503_160
+    out = _json(capsys, ["ab", "power", "--baseline", "0.026", "--users", "1000000"])
+    assert out["mde"] == pytest.approx(0.000634, rel=1e-2)
+    assert run(["ab", "power", "--baseline", "0.026", "--mde", "0.02", "--relative"]) == 0
+    assert "users per group" in capsys.readouterr().out
+
+
+@pytest.fixture
+def table(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "arm": ["a"] * 4 + ["b"] * 4,
+            "bought": [0, 1, 0, 0, 1, 1, 0, 1],
+            "flag": ["TRUE", "FALSE", "true", "false", "TRUE", "TRUE", "FALSE", "true"],
+            "spend": [0, 2.5, 0, 0, 1, 7, 0, 3],
+            "score": [0, 1, 2, 0, 1, 1, 0, 1],
+            "gap": [0, 1, None, 0, 1, 1, 0, 1],
+        }
+    )
+    path = tmp_path / "users.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _bad(capsys, tmp_path, argv, message):
+    plot, report = tmp_path / "p.png", tmp_path / "r.html"
+    code = run([*argv, "--plot", str(plot), "--report", str(report)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not plot.exists() and not report.exists()
+    assert not any(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("control", "variant", "message"),
+    [
+        ("27/26", "3/10", "more than"),
+        ("-3/26", "3/10", "negative"),
+        ("2.5/26", "3/10", "whole number"),
+        ("26000/0", "3/10", "0 users"),
+        ("26000", "3/10", "CONVERTED/USERS"),
+        ("0/0", "0/0", "0 users"),
+    ],
+)
+def test_bad_counts(capsys, tmp_path, control, variant, message):
+    _bad(capsys, tmp_path, ["ab", "test", "--control", control, "--variant", variant], message)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--metric", "nope"], "column 'nope' is not in"),
+        (["--metric", "bought", "--variant", "c"], "variant label 'c' does not occur"),
+        (["--metric", "score", "--metric-type", "binary"], "declared binary but holds 2"),
+        (["--metric", "gap"], "missing"),
+        (["--metric", "bought", "--alternative", "greater"], "unknown alternative"),
+        (["--metric", "bought", "--alpha", "1.5"], "alpha"),
+        (["--metric", "bought", "--metric-type", "weird"], "unknown metric type"),
+    ],
+)
+def test_bad_table_input(capsys, tmp_path, table, extra, message):
+    argv = ["ab", "test", "--data", str(table), "--group-col", "arm", "--control", "a"]
+    if "--variant" not in extra:
+        argv += ["--variant", "b"]
+    _bad(capsys, tmp_path, [*argv, *extra], message)
+
+
+def test_empty_group_is_refused(capsys, tmp_path):
+    path = tmp_path / "hist.csv"
+    pd.DataFrame({"group": ["a", "a", "b"], "value": [0, 1, 0], "count": [5, 2, 0]}).to_csv(
+        path, index=False
+    )
+    argv = ["ab", "test", "--histogram", str(path), "--control", "a", "--variant", "b"]
+    _bad(capsys, tmp_path, argv, "empty group")
+
+
+def test_unreadable_files(capsys, tmp_path):
+    missing = tmp_path / "nope.csv"
+    argv = ["--group-col", "g", "--control", "a", "--variant", "b", "--metric", "m"]
+    _bad(capsys, tmp_path, ["ab", "test", "--data", str(missing), *argv], "does not exist")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not a parquet file")
+    _bad(capsys, tmp_path, ["ab", "test", "--data", str(broken), *argv], "cannot read")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x00\xff\xfe" * 100)
+    _bad(capsys, tmp_path, ["ab", "test", "--data", str(binary), *argv], "binary.csv")
+
+
+def test_binary_words_and_auto_types(capsys, table):
+    argv = ["ab", "test", "--data", str(table), "--group-col", "arm", "--control", "a",
+            "--variant", "b", "--metric", "flag", "--metric", "bought", "--metric", "spend",
+            "--resamples", "500", "--bootstrap-resamples", "100"]  # fmt: skip
+    out = _json(capsys, argv)
+    flag, bought, spend = out["metrics"]
+    assert flag["type"] == bought["type"] == "binary" and spend["type"] == "continuous"
+    assert flag["control"]["total"] == 2 and flag["variant"]["total"] == 3
+
+
+def test_parquet_input(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"g": ["x"] * 50 + ["y"] * 50, "m": rng.integers(0, 2, 100).astype(bool)})
+    path = tmp_path / "d.parquet"
+    frame.to_parquet(path)
+    out = _json(capsys, ["ab", "test", "--data", str(path), "--group-col", "g",
+                         "--control", "x", "--variant", "y", "--metric", "m"])  # fmt: skip
+    assert out["metrics"][0]["type"] == "binary"
+    assert out["metrics"][0]["control"]["users"] == 50
+
+
+def test_srm_warning_comes_first(capsys):
+    assert run(["ab", "test", "--control", "500/50000", "--variant", "520/52000"]) == 0
+    captured = capsys.readouterr()
+    assert "SAMPLE RATIO MISMATCH" in captured.err
+    assert captured.out.index("sample ratio") < captured.out.index("verdict")

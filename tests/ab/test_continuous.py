@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from searchlab.ab import Histogram, continuous_test, permutation_pvalue
+from searchlab.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def hillstrom_spend(shared_data):
+    frame = pd.read_csv(shared_data / "hillstrom" / "hillstrom.csv", usecols=["segment", "spend"])
+    control = frame.spend[frame.segment == "No E-Mail"].to_numpy()
+    variant = frame.spend[frame.segment == "Womens E-Mail"].to_numpy()
+    return control, variant
+
+
+def test_tie_aware_draws_match_a_plain_full_shuffle(hillstrom_spend):
+    """The multivariate-hypergeometric null equals shuffling every user (two-sample KS)."""
+    control, variant = hillstrom_spend
+    draws = 3000
+    ours = permutation_pvalue(control, variant, resamples=draws, seed=1, engine="tie-aware")
+    assert ours.engine == "tie-aware"
+    pooled = np.concatenate([control, variant])
+    rng = np.random.default_rng(2)
+    n_v = variant.size
+    plain = np.empty(draws)
+    for i in range(draws):
+        shuffled = rng.permutation(pooled)
+        plain[i] = shuffled[:n_v].mean() - shuffled[n_v:].mean()
+    assert stats.ks_2samp(ours.null_differences, plain).pvalue > 0.001
+    # and the numba shuffle engine draws from the same distribution
+    shuffled = permutation_pvalue(control, variant, resamples=draws, seed=3, engine="shuffle")
+    assert stats.ks_2samp(shuffled.null_differences, plain).pvalue > 0.001
+
+
+def test_agrees_with_scipy_permutation_test(hillstrom_spend):
+    control, variant = (x[:6000] for x in hillstrom_spend)
+    ours = permutation_pvalue(control, variant, resamples=20_000, seed=0)
+    theirs = stats.permutation_test(
+        (variant, control),
+        lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+        n_resamples=2000,
+        vectorized=True,
+        batch=500,
+        rng=np.random.default_rng(0),
+    ).pvalue
+    scipy_se = np.sqrt(theirs * (1 - theirs) / 2000)
+    assert abs(ours.pvalue - theirs) <= 4 * np.hypot(ours.standard_error, scipy_se)
+
+
+def test_ties_are_decided_exactly():
+    # Observed variant sum 0.1 + 0.2; the split {0.3, 0.0} ties it. In floats 0.3 + 0.0 is
+    # below 0.1 + 0.2 = 0.30000000000000004, so a float threshold would count 3 of 6 splits.
+    control, variant = [0.3, 0.0], [0.1, 0.2]
+    res = permutation_pvalue(control, variant, alternative="larger", resamples=60_000, seed=4)
+    assert abs(res.pvalue - 4 / 6) <= 4 * res.standard_error
+    assert res.exact_ties
+    # a zero observed difference: every shuffle is at least as extreme
+    same = permutation_pvalue([1.0, 2.0, 3.0], [3.0, 2.0, 1.0], resamples=1000)
+    assert same.pvalue == 1.0
+
+
+def test_histogram_input_gives_the_same_answer(hillstrom_spend):
+    control, variant = hillstrom_spend
+    values, counts = np.unique(control, return_counts=True)
+    hist = Histogram(values[::-1], counts[::-1])  # order does not matter
+    by_hist = permutation_pvalue(hist, variant, resamples=4000, seed=5)
+    by_users = permutation_pvalue(control, variant, resamples=4000, seed=5)
+    assert by_hist.pvalue == by_users.pvalue
+    assert by_hist.distinct_values == by_users.distinct_values
+
+
+def test_nearly_distinct_values_use_the_shuffle_engine():
+    rng = np.random.default_rng(0)
+    control, variant = rng.normal(0, 1, 300), rng.normal(0.3, 1, 300)
+    res = permutation_pvalue(control, variant, resamples=20_000, seed=0, alternative="larger")
+    assert res.engine == "shuffle"
+    theirs = stats.permutation_test(
+        (variant, control),
+        lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+        n_resamples=20_000,
+        vectorized=True,
+        alternative="greater",
+        rng=np.random.default_rng(1),
+    ).pvalue
+    assert abs(res.pvalue - theirs) <= 4 * np.sqrt(2) * max(res.standard_error, 1e-3)
+
+
+def test_results_are_reproducible_by_seed():
+    rng = np.random.default_rng(3)
+    control, variant = rng.poisson(2, 500), rng.poisson(2.2, 500)
+    one = continuous_test(control, variant, resamples=3000, seed=8)
+    two = continuous_test(control, variant, resamples=3000, seed=8)
+    assert one.tests == two.tests
+    assert one.test("monte-carlo-permutation").seed == 8
+
+
+def test_welch_and_bootstrap(hillstrom_spend):
+    control, variant = hillstrom_spend
+    res = continuous_test(control, variant, resamples=2000, bootstrap_resamples=500, seed=0)
+    welch = res.test("welch")
+    expected = stats.ttest_ind(variant, control, equal_var=False)
+    assert welch.pvalue == pytest.approx(expected.pvalue, rel=1e-9)
+    ci = expected.confidence_interval(0.95)
+    assert (welch.ci_low, welch.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    boot = res.test("bootstrap")
+    assert boot.ci_low < res.difference < boot.ci_high
+    assert boot.ci_low == pytest.approx(welch.ci_low, abs=0.1)
+    assert res.difference == pytest.approx(variant.mean() - control.mean())
+
+
+def test_polars_and_pandas_columns():
+    polars = pytest.importorskip("polars")
+    control = polars.Series("spend", [0.0, 0.0, 12.5, 0.0, 3.0])
+    variant = pd.Series([0.0, 40.0, 0.0, 5.5, 0.0, 0.0])
+    res = continuous_test(control, variant, resamples=500)
+    assert res.control.users == 5 and res.variant.users == 6
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match="missing"):
+        continuous_test([1.0, np.nan], [1.0, 2.0])
+    with pytest.raises(InputError, match="empty"):
+        continuous_test([], [1.0, 2.0])
+    with pytest.raises(InputError, match="non-negative integers"):
+        continuous_test(Histogram(np.array([1.0]), np.array([-3])), [1.0])
