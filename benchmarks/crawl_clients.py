@@ -35,13 +35,21 @@ def run_searchlab(url_file: str, concurrency: int, out_dir: str, max_seconds: fl
         loop.call_later(max_seconds, lambda: engine.request_stop("time cap", grace=0.0))
         return await engine.run()
 
+    import resource
+
     started = time.perf_counter()
     summary = asyncio.run(main())
+    seconds = time.perf_counter() - started
+    main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    recorder_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "pages": summary.done,
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
         "failed": summary.failed,
         "capped": summary.stopped is not None,
+        "main_peak_mb": main_peak,
+        "recorder_peak_mb": recorder_peak,
+        "peak_mb": main_peak + recorder_peak,
     }
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "exact_permutation_pvalue",
     "metric_fragment",
     "paired_permutation_test",
+    "parse_counts",
     "permutation_pvalue",
     "plot_analysis",
     "plot_null_distribution",

@@ -2,9 +2,10 @@
 
 Imported lazily (only when a Monte Carlo path runs), compiled once and cached on disk.
 
-Randomness: every resample ``r`` draws from its own SplitMix64 stream keyed by
-``(seed, r)``, so threads share no generator state (no races) and the result is the same
-whatever the number of threads. SplitMix64 is hand-written because numba's ``np.random``
+Randomness: every resample (sign flips, bootstrap) or every fixed block of resamples
+(``variant_sums``) draws from its own SplitMix64 stream keyed by ``(seed, index)``, so
+threads share no generator state (no races) and the result is the same whatever the number
+of threads. SplitMix64 is hand-written because numba's ``np.random``
 inside ``prange`` is per-thread and not reproducible across thread counts.
 """
 
@@ -22,7 +23,6 @@ _U30 = np.uint64(30)
 _U27 = np.uint64(27)
 _U31 = np.uint64(31)
 _U11 = np.uint64(11)
-_U32 = np.uint64(32)
 _ONE = np.uint64(1)
 _INV53 = 1.0 / 9007199254740992.0
 
@@ -46,14 +46,6 @@ def stream_start(seed, r):
 def next_u64(state):
     state = state + _GOLDEN
     return state, _mix(state)
-
-
-@njit(inline="always")
-def next_below(state, bound):
-    """Uniform integer in [0, bound) by Lemire's multiply-shift (bias < bound / 2**32)."""
-    state, x = next_u64(state)
-    hi = x >> _U32
-    return state, np.int64((hi * np.uint64(bound)) >> _U32)
 
 
 @njit(inline="always")
@@ -195,68 +187,63 @@ def hypergeometric(state, good, bad, sample):
 
 
 @njit(cache=True, parallel=True)
-def tie_aware_variant_sums(values, counts, n_variant, resamples, seed):
-    """Variant-group sums of ``resamples`` shuffles, drawn over distinct values.
+def variant_sums(heavy_values, heavy_counts, light, n_variant, resamples, seed, blocks):
+    """Variant-group sums of ``resamples`` random splits of the pooled users (int64 units).
 
-    ``values`` (int64 grid units) with ``counts`` describe the pooled users; a shuffle only
-    decides how many users of each value land in the variant, a multivariate hypergeometric
-    draw made as sequential conditional hypergeometric draws. The last value (put the most
-    common one there, e.g. zero spend) needs no draw: it takes whatever places are left.
+    The pooled users are given as ``heavy`` distinct values with their (large) counts plus
+    the ``light`` users listed one by one (values held by few users). A split is drawn as
+    a multivariate hypergeometric draw without visiting the heavy users: first how many
+    light users land in the variant, then, sequentially, how many users of each heavy value
+    (the last heavy value, put the most common there, takes the places left: no draw).
+    Which light users land in the variant is a partial Fisher-Yates pass over the smaller
+    side. With no heavy values this is a plain full shuffle.
+
+    Each of ``blocks`` blocks of resamples owns a private copy of ``light`` and its own
+    stream, so threads share no state; starting from any arrangement, a partial Fisher-Yates
+    pass picks a uniform subset, so the copies need no reset between resamples.
     """
-    n_values = values.shape[0]
-    population = np.int64(0)
-    for j in range(n_values):
-        population += counts[j]
-    out = np.empty(resamples, dtype=np.int64)
-    for r in prange(resamples):
-        state = stream_start(seed, r)
-        left_pop = population
-        left_sample = np.int64(n_variant)
-        total = np.int64(0)
-        for j in range(n_values - 1):
-            if left_sample == 0:
-                break
-            c = counts[j]
-            state, k = hypergeometric(state, c, left_pop - c, left_sample)
-            total += k * values[j]
-            left_sample -= k
-            left_pop -= c
-        total += left_sample * values[n_values - 1]
-        out[r] = total
-    return out
-
-
-@njit(cache=True, parallel=True)
-def shuffle_variant_sums(pooled, n_variant, resamples, seed, blocks):
-    """Variant-group sums of ``resamples`` full shuffles of ``pooled`` (int64 grid units).
-
-    Each of ``blocks`` blocks owns a private copy of the pooled values and its own stream, so
-    threads never touch shared state; a partial Fisher-Yates pass over the smaller group's
-    size picks a uniform subset (starting from any arrangement, so copies need no reset).
-    """
-    n = pooled.shape[0]
-    grand = np.int64(0)
-    for i in range(n):
-        grand += pooled[i]
-    picked = min(n_variant, n - n_variant)
+    n_heavy = heavy_values.shape[0]
+    n_light = light.shape[0]
+    heavy_users = np.int64(0)
+    for j in range(n_heavy):
+        heavy_users += heavy_counts[j]
+    light_total = np.int64(0)
+    for i in range(n_light):
+        light_total += light[i]
     out = np.empty(resamples, dtype=np.int64)
     for b in prange(blocks):
         first = b * resamples // blocks
         stop = (b + 1) * resamples // blocks
         if first == stop:
             continue
-        work = pooled.copy()
-        state = stream_start(seed, np.int64(1) << 40 | b)
+        work = light.copy()
+        state = stream_start(seed, b)
         for r in range(first, stop):
+            state, in_light = hypergeometric(state, n_light, heavy_users, n_variant)
+            left_sample = n_variant - in_light
+            left_pop = heavy_users
             total = np.int64(0)
+            for j in range(n_heavy - 1):
+                if left_sample == 0:
+                    break
+                c = heavy_counts[j]
+                state, k = hypergeometric(state, c, left_pop - c, left_sample)
+                total += k * heavy_values[j]
+                left_sample -= k
+                left_pop -= c
+            if n_heavy > 0:
+                total += left_sample * heavy_values[n_heavy - 1]
+            picked = min(in_light, n_light - in_light)
+            chosen_sum = np.int64(0)
             for i in range(picked):
                 state, u = next_unit(state)
-                j = i + min(np.int64(u * (n - i)), n - i - 1)
+                j = i + min(np.int64(u * (n_light - i)), n_light - i - 1)
                 chosen = work[j]
                 work[j] = work[i]
                 work[i] = chosen
-                total += chosen
-            out[r] = total if picked == n_variant else grand - total
+                chosen_sum += chosen
+            total += chosen_sum if picked == in_light else light_total - chosen_sum
+            out[r] = total
     return out
 
 

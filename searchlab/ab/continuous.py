@@ -3,13 +3,16 @@
 The permutation null of a difference in means depends only on the pooled histogram (each
 distinct value and how many users had it) and the group sizes: a shuffle only decides how
 many users of each distinct value land in the variant, a multivariate hypergeometric draw.
-``_kernels.tie_aware_variant_sums`` makes that draw as sequential conditional hypergeometric
-draws in O(distinct values) per resample instead of O(users), in parallel with one random
-stream per resample. The most common value (zero spend) goes last and needs no draw at all.
-We measured numpy's ``Generator.multivariate_hypergeometric`` (single-threaded, and
-``method="marginals"`` draws every value including the zeros) as slower; see
-benchmarks/bench_ab.py. When values are nearly all distinct the histogram saves nothing, and
-a parallel numba shuffle (private copy and stream per block of resamples) is used instead.
+``_kernels.variant_sums`` draws it without visiting most users: values held by many users
+("heavy", e.g. zero spend) get one sequential conditional hypergeometric draw each, O(1)
+whatever their count, the most common one last with no draw at all; values held by a few
+users ("light") are cheaper to move one by one, so only those users are shuffled (a partial
+Fisher-Yates pass over the smaller side). Cost per resample: O(heavy values + light users)
+instead of O(all users). It runs in parallel, one private generator per block of resamples.
+When values are nearly all distinct nothing is heavy and this is a plain parallel numba
+shuffle. numpy's ``Generator.multivariate_hypergeometric`` was measured as the alternative
+(single-threaded, one draw per distinct value including the zeros): about 10-20x slower on
+2 x 1M zero-inflated users (benchmarks/bench_ab.py), so the sampler is hand-written.
 
 Exact ties: values go onto an integer grid (``_grid``), so the statistic is the variant's
 integer sum S2 (the difference in means rises with it) and "at least as extreme" is an
@@ -40,7 +43,11 @@ from searchlab.errors import InputError
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_BOOTSTRAP_RESAMPLES = 2_000
-_SHUFFLE_BLOCKS = 64
+_BLOCKS = 64  # blocks of resamples, each with a private generator: fixed, so results do
+# not depend on the number of threads
+_LIGHT_MAX_COUNT = 64  # values held by at most this many users are shuffled user by user:
+# below this a hypergeometric draw (ratio-of-uniforms, 8 lgamma calls) costs more than
+# moving those users one by one
 _INT64_MAX = (1 << 63) - 1
 _SCIPY_ALTERNATIVE = {"larger": "greater", "smaller": "less", "two-sided": "two-sided"}
 
@@ -51,7 +58,7 @@ class PermutationOutcome:
     standard_error: float
     resamples: int
     seed: int
-    engine: str  # "tie-aware" (multivariate hypergeometric) | "shuffle"
+    engine: str  # "tie-aware" (heavy values drawn as counts) | "shuffle" (every user moved)
     distinct_values: int
     exact_ties: bool
     # the sampled differences in means (variant - control), and which counted as extreme
@@ -189,9 +196,9 @@ def permutation_pvalue(
     grand = int(np.dot(pooled_counts, pooled_values))
 
     distinct = pooled_values.size
-    if engine == "auto":
-        engine = "tie-aware" if distinct <= min(n_c, n_v) // 2 + 1 else "shuffle"
     sums = _draw_variant_sums(pooled_values, pooled_counts, n_v, resamples, seed, engine)
+    if engine == "auto":
+        engine = "tie-aware" if (pooled_counts > _LIGHT_MAX_COUNT).any() else "shuffle"
 
     extreme = _extreme(sums, observed, grand, n_v, population, alternative)
     hits = int(np.count_nonzero(extreme))
@@ -213,15 +220,21 @@ def permutation_pvalue(
 
 
 def _draw_variant_sums(values, counts, n_variant, resamples, seed, engine) -> np.ndarray:
+    """Split the pooled histogram into heavy values (drawn as counts) and light users
+    (shuffled one by one), per ``engine``, and draw the variant sums."""
     from searchlab.ab import _kernels
 
     if engine == "tie-aware":
-        order = np.argsort(counts, kind="stable")  # most common value last: it needs no draw
-        return _kernels.tie_aware_variant_sums(
-            values[order], counts[order], n_variant, resamples, seed
-        )
-    pooled = np.repeat(values, counts)
-    return _kernels.shuffle_variant_sums(pooled, n_variant, resamples, seed, _SHUFFLE_BLOCKS)
+        heavy = np.ones(values.size, dtype=bool)
+    elif engine == "shuffle":
+        heavy = np.zeros(values.size, dtype=bool)
+    else:
+        heavy = counts > _LIGHT_MAX_COUNT
+    order = np.argsort(counts[heavy], kind="stable")  # most common value last: no draw
+    light = np.repeat(values[~heavy], counts[~heavy])
+    return _kernels.variant_sums(
+        values[heavy][order], counts[heavy][order], light, n_variant, resamples, seed, _BLOCKS
+    )
 
 
 def _extreme(sums, observed, grand, n_v, population, alternative) -> np.ndarray:

@@ -63,7 +63,13 @@ def _draw_panel(ax: Any, null: NullDistribution, title: str) -> None:
     ax.set_xlabel("difference in means, variant − control")
     ax.set_ylabel("share of shuffled worlds" if null.kind == "exact" else "shuffled worlds")
     ax.set_title(title, fontsize=10)
-    ax.plot([], [], color=_TAIL, linewidth=6, label=f"at least as extreme: {share_text(share)}".removesuffix(" of"))
+    ax.plot(
+        [],
+        [],
+        color=_TAIL,
+        linewidth=6,
+        label=f"at least as extreme: {share_text(share)}".removesuffix(" of"),
+    )
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
 

@@ -39,10 +39,11 @@ def _pvalue(test: TestResult) -> str:
     return text
 
 
-def _interval(test: TestResult) -> str:
+def _interval(test: TestResult, unit: float, suffix: str) -> str:
     if test.ci_low is None or test.ci_high is None:
         return "—"
-    return f"[{test.ci_low:.4g}, {test.ci_high:.4g}] ({100 * (test.ci_level or 0):g}%)"
+    low, high = unit * test.ci_low, unit * test.ci_high
+    return f"[{low:+.4g}, {high:+.4g}]{suffix} ({100 * (test.ci_level or 0):g}%)"
 
 
 def metric_fragment(metric: MetricAnalysis, *, plot: bool = True, heading: str = "h2") -> str:
@@ -59,9 +60,10 @@ def metric_fragment(metric: MetricAnalysis, *, plot: bool = True, heading: str =
         )
     rel = "—" if metric.relative_difference is None else f"{100 * metric.relative_difference:+.2f}%"
     diff = f"{100 * metric.difference:+.4f} points" if is_binary else f"{metric.difference:+.4g}"
+    unit, suffix = (100.0, " points") if is_binary else (1.0, "")
     tests = "".join(
         f"<tr><td>{esc(t.method)}</td><td>{esc(t.alternative)}</td><td>{_pvalue(t)}</td>"
-        f"<td>{_num(t.statistic)}</td><td>{_interval(t)}</td>"
+        f"<td>{_num(t.statistic)}</td><td>{_interval(t, unit, suffix)}</td>"
         f"<td>{'' if t.resamples is None else f'{t.resamples:,}'}</td></tr>"
         for t in metric.tests
     )

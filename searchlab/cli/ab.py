@@ -242,18 +242,26 @@ def _print_analysis(analysis: Any) -> None:
         tests = Table(
             title=f"tests ({m.tests[0].alternative})", title_justify="left", box=box.SIMPLE_HEAD
         )
+        with_mc = any(t.standard_error for t in m.tests)
+        with_r = any(t.resamples for t in m.tests)
+        unit = 100.0 if binary else 1.0  # binary intervals in percentage points
+        interval = f"{100 * (1 - m.alpha):g}% interval" + (" (points)" if binary else "")
         tests.add_column("test", no_wrap=True)
-        for column in ("p-value", "MC s.e.", f"{100 * (1 - m.alpha):g}% interval", "R"):
-            tests.add_column(column, justify="right", no_wrap=True)
+        for column, shown in (("p-value", True), ("MC s.e.", with_mc), (interval, True)):
+            if shown:
+                tests.add_column(column, justify="right", no_wrap=True)
+        if with_r:
+            tests.add_column("R", justify="right", no_wrap=True)
         for t in m.tests:
-            ci = "—" if t.ci_low is None else f"[{t.ci_low:+.4g}, {t.ci_high:+.4g}]"
-            tests.add_row(
-                t.method,
-                "—" if t.pvalue is None else f"{t.pvalue:.4g}",
-                f"{t.standard_error:.2g}" if t.standard_error else "",
-                ci,
-                f"{t.resamples:,}" if t.resamples else "",
+            cells = [t.method, "—" if t.pvalue is None else f"{t.pvalue:.4g}"]
+            if with_mc:
+                cells.append(f"{t.standard_error:.2g}" if t.standard_error else "")
+            cells.append(
+                "—" if t.ci_low is None else f"[{unit * t.ci_low:+.4g}, {unit * t.ci_high:+.4g}]"
             )
+            if with_r:
+                cells.append(f"{t.resamples:,}" if t.resamples else "")
+            tests.add_row(*cells)
         console.print(tests)
         color = "green" if m.significant else "yellow"
         console.print(f"[{color}]verdict:[/] {escape(m.verdict)}\n", highlight=False)

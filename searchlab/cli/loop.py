@@ -169,11 +169,15 @@ class _RichStages:
         self.tasks[stage] = self.progress.add_task(label, total=total)
         self.labels[stage] = label
 
-    def update(self, stage: str, completed: float, total: float | None = None) -> None:
+    def update(
+        self, stage: str, completed: float, total: float | None = None, note: str | None = None
+    ) -> None:
+        task = self.tasks[stage]
+        description = self.labels[stage] + (f" [dim]({note})[/]" if note else "")
         if total is not None:
-            self.progress.update(self.tasks[stage], completed=completed, total=total)
+            self.progress.update(task, completed=completed, total=total, description=description)
         else:
-            self.progress.update(self.tasks[stage], completed=completed)
+            self.progress.update(task, completed=completed, description=description)
 
     def finish(self, stage: str, seconds: float, detail: str) -> None:
         self.progress.remove_task(self.tasks.pop(stage))

@@ -80,6 +80,14 @@ def train(
     max_list_len: int | None = typer.Option(
         None, "--max-list-len", help="Randomly truncate longer training lists to this length."
     ),
+    refit: bool = typer.Option(
+        False, "--refit", help="After early stopping on held-out queries, retrain on all of them."
+    ),
+    no_relevant: str = typer.Option(
+        "skip", "--no-relevant", help="Training lists with no relevant document: skip or keep."
+    ),
+    temperature: float = typer.Option(0.1, "--temperature", help="ApproxNDCG temperature."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for training."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     num_trees: int = typer.Option(100, "--num-trees", help="LambdaMART trees."),
     num_leaves: int = typer.Option(31, "--num-leaves", help="LambdaMART leaves per tree."),
@@ -104,6 +112,10 @@ def train(
         early_stopping_patience=patience or None,
         valid_fraction=valid_fraction,
         max_list_len=max_list_len,
+        refit=refit,
+        no_relevant=no_relevant,
+        approx_temperature=temperature,
+        threads=threads,
         device=device,
         num_trees=num_trees,
         num_leaves=num_leaves,

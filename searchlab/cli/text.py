@@ -1,9 +1,262 @@
-"""CLI for the text job (being built; see its issue)."""
+"""CLI for the text job: ``searchlab text import|eval|train|neighbours`` and the top-level
+``searchlab search`` (thin; logic in searchlab.text)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from searchlab.cli._common import console, err_console, print_json
+from searchlab.errors import InputError
+
+app = typer.Typer(
+    name="text",
+    help="Text corpora, word embeddings, BM25 and a ListNet reranker (Cranfield and crawls).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+FORMATS = ("smart", "jsonl", "warc")
+
+
+def _progress(message: str) -> None:
+    err_console.print(f"[dim]{message}[/]", markup=True)
+
+
+@app.command("import")
+def import_(
+    out: Path = typer.Option(..., "--out", help="Corpus folder to write."),
+    fmt: str = typer.Option("smart", "--format", help="smart (.I/.T/.W records), jsonl or warc."),
+    docs: Path | None = typer.Option(None, "--docs", help="Documents file (smart or jsonl; .gz ok)."),
+    queries: Path | None = typer.Option(None, "--queries", help="Queries file (smart or jsonl)."),
+    qrels: Path | None = typer.Option(
+        None, "--qrels", help="Judgments: 'query doc grade' or TREC 'query iter doc grade' lines."
+    ),
+    grades: str | None = typer.Option(
+        None,
+        "--grades",
+        help="cranfield (gain = 5 - code, drop -1; default for smart) or asis (default for jsonl).",
+    ),
+    numbering: str | None = typer.Option(
+        None,
+        "--numbering",
+        help="Qrels query column: position (n-th query of the file; default for smart) or id.",
+    ),
+    warc: list[Path] | None = typer.Option(
+        None, "--warc", help="WARC file or folder (repeat for several); for --format warc."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON object."),
+) -> None:
+    """Read documents (and queries and judgments) and write a corpus folder."""
+    from searchlab.text.corpus import import_jsonl, import_smart, import_warc
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r}", hint="use smart, jsonl or warc")
+    if fmt == "warc":
+        if not warc:
+            raise InputError("--format warc needs --warc FILE_OR_DIR", hint="pass the crawl's WARCs")
+        if docs or queries or qrels:
+            raise InputError("--docs/--queries/--qrels do not apply to --format warc", hint="drop them")
+        corpus = import_warc(warc)
+    else:
+        if docs is None:
+            raise InputError(f"--format {fmt} needs --docs FILE", hint="name the documents file")
+        importer = import_smart if fmt == "smart" else import_jsonl
+        defaults = ("cranfield", "position") if fmt == "smart" else ("asis", "id")
+        corpus = importer(
+            docs, queries, qrels, grades=grades or defaults[0], numbering=numbering or defaults[1]
+        )
+    corpus.save(out)
+    summary = {
+        "out": str(out),
+        "documents": len(corpus.documents),
+        "queries": len(corpus.queries),
+        "judged_queries": len(corpus.judged_queries()),
+        "judgments": corpus.judgment_count,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"wrote {out}: {summary['documents']} documents, {summary['queries']} queries "
+        f"({summary['judged_queries']} judged), {summary['judgments']} judgments"
+    )
+
+
+@app.command("eval")
+def eval_(
+    corpus_dir: Path = typer.Argument(..., help="Corpus folder (from searchlab text import)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds over queries."),
+    seed: int = typer.Option(0, "--seed", help="Seed of folds, embeddings and training."),
+    epochs: int = typer.Option(100, "--epochs", help="ListNet training epochs per fold."),
+    k1: float = typer.Option(1.5, "--k1", help="BM25 k1."),
+    b: float = typer.Option(0.75, "--b", help="BM25 b."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every number."),
+) -> None:
+    """BM25 vs BM25 + ListNet rerank, cross-validated over queries, with a permutation test."""
+    import dataclasses
+
+    from searchlab.text.corpus import load_corpus
+    from searchlab.text.embeddings import Word2VecConfig
+    from searchlab.text.features import FeatureConfig
+    from searchlab.text.pipeline import REPORTED_METRICS, evaluate_text_ranking
+    from searchlab.text.rerank import default_train_config
+
+    if epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {epochs}", hint="use e.g. 100")
+    corpus = load_corpus(corpus_dir)
+    features = FeatureConfig(k1=k1, b=b, word2vec=Word2VecConfig(seed=seed))
+    ev = evaluate_text_ranking(
+        corpus,
+        folds=folds,
+        seed=seed,
+        progress=_progress,
+        feature_config=features,
+        train_config=default_train_config(seed, epochs),
+    )
+    if as_json:
+        result = {
+            name: dict(values) for name, values in ev.metrics.items()
+        }
+        result["listnet"]["pvalue"] = ev.pvalue
+        print_json(
+            {
+                "bm25": result["bm25"],
+                "listnet": result["listnet"],
+                "pvalue": ev.pvalue,
+                "pvalues": ev.pvalues,
+                "mean_difference": ev.mean_difference,
+                "test": ev.test_method,
+                "folds": ev.folds,
+                "seed": ev.seed,
+                "queries": ev.n_queries,
+                "documents": ev.n_documents,
+                "per_fold": ev.per_fold,
+                "timings": ev.timings,
+                "settings": ev.settings,
+                "per_query": ev.per_query,
+            }
+        )
+        return
+    del dataclasses
+    console.print(
+        f"{ev.n_queries} judged queries, {ev.n_documents} documents, {ev.folds}-fold CV over "
+        f"queries, seed {ev.seed}"
+    )
+    console.print(f"{'':10}" + "".join(f"{m:>10}" for m in REPORTED_METRICS))
+    for name in ("bm25", "listnet"):
+        console.print(f"{name:10}" + "".join(f"{ev.metrics[name][m]:>10.4f}" for m in REPORTED_METRICS))
+    console.print(f"{'diff':10}" + "".join(f"{ev.mean_difference[m]:>+10.4f}" for m in REPORTED_METRICS))
+    console.print(f"{'p-value':10}" + "".join(f"{ev.pvalues[m]:>10.4f}" for m in REPORTED_METRICS))
+    console.print(f"(paired permutation test across queries, {ev.test_method}, two-sided)")
+    for fold in ev.per_fold:
+        console.print(
+            f"fold {fold['fold']}: {fold['queries']} queries  NDCG@10 bm25 "
+            f"{fold['bm25']['ndcg@10']:.4f}  listnet {fold['listnet']['ndcg@10']:.4f}  "
+            f"train {fold['train_seconds']:.1f} s"
+        )
+    t = ev.timings
+    console.print(
+        f"time: index+embeddings {t['index_and_embeddings']:.1f} s, features {t['features']:.1f} s, "
+        f"training {t['train_total']:.1f} s, total {t['total']:.1f} s"
+    )
+
+
+@app.command("train")
+def train(
+    corpus_dir: Path = typer.Argument(..., help="Corpus folder (from searchlab text import)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of embeddings and training."),
+) -> None:
+    """Train the reranker on every judged query; saved in CORPUS_DIR/model for search."""
+    from searchlab.text.corpus import load_corpus
+    from searchlab.text.rerank import MODEL_DIR, corpus_reranker
+
+    corpus = load_corpus(corpus_dir)
+    reranker = corpus_reranker(corpus_dir, corpus, seed=seed, retrain=True, progress=_progress)
+    metrics = reranker.ranker.metrics
+    console.print(
+        f"saved {Path(corpus_dir) / MODEL_DIR}: ListNet on {metrics.get('train_queries')} queries, "
+        f"{metrics.get('train_seconds', 0):.1f} s, {reranker.index.embeddings.vectors.shape[0]} "
+        f"word vectors"
+    )
+
+
+@app.command("neighbours")
+def neighbours(
+    word: str = typer.Argument(..., help="A word (tokenized like the corpus, e.g. stemmed)."),
+    corpus_dir: Path = typer.Option(..., "--corpus", help="Corpus folder."),
+    k: int = typer.Option(10, "-k", "--k", help="How many neighbours."),
+    plot: Path | None = typer.Option(None, "--plot", help="Draw the word and its neighbours (PNG)."),
+    also: list[str] | None = typer.Option(None, "--also", help="More words to draw (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Seed when the model must be trained first."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Nearest words by cosine similarity of the corpus's word embeddings."""
+    from searchlab.text.corpus import load_corpus
+    from searchlab.text.plot import plot_words
+    from searchlab.text.rerank import corpus_reranker
+
+    if k < 1:
+        raise InputError(f"-k must be at least 1, got {k}", hint="use e.g. -k 10")
+    if plot is not None and not str(plot).lower().endswith(".png"):
+        raise InputError(f"plot path {plot} must end in .png", hint="e.g. --plot neighbours.png")
+    corpus = load_corpus(corpus_dir)
+    reranker = corpus_reranker(corpus_dir, corpus, seed=seed, progress=_progress)
+    tokens = reranker.index.tokenizer.tokenize(word)
+    if len(tokens) != 1:
+        raise InputError(f"{word!r} is not one content word", hint="give a single word")
+    embeddings = reranker.index.embeddings
+    near = embeddings.neighbours(tokens[0], k)
+    if plot is not None:
+        extra = [t for w in (also or []) for t in reranker.index.tokenizer.tokenize(w)]
+        plot_words(
+            embeddings,
+            [tokens[0], *(w for w, _ in near), *extra],
+            plot,
+            highlight=tokens[0],
+            title=f"'{tokens[0]}' and its {len(near)} nearest words (PCA of word2vec)",
+        )
+    if as_json:
+        print_json({"word": tokens[0], "neighbours": [{"word": w, "cosine": s} for w, s in near]})
+        return
+    console.print(f"nearest to '{tokens[0]}':")
+    for w, s in near:
+        console.print(f"  {s:6.3f}  {w}")
+    if plot is not None:
+        console.print(f"wrote {plot}")
+
+
+def search(
+    query: str = typer.Argument(..., help="The query text."),
+    corpus_dir: Path = typer.Option(..., "--corpus", help="Corpus folder."),
+    ranker: str = typer.Option("bm25", "--ranker", help="bm25 or listnet (BM25 + ListNet rerank)."),
+    k: int = typer.Option(10, "-k", "--k", help="How many results."),
+    seed: int = typer.Option(0, "--seed", help="Seed when the reranker must be trained first."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Search a corpus folder and print the ranked titles."""
+    from searchlab.text.corpus import load_corpus
+    from searchlab.text.rerank import corpus_reranker, search_bm25, search_reranked
+
+    if ranker not in ("bm25", "listnet"):
+        raise InputError(f"unknown --ranker {ranker!r}", hint="use bm25 or listnet")
+    if k < 1:
+        raise InputError(f"-k must be at least 1, got {k}", hint="use e.g. -k 10")
+    corpus = load_corpus(corpus_dir)
+    if ranker == "bm25":
+        hits = search_bm25(corpus, query, k)
+    else:
+        model = corpus_reranker(corpus_dir, corpus, seed=seed, progress=_progress)
+        hits = search_reranked(model, query, k)
+    if as_json:
+        print_json({"query": query, "ranker": ranker, "hits": hits})
+        return
+    for hit in hits:
+        typer.echo(f"{hit.rank:3}. {hit.score:8.3f}  [{hit.doc_id}] {hit.title or '(untitled)'}")
 
 
 def register(root: typer.Typer) -> None:
     """Add this job's commands to the root app."""
+    root.add_typer(app, name="text")
+    root.command("search")(search)

@@ -4,29 +4,38 @@
     summary = crawl(CrawlConfig(source="titles.gz", out_dir="out",
                                 url_template="https://en.wikipedia.org/wiki/{title}"))
 
-Never imports torch.
+Names are loaded on first use, so ``python -m searchlab.crawl.recorder`` (the recorder
+process) starts without importing aiohttp. Never imports torch.
 """
 
 from __future__ import annotations
 
-from searchlab._optional import require
+import importlib
+from typing import Any
 
-require("aiohttp", "crawl")
+_EXPORTS = {
+    "CrawlConfig": "searchlab.crawl.config",
+    "crawl": "searchlab.crawl.engine",
+    "crawl_async": "searchlab.crawl.engine",
+    "CrawlReport": "searchlab.crawl.report",
+    "read_report": "searchlab.crawl.report",
+    "encode_title": "searchlab.crawl.sources",
+    "expand_template": "searchlab.crawl.sources",
+    "CrawlProgress": "searchlab.crawl.summary",
+    "CrawlSummary": "searchlab.crawl.summary",
+}
 
-from searchlab.crawl.config import CrawlConfig  # noqa: E402
-from searchlab.crawl.engine import crawl, crawl_async  # noqa: E402
-from searchlab.crawl.report import CrawlReport, read_report  # noqa: E402
-from searchlab.crawl.sources import encode_title, expand_template  # noqa: E402
-from searchlab.crawl.summary import CrawlProgress, CrawlSummary  # noqa: E402
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "CrawlConfig",
-    "CrawlProgress",
-    "CrawlReport",
-    "CrawlSummary",
-    "crawl",
-    "crawl_async",
-    "encode_title",
-    "expand_template",
-    "read_report",
-]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'searchlab.crawl' has no attribute {name!r}")
+    if module == "searchlab.crawl.engine":
+        from searchlab._optional import require
+
+        require("aiohttp", "crawl")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -2,9 +2,10 @@
 gates, retries scheduled on the event loop's timer (a waiting retry holds no worker), and a
 graceful stop on SIGINT/SIGTERM or ``--fail-fast``.
 
-Threads: the feeder reads the source, the recorder writes WARC and state, and the event
-loop here only fetches. The number of URLs alive at once is bounded by the window's slots,
-so memory does not grow with the length of the source.
+The event loop reads the source in chunks and fetches; the recorder process writes WARC and
+state. A URL occupies the crawl's window from the moment it is read until the recorder has
+stored its outcome, and the source is read only while the window has room — so however long
+the source is, memory stays flat.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import contextlib
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -25,16 +25,17 @@ from yarl import URL
 
 from searchlab.crawl import state as state_db
 from searchlab.crawl.config import STATE_FILE, CrawlConfig
-from searchlab.crawl.feeder import Feeder
 from searchlab.crawl.hosts import HostGate
-from searchlab.crawl.recorder import DONE, FAILED, SKIPPED, Recorder
+from searchlab.crawl.recorder import BAD_LINE, DONE, FAILED, PENDING, SKIPPED, RecorderClient
 from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retry_after
 from searchlab.crawl.robots import RobotsCache
-from searchlab.crawl.sources import iter_source, open_source
+from searchlab.crawl.sources import BadLine, SourceUrl, iter_source, open_source
 from searchlab.crawl.summary import CrawlProgress, CrawlSummary
-from searchlab.crawl.warc import WarcRotator, warc_date
+from searchlab.crawl.warc import warc_date
 from searchlab.errors import OutputError
 
+CHUNK = 256  # source lines read per step
+MAX_EXAMPLES = 20
 ProgressCallback = Callable[[CrawlProgress], None]
 PROGRESS_SECONDS = 0.5
 
@@ -64,7 +65,7 @@ def _origin(url: str) -> str:
     return url[:end]
 
 
-def prepare_out_dir(out_dir: Path, prefix: str, resume: bool) -> None:
+def prepare_out_dir(out_dir: Path) -> None:
     """Create ``out_dir`` and prove it is writable; refuse a folder holding a stranger crawl."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir} is a file, not a folder", hint="choose a folder")
@@ -92,8 +93,14 @@ class CrawlEngine:
         self.progress = progress
         self.rng = random.Random(config.seed)
         self.gates: dict[str, HostGate] = {}
-        self.alive = 0
+        self.alive = 0  # read from the source, not yet final
+        self.unacked = 0  # final, not yet stored by the recorder
         self.in_flight = 0
+        self.malformed = 0
+        self.examples: list[tuple[int, str]] = []
+        self.already_done = 0
+        self.previously_failed = 0
+        self.source_error: BaseException | None = None
         self.retrying = 0
         self.retries = 0
         self.received = 0
@@ -113,71 +120,65 @@ class CrawlEngine:
         stream = open_source(config.source)  # unreadable source: fail before writing anything
         out_dir = Path(config.out_dir)
         try:
-            prepare_out_dir(out_dir, config.warc_prefix, config.resume)
+            prepare_out_dir(out_dir)
             conn = state_db.open_for_crawl(
                 config.state_path,
                 state_db.fingerprint(source_label, config.url_template, config.namespace),
                 resume=config.resume,
             )
+            if config.resume:
+                state_db.repair_warc_tails(conn, out_dir, config.warc_prefix)
+            first_seq = state_db.next_warc_seq(conn)
+            conn.close()  # from here on the recorder process is the only writer
         except BaseException:
             if str(config.source) != "-":
                 stream.close()
             raise
-        if config.resume:
-            state_db.repair_warc_tails(conn, out_dir, config.warc_prefix)
-        resume_conn = state_db.connect(config.state_path, readonly=True) if config.resume else None
+        self.resume_conn = (
+            state_db.connect(config.state_path, readonly=True) if config.resume else None
+        )
         started_wall = time.time()
         self.started = time.perf_counter()
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self.finished = asyncio.Event()
-        slots = threading.Semaphore(config.live_window)
-        rotator = WarcRotator(
-            out_dir,
-            config.warc_prefix,
-            state_db.next_warc_seq(conn),
-            config.warc_max_bytes,
-            config.gzip_level,
-        )
-        self.recorder = Recorder(conn, rotator, slots)
-        items = iter_source(
+        self.window_open = asyncio.Event()
+        self.items = iter_source(
             config.source,
             url_template=config.url_template,
             namespace=config.namespace,
             limit=config.limit,
             stream=stream,
         )
-        self.feeder = Feeder(
-            items,
-            self.recorder,
-            slots,
-            self.loop,
-            self._accept,
-            self._feeder_finished,
-            resume_conn,
-            config.retry_failed,
+        self.recorder = RecorderClient(self._on_ack)
+        await self.recorder.start(
+            {
+                "state_path": str(config.state_path),
+                "out_dir": str(out_dir),
+                "prefix": config.warc_prefix,
+                "first_seq": first_seq,
+                "max_bytes": config.warc_max_bytes,
+                "gzip_level": config.gzip_level,
+            }
         )
-        self.recorder.start()
-        self.feeder.start()
         signals = self._install_signal_handlers()
         try:
             await self._crawl()
         finally:
             self._remove_signal_handlers(signals)
-            self.feeder.stop()
-            await asyncio.to_thread(self.feeder.join, 2.0)
-            self.recorder.close()
-            await asyncio.to_thread(self.recorder.join)
+            final = await self.recorder.close()
             if str(config.source) != "-":
                 stream.close()
+            if self.resume_conn is not None:
+                self.resume_conn.close()
         if self.recorder.error is not None:
             raise OutputError(
                 f"cannot write the crawl output in {out_dir}: {self.recorder.error}",
                 hint="check free disk space and permissions, then rerun with --resume",
-            ) from self.recorder.error
-        if self.feeder.error is not None:
-            raise self.feeder.error
-        return self._summary(conn, started_wall)
+            )
+        if self.source_error is not None:
+            raise self.source_error
+        return self._summary(final or {}, started_wall)
 
     async def _crawl(self) -> None:
         config = self.config
@@ -208,6 +209,7 @@ class CrawlEngine:
             )
             workers = [asyncio.create_task(self._worker()) for _ in range(config.concurrency)]
             ticker = asyncio.create_task(self._tick())
+            producer = asyncio.create_task(self._produce())
             try:
                 await self.finished.wait()
             finally:
@@ -224,9 +226,10 @@ class CrawlEngine:
                     for task in still_running:
                         task.cancel()
                     await asyncio.gather(*workers, return_exceptions=True)
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+                for task in (ticker, producer):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if self.robots is not None:
                     self.robots.close()
                 self._report_progress()
@@ -259,25 +262,100 @@ class CrawlEngine:
         else:
             self.stop_grace = 0.0
         self.stopping = True
-        self.feeder.stop()
+        self.window_open.set()
         self.finished.set()
 
-    def _accept(self, batch: list[tuple[str, int]]) -> None:
-        """Called on the loop by the feeder thread with URLs that hold a window slot each."""
-        self.alive += len(batch)
+    # ------------------------------------------------------------------ the source
+    def _room(self) -> int:
+        return self.config.live_window - self.alive - self.unacked
+
+    def _read_chunk(self, want: int) -> tuple[list[tuple[str, int]], list[BadLine], bool]:
+        """Up to ``want`` URLs from the source (plus bad lines met on the way); True at the end."""
+        urls: list[tuple[str, int]] = []
+        bad: list[BadLine] = []
+        items: Iterator[SourceUrl | BadLine] = self.items
+        for item in items:
+            if isinstance(item, SourceUrl):
+                urls.append((item.url, item.line))
+                if len(urls) >= want:
+                    return urls, bad, False
+            else:
+                bad.append(item)
+                if len(bad) >= CHUNK:
+                    return urls, bad, False
+        return urls, bad, True
+
+    async def _produce(self) -> None:
+        """Read the source while the window has room (a chunk at a time, so it never floods)."""
+        from_stdin = str(self.config.source) == "-"
+        min_room = max(1, min(CHUNK // 4, self.config.live_window // 4))
+        try:
+            while not self.stopping:
+                room = self._room()
+                if room < min_room:
+                    self.window_open.clear()
+                    await self.window_open.wait()
+                    continue
+                want = min(room, CHUNK)
+                if from_stdin:  # a pipe may block: read it off the loop
+                    urls, bad, ended = await asyncio.to_thread(self._read_chunk, want)
+                else:
+                    urls, bad, ended = self._read_chunk(want)
+                self._accept(urls, bad)
+                if ended:
+                    break
+                await asyncio.sleep(0)  # let the workers run between chunks
+        except Exception as exc:
+            self.source_error = exc
+            self.request_stop("the source could not be read to the end", grace=0.0)
+        self.feeder_done = True
+        if self.alive == 0:
+            self.finished.set()
+
+    def _accept(self, urls: list[tuple[str, int]], bad: list[BadLine]) -> None:
+        for item in bad:
+            self.malformed += 1
+            if len(self.examples) < MAX_EXAMPLES:
+                self.examples.append((item.line, item.reason))
+            self.recorder.send((BAD_LINE, item.line, item.reason))
+        if self.resume_conn is not None and urls:
+            urls = self._drop_finished(urls)
+        if not urls:
+            return
+        self.recorder.send((PENDING, urls))
+        self.alive += len(urls)
         put = self.queue.put_nowait
-        for url, line in batch:
+        for url, line in urls:
             put(_Item(url, line))
 
-    def _feeder_finished(self) -> None:
-        self.feeder_done = True
-        if self.feeder.error is not None:
-            self.request_stop("the source could not be read to the end", grace=0.0)
-        elif self.alive == 0:
-            self.finished.set()
+    def _drop_finished(self, urls: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        marks = ",".join("?" * len(urls))
+        known = dict(
+            self.resume_conn.execute(  # type: ignore[union-attr]
+                f"SELECT url, status FROM urls WHERE url IN ({marks})", [u for u, _ in urls]
+            ).fetchall()
+        )
+        keep = []
+        for url, line in urls:
+            status = known.get(url)
+            if status == "done":
+                self.already_done += 1
+            elif status in ("failed", "skipped") and not self.config.retry_failed:
+                self.previously_failed += 1
+            else:
+                keep.append((url, line))
+        return keep
+
+    def _on_ack(self, finals: int, counters: tuple[int, int, int, int]) -> None:
+        self.unacked -= finals
+        if self.recorder.error is not None and self.stop_reason is None:
+            self.request_stop("the recorder process stopped", grace=0.0)
+        if self._room() >= max(1, min(CHUNK // 4, self.config.live_window // 4)):
+            self.window_open.set()
 
     def _final(self) -> None:
         self.alive -= 1
+        self.unacked += 1
         if self.alive == 0 and self.feeder_done:
             self.finished.set()
 
@@ -436,12 +514,11 @@ class CrawlEngine:
     # ------------------------------------------------------------------ reporting
     def snapshot(self) -> CrawlProgress:
         elapsed = time.perf_counter() - self.started
-        recorder = self.recorder
-        done = recorder.done
+        done, failed, disallowed, duplicates = self.recorder.counters
         return CrawlProgress(
             done=done,
-            failed=recorder.failed,
-            skipped=recorder.disallowed + recorder.duplicates + self.feeder.malformed,
+            failed=failed,
+            skipped=disallowed + duplicates + self.malformed,
             retrying=self.retrying,
             in_flight=self.in_flight,
             bytes_received=self.received,
@@ -457,40 +534,38 @@ class CrawlEngine:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(PROGRESS_SECONDS)
-            if not self.recorder.is_alive() and self.stop_reason is None:
-                self.request_stop("the recorder thread stopped", grace=0.0)
+            if not self.recorder.alive and self.stop_reason is None:
+                self.request_stop("the recorder process stopped", grace=0.0)
             self._report_progress()
 
-    def _summary(self, conn: sqlite3.Connection, started_wall: float) -> CrawlSummary:
+    def _summary(self, final: dict, started_wall: float) -> CrawlSummary:
         elapsed = time.perf_counter() - self.started
-        recorder, feeder = self.recorder, self.feeder
+        done, failed, disallowed, duplicates = final.get("counters", self.recorder.counters)
+        config = self.config
+        conn = state_db.connect(config.state_path)
         with conn:
             conn.execute(
                 "INSERT INTO runs(started_at, finished_at, stopped, done, failed) VALUES (?,?,?,?,?)",
-                (started_wall, time.time(), self.stop_reason, recorder.done, recorder.failed),
+                (started_wall, time.time(), self.stop_reason, done, failed),
             )
-        files = tuple(
-            str(Path(self.config.out_dir) / name) for name in state_db.warc_file_names(conn)
-        )
+        files = tuple(str(Path(config.out_dir) / name) for name in state_db.warc_file_names(conn))
         conn.close()
-        skipped = feeder.malformed + recorder.disallowed + recorder.duplicates
-        config = self.config
         return CrawlSummary(
-            done=recorder.done,
-            failed=recorder.failed,
-            skipped=skipped,
-            malformed=feeder.malformed,
-            disallowed=recorder.disallowed,
-            duplicates=recorder.duplicates,
-            already_done=feeder.already_done,
+            done=done,
+            failed=failed,
+            skipped=self.malformed + disallowed + duplicates,
+            malformed=self.malformed,
+            disallowed=disallowed,
+            duplicates=duplicates,
+            already_done=self.already_done,
             pending=max(self.alive, 0),
             retries=self.retries,
-            pages_per_second=recorder.done / elapsed if elapsed > 0 else 0.0,
+            pages_per_second=done / elapsed if elapsed > 0 else 0.0,
             elapsed_seconds=elapsed,
             bytes_received=self.received,
-            by_status={str(k): v for k, v in sorted(recorder.by_status.items())},
-            top_errors=tuple(recorder.errors.most_common(10)),
-            malformed_examples=tuple(feeder.examples),
+            by_status={str(k): v for k, v in sorted(final.get("by_status", {}).items())},
+            top_errors=tuple((str(e), n) for e, n in final.get("errors", [])),
+            malformed_examples=tuple(self.examples),
             warc_files=files,
             state_file=str(config.state_path),
             stopped=self.stop_reason,
@@ -503,6 +578,7 @@ class CrawlEngine:
                 "timeout": config.timeout,
                 "respect_robots": config.respect_robots,
                 "user_agent": config.user_agent,
+                "gzip_level": config.gzip_level,
             },
         )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ DUMP_HEADER = "page_namespace\tpage_title"
 # Characters wfUrlencode leaves alone on top of Python's always-safe "-_.~".
 MEDIAWIKI_SAFE = ";@$!*(),/:"
 # Characters that can never appear in a URL we send (they would break the request line).
-_FORBIDDEN_IN_URL = frozenset(" \t\r\n\x00\x7f")
+_FORBIDDEN_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def expand_template(template: str, title: str) -> str:
 
 def check_url(url: str) -> str | None:
     """Return why ``url`` cannot be fetched, or None when it is a usable http(s) URL."""
-    if any(ch in _FORBIDDEN_IN_URL for ch in url):
+    if _FORBIDDEN_IN_URL.search(url):
         return "URL contains whitespace or control characters"
     try:
         parts = urlsplit(url)

@@ -10,7 +10,7 @@ and power check with ``searchlab.ab`` → ``summary.json`` and ``index.html``.
 Every stage writes its own JSON into ``DIR/stages/``; the report's numbers are copied from
 those results, and the end-to-end test checks the two agree. ``--quick`` keeps all 1,400
 documents and 225 queries but uses 20,000 users and the text pipeline's quick settings
-(fewer embedding and training epochs), so a test can run it.
+(5 instead of 20 word2vec epochs, 20 instead of 100 ListNet epochs), so a test can run it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from searchlab.errors import InputError, OutputError
 WORK_MARKER = ".searchlab-demo"
 DEFAULT_USERS = 200_000
 QUICK_USERS = 20_000
+QUICK_WORD2VEC_EPOCHS = 5  # the text job's defaults: 20
+QUICK_LISTNET_EPOCHS = 20  # the text job's defaults: 100
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class DemoProgress(Protocol):
     """What a display needs; the CLI implements it with rich, tests with a recorder."""
 
     def start(self, stage: str, label: str, total: float | None) -> None: ...
-    def update(self, stage: str, completed: float, total: float | None = None) -> None: ...
+    def update(
+        self, stage: str, completed: float, total: float | None = None, note: str | None = None
+    ) -> None: ...
     def finish(self, stage: str, seconds: float, detail: str) -> None: ...
 
 
@@ -65,7 +69,9 @@ class _Silent:
     def start(self, stage: str, label: str, total: float | None) -> None:
         pass
 
-    def update(self, stage: str, completed: float, total: float | None = None) -> None:
+    def update(
+        self, stage: str, completed: float, total: float | None = None, note: str | None = None
+    ) -> None:
         pass
 
     def finish(self, stage: str, seconds: float, detail: str) -> None:
@@ -108,7 +114,9 @@ class _Stages:
     def run(self, name: str, work: Callable[[Callable[..., None]], tuple[Any, str]], total=None):
         self.progress.start(name, STAGES[name], total)
         began = time.perf_counter()
-        result, detail = work(lambda done, total=None: self.progress.update(name, done, total))
+        result, detail = work(
+            lambda done, total=None, note=None: self.progress.update(name, done, total, note)
+        )
         seconds = time.perf_counter() - began
         self.timings.append(StageTiming(name, STAGES[name], seconds, detail))
         self.progress.finish(name, seconds, detail)
@@ -328,27 +336,55 @@ def _import_stage(crawl_summary: Any, reference: Any, work: Path):
 
 
 def _offline_stage(corpus: Any, config: DemoConfig, update: Callable[..., None]):
+    from searchlab.text.embeddings import Word2VecConfig
+    from searchlab.text.features import FeatureConfig
     from searchlab.text.pipeline import evaluate_text_ranking
+    from searchlab.text.rerank import default_train_config
+
+    # quick: fewer embedding and ListNet epochs; the same documents, queries and folds.
+    word2vec = Word2VecConfig(
+        seed=config.seed, **({"epochs": QUICK_WORD2VEC_EPOCHS} if config.quick else {})
+    )
+    train = default_train_config(
+        config.seed, **({"epochs": QUICK_LISTNET_EPOCHS} if config.quick else {})
+    )
+    steps = config.folds + 2  # embeddings, one training per fold, evaluation
+    messages: list[str] = []
+
+    def progress(message: str) -> None:
+        messages.append(message)
+        update(len(messages) - 1, steps, message)
 
     evaluation = evaluate_text_ranking(
-        corpus, folds=config.folds, seed=config.seed, quick=config.quick, progress=update
+        corpus,
+        folds=config.folds,
+        seed=config.seed,
+        progress=progress,
+        feature_config=FeatureConfig(word2vec=word2vec),
+        train_config=train,
     )
+    update(steps, steps)
     bm25 = evaluation.metrics["bm25"]["ndcg@10"]
     listnet = evaluation.metrics["listnet"]["ndcg@10"]
     return evaluation, f"NDCG@10 {bm25:.4f} → {listnet:.4f}, p = {evaluation.pvalue:.3g}"
 
 
 def _offline_summary(evaluation: Any, config: DemoConfig) -> dict[str, Any]:
+    reported = ("ndcg@10", "map", "p@10")
     metrics = {
-        name: {m: float(evaluation.metrics[name][m]) for m in ("ndcg@10", "map", "p@10")}
+        name: {m: float(evaluation.metrics[name][m]) for m in reported}
         for name in ("bm25", "listnet")
     }
     return {
-        "folds": config.folds,
-        "seed": config.seed,
-        "queries": len(evaluation.rankings["listnet"]),
+        "folds": evaluation.folds,
+        "seed": evaluation.seed,
+        "queries": evaluation.n_queries,
+        "documents": evaluation.n_documents,
         "metrics": metrics,
-        "differences": {m: metrics["listnet"][m] - metrics["bm25"][m] for m in metrics["bm25"]},
+        "differences": {m: metrics["listnet"][m] - metrics["bm25"][m] for m in reported},
+        "pvalues": {m: float(evaluation.pvalues[m]) for m in reported},
         "pvalue": float(evaluation.pvalue),
-        "test_method": "paired permutation test across queries on NDCG@10, two-sided",
+        "test_method": f"paired permutation test across queries ({evaluation.test_method}), two-sided",
+        "timings": {k: float(v) for k, v in evaluation.timings.items()},
+        "settings": _jsonable(evaluation.settings),
     }

@@ -160,11 +160,14 @@ def _offline_table(page: _Page) -> str:
         rows.append(
             f"<tr><td>{label}</td><td>{page.num(f'offline/metrics/bm25/{key}')}</td>"
             f"<td>{page.num(f'offline/metrics/listnet/{key}')}</td>"
-            f"<td>{page.num(f'offline/differences/{key}', 'signed')}</td></tr>"
+            f"<td>{page.num(f'offline/differences/{key}', 'signed')}</td>"
+            f"<td>{page.num(f'offline/pvalues/{key}', 'p')}</td></tr>"
         )
     return (
         '<table id="offline"><tr><th>Metric (held-out queries)</th><th>BM25</th>'
-        "<th>BM25 + ListNet</th><th>Difference</th></tr>" + "".join(rows) + "</table>"
+        "<th>BM25 + ListNet</th><th>Difference</th><th>p-value</th></tr>"
+        + "".join(rows)
+        + "</table>"
         f"<p>{page.num('offline/queries', 'int')} queries, {page.num('offline/folds', 'int')}-fold "
         "cross-validation over queries (each query ranked by a model that never trained on it); "
         f"paired permutation test across queries on NDCG@10: p = {page.num('offline/pvalue', 'p')} "

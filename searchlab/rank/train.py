@@ -56,6 +56,9 @@ class TrainConfig:
     no_relevant: str = "skip"  # training lists with no relevant doc: skip | keep
     early_stopping_patience: int | None = 15  # epochs without valid NDCG@10 gain; None: off
     valid_fraction: float = 0.2  # held-out training queries when no valid set is given
+    approx_temperature: float = 0.1  # approxndcg: sigmoid temperature of the smooth ranks
+    lambdaloss_mu: float = 10.0  # lambdaloss: weight of the NDCG-Loss2 term
+    lambdaloss_k: int | None = None  # lambdaloss: only pairs inside the top k
     refit: bool = False  # after early stopping on held-out queries, retrain on all for best_epoch
     threads: int | None = None  # torch CPU threads while training (None: torch's default)
     device: str = "auto"  # auto | cpu | cuda
@@ -88,6 +91,8 @@ class TrainConfig:
             raise InputError("valid_fraction must be in [0, 1)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.approx_temperature <= 0:
+            raise InputError("approx_temperature must be > 0")
         if self.threads is not None and self.threads < 1:
             raise InputError("threads must be >= 1")
         if self.max_list_len is not None and self.max_list_len < 2:
@@ -300,6 +305,10 @@ def _train_neural(data, config, valid, progress, checkpoint_dir) -> NeuralRanker
         loss_kwargs: dict[str, Any] = {}
         if config.loss == "listmle":
             loss_kwargs["generator"] = torch.Generator().manual_seed(config.seed + 1)
+        elif config.loss == "approxndcg":
+            loss_kwargs["temperature"] = config.approx_temperature
+        elif config.loss == "lambdaloss":
+            loss_kwargs.update(mu=config.lambdaloss_mu, k=config.lambdaloss_k)
         rng = np.random.default_rng(config.seed)
         valid_x = None if valid is None else scaler.transform(valid.features)
         history: list[dict[str, float]] = []

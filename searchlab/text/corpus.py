@@ -47,7 +47,7 @@ class Corpus:
     documents: tuple[Document, ...]
     queries: tuple[Query, ...] = ()
     judgments: dict[str, dict[str, int]] = field(default_factory=dict)
-    source: str = ""
+    source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         _check_ids([d.doc_id for d in self.documents], "document")

@@ -30,6 +30,7 @@ from searchlab.text.rerank import (
     TextReranker,
     default_train_config,
     labelled_candidates,
+    single_threaded_torch,
     to_ranking_data,
 )
 
@@ -118,12 +119,13 @@ def evaluate_text_ranking(
         t0 = time.perf_counter()
         train_rows = [r for r, fo in zip(rows, fold_of, strict=True) if fo != f]
         config = _with_seed(base_train, base_train.seed + f)
-        ranker = train_ranker(to_ranking_data(train_rows), config)
-        train_seconds.append(time.perf_counter() - t0)
-        model = TextReranker(index, ranker, fingerprint="")
-        for (query, cands, _), fo in zip(rows, fold_of, strict=True):
-            if fo == f:
-                reranked[query.query_id] = model.rerank(cands)[0]
+        with single_threaded_torch():
+            ranker = train_ranker(to_ranking_data(train_rows), config)
+            train_seconds.append(time.perf_counter() - t0)
+            model = TextReranker(index, ranker, fingerprint="")
+            for (query, cands, _), fo in zip(rows, fold_of, strict=True):
+                if fo == f:
+                    reranked[query.query_id] = model.rerank(cands)[0]
     timings["train_total"] = float(sum(train_seconds))
     timings["train_per_fold_mean"] = float(np.mean(train_seconds))
 

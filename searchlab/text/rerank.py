@@ -10,11 +10,12 @@ The scorer is the rank core's ListNet (``searchlab.rank.train``); this module on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,24 @@ def default_train_config(seed: int = 0, epochs: int = 100):
         batch_queries=16,
         early_stopping_patience=None,
     )
+
+
+@contextlib.contextmanager
+def single_threaded_torch() -> Iterator[None]:
+    """Run torch on one intra-op thread, then restore the previous setting.
+
+    The reranker is a small linear ListNet (a few thousand rows per step): thread hand-offs
+    cost more than they save. Measured on the 2-core machine under load from other jobs,
+    one fold trained in 6.5 s with one thread and 44 s with two.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def corpus_fingerprint(corpus: Corpus) -> str:
@@ -155,7 +174,8 @@ def train_text_reranker(
     if progress:
         progress(f"training ListNet on {len(queries)} judged queries")
     data = to_ranking_data(labelled_candidates(index, corpus, queries))
-    ranker = train_ranker(data, train_config or default_train_config(seed))
+    with single_threaded_torch():
+        ranker = train_ranker(data, train_config or default_train_config(seed))
     return TextReranker(index, ranker, corpus_fingerprint(corpus))
 
 
@@ -185,3 +205,65 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
     embeddings = WordEmbeddings.load(root / "embeddings.npz")
     index = TextIndex(corpus.documents, config, embeddings=embeddings)
     return TextReranker(index, load_ranker(root / "ranker"), fingerprint)
+
+
+MODEL_DIR = "model"
+
+
+def search_bm25(corpus: Corpus, query_text: str, k: int = 10, config: FeatureConfig | None = None) -> list[SearchHit]:
+    """The shipped BM25 baseline alone (no embeddings are trained)."""
+    from searchlab.rank.bm25 import BM25Index
+    from searchlab.text.tokenize import Tokenizer
+
+    config = config or FeatureConfig()
+    tokenizer = Tokenizer(stopwords=config.stopwords, stemmer=config.stemmer)
+    terms = _query_terms(tokenizer, query_text)
+    index = BM25Index.build(
+        tokenizer.tokenize_many(f"{d.title} {d.text}" for d in corpus.documents),
+        k1=config.k1,
+        b=config.b,
+        method=config.method,
+    )
+    indices, scores = index.search(terms, k)
+    docs = corpus.documents
+    return [
+        SearchHit(rank, docs[i].doc_id, docs[i].title, float(s))
+        for rank, (i, s) in enumerate(zip(indices, scores, strict=True), start=1)
+    ]
+
+
+def _query_terms(tokenizer, query_text: str) -> list[str]:
+    terms = tokenizer.tokenize(query_text)
+    if not terms:
+        raise InputError(
+            f"the query {query_text!r} has no searchable words (only stopwords or punctuation)",
+            hint="use content words",
+        )
+    return terms
+
+
+def search_reranked(reranker: TextReranker, query_text: str, k: int = 10) -> list[SearchHit]:
+    _query_terms(reranker.index.tokenizer, query_text)
+    return reranker.search(query_text, k)
+
+
+def corpus_reranker(
+    corpus_dir: str | os.PathLike[str],
+    corpus: Corpus,
+    *,
+    seed: int = 0,
+    retrain: bool = False,
+    progress: Progress | None = None,
+) -> TextReranker:
+    """The reranker saved in ``CORPUS_DIR/model``; trained (on all judged queries) and saved
+    there first when missing, stale (the corpus changed) or when ``retrain`` is set."""
+    folder = Path(corpus_dir) / MODEL_DIR
+    if not retrain and (folder / "text-model.json").is_file():
+        try:
+            return load_text_reranker(folder, corpus)
+        except InputError:
+            if progress:
+                progress("the saved reranker belongs to an older corpus; retraining")
+    reranker = train_text_reranker(corpus, seed=seed, progress=progress)
+    reranker.save(folder)
+    return reranker

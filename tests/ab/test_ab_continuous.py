@@ -17,23 +17,26 @@ def hillstrom_spend(shared_data):
     return control, variant
 
 
-def test_tie_aware_draws_match_a_plain_full_shuffle(hillstrom_spend):
-    """The multivariate-hypergeometric null equals shuffling every user (two-sample KS)."""
+@pytest.mark.parametrize("engine", ["auto", "tie-aware", "shuffle"])
+def test_draws_match_a_plain_full_shuffle(hillstrom_spend, plain_shuffle_null, engine):
+    """Each engine's null equals shuffling every user (two-sample KS test over 3000 draws)."""
     control, variant = hillstrom_spend
-    draws = 3000
-    ours = permutation_pvalue(control, variant, resamples=draws, seed=1, engine="tie-aware")
-    assert ours.engine == "tie-aware"
+    ours = permutation_pvalue(control, variant, resamples=3000, seed=1, engine=engine)
+    assert ours.engine == ("tie-aware" if engine == "auto" else engine)
+    assert stats.ks_2samp(ours.null_differences, plain_shuffle_null).pvalue > 0.001
+
+
+@pytest.fixture(scope="module")
+def plain_shuffle_null(hillstrom_spend):
+    control, variant = hillstrom_spend
     pooled = np.concatenate([control, variant])
     rng = np.random.default_rng(2)
     n_v = variant.size
-    plain = np.empty(draws)
-    for i in range(draws):
+    plain = np.empty(3000)
+    for i in range(plain.size):
         shuffled = rng.permutation(pooled)
         plain[i] = shuffled[:n_v].mean() - shuffled[n_v:].mean()
-    assert stats.ks_2samp(ours.null_differences, plain).pvalue > 0.001
-    # and the numba shuffle engine draws from the same distribution
-    shuffled = permutation_pvalue(control, variant, resamples=draws, seed=3, engine="shuffle")
-    assert stats.ks_2samp(shuffled.null_differences, plain).pvalue > 0.001
+    return plain
 
 
 def test_agrees_with_scipy_permutation_test(hillstrom_spend):
@@ -127,3 +130,33 @@ def test_bad_input():
         continuous_test([], [1.0, 2.0])
     with pytest.raises(InputError, match="non-negative integers"):
         continuous_test(Histogram(np.array([1.0]), np.array([-3])), [1.0])
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "sample"),
+    [(5, 100, 30), (40, 60, 50), (1000, 1_000_000, 500_000), (100, 50, 120), (3000, 10, 2000),
+     (400, 900, 10), (500, 30, 200)],
+)  # fmt: skip
+def test_hypergeometric_draws_follow_scipy(good, bad, sample):
+    """The hand-written sampler (urn and ratio-of-uniforms branches) against the exact pmf."""
+    from searchlab.ab._kernels import variant_sums
+
+    draws = variant_sums(
+        np.array([1, 0], dtype=np.int64),
+        np.array([good, bad], dtype=np.int64),
+        np.empty(0, dtype=np.int64),
+        sample,
+        40_000,
+        7,
+        64,
+    )
+    dist = stats.hypergeom(good + bad, good, sample)
+    support = np.arange(draws.min(), draws.max() + 1)
+    expected = dist.pmf(support) * draws.size
+    observed = np.bincount(draws - draws.min(), minlength=support.size)
+    keep = expected >= 5  # pool the thin tails into one cell
+    chi2 = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    tail_obs, tail_exp = observed[~keep].sum(), draws.size - expected[keep].sum()
+    chi2 += (tail_obs - tail_exp) ** 2 / max(tail_exp, 1e-9)
+    assert stats.chi2.sf(chi2, keep.sum()) > 1e-4
+    assert draws.mean() == pytest.approx(dist.mean(), abs=5 * dist.std() / np.sqrt(draws.size))

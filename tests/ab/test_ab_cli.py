@@ -60,7 +60,11 @@ def test_hillstrom_three_metrics(capsys, shared_data):
     types = {m["name"]: m["type"] for m in out["metrics"]}
     assert types == {"visit": "binary", "conversion": "binary", "spend": "continuous"}
     spend = out["metrics"][2]
-    assert {t["method"] for t in spend["tests"]} == {"monte-carlo-permutation", "welch", "bootstrap"}
+    assert {t["method"] for t in spend["tests"]} == {
+        "monte-carlo-permutation",
+        "welch",
+        "bootstrap",
+    }
     assert spend["control"]["label"] == "No E-Mail" and spend["control"]["users"] == 21306
     assert all(m["significant"] for m in out["metrics"])
 

@@ -34,7 +34,9 @@ def test_large_example_equals_fisher_exact():
 
 def test_score_test_and_intervals_match_statsmodels():
     res = binary_test("26000/1000000", "26400/1000000", alternative="larger", alpha=0.1)
-    expected = score_test_proportions_2indep(26_400, 1_000_000, 26_000, 1_000_000, alternative="larger")
+    expected = score_test_proportions_2indep(
+        26_400, 1_000_000, 26_000, 1_000_000, alternative="larger"
+    )
     score = res.test("score")
     assert score.pvalue == pytest.approx(float(expected.pvalue), rel=1e-12)
     assert score.statistic == pytest.approx(float(expected.statistic), rel=1e-12)
@@ -83,7 +85,9 @@ def test_two_sided_uses_absolute_difference_with_unequal_groups():
     for chosen in splits:
         x = sum(users[i] for i in chosen)
         hits += abs(Fraction(x, 3) - Fraction(5 - x, 9)) >= observed
-    assert exact_permutation_pvalue(c, v, "two-sided") == pytest.approx(hits / len(splits), abs=1e-15)
+    assert exact_permutation_pvalue(c, v, "two-sided") == pytest.approx(
+        hits / len(splits), abs=1e-15
+    )
 
 
 @pytest.mark.parametrize("alternative", ["larger", "smaller", "two-sided"])
@@ -132,7 +136,9 @@ def test_properties(c, v, alternative):
     p = exact_permutation_pvalue(control, variant, alternative)
     assert 0.0 < p <= 1.0
     # swapping the groups mirrors the alternative
-    assert exact_permutation_pvalue(variant, control, MIRROR[alternative]) == pytest.approx(p, abs=1e-12)
+    assert exact_permutation_pvalue(variant, control, MIRROR[alternative]) == pytest.approx(
+        p, abs=1e-12
+    )
     # one more variant converter (more extreme data for "larger") never raises the p-value
     if alternative == "larger" and variant.converted < variant.users:
         more = Counts(variant.converted + 1, variant.users)
