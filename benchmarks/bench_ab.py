@@ -281,11 +281,13 @@ def _fmt_seconds(s: float) -> str:
 
 def main() -> int:
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     results = {}
     for name in CASES:
         print(f"running {name} ...", flush=True)
         results[name] = run_case(name)
     total = time.perf_counter() - started
+    load = f"load average {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end"
 
     def row(label, key, base=None):
         r = results[key]
@@ -306,7 +308,9 @@ def main() -> int:
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"numpy {np.__version__}. Command: `.venv/bin/python benchmarks/bench_ab.py` "
-        f"(total {total:.0f} s). Peak RSS is per measurement process (Python + data + method).",
+        f"(total {total:.0f} s; {load}: on a shared machine absolute times inflate, but every "
+        "row was measured in the same run). Peak RSS is per measurement process "
+        "(Python + data + method).",
         "",
         f"## (a) binary metric, 2 x {USERS:,} users (2.60% vs 2.64%), one-sided",
         "",

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ SIZES = [2_000, 10_000] if QUICK else [10_000, 100_000]
 MILLION = 50_000 if QUICK else 1_000_000
 LATENCIES_MS = [0, 20]
 CONCURRENCY = 100
-CAP_SECONDS = 15 if QUICK else 45
+CAP_SECONDS = 10 if QUICK else 30
 CLIENTS = ["searchlab", "gather", "httpx", "scrapy-default", "scrapy-items1", "scrapy-same"]
 
 
@@ -85,25 +86,23 @@ def run_client(client: str, url_file: Path, cap: float) -> dict:
     """Run one client in its own process; its CPU seconds and peak RSS come from wait4."""
     out_dir = Path(tempfile.mkdtemp(prefix=f"bench-{client}-"))
     try:
-        process = subprocess.Popen(
-            [sys.executable, str(HERE / "crawl_clients.py"), client, str(url_file),
-             str(CONCURRENCY), str(out_dir / "out"), str(cap)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-        )  # fmt: skip
-        deadline = time.monotonic() + cap + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                process.returncode = os.waitstatus_to_exitcode(status)
-                break
-            time.sleep(0.05)
-        else:
-            if process.returncode is None:
-                process.kill()
-                _, status, usage = os.wait4(process.pid, 0)
-                process.returncode = os.waitstatus_to_exitcode(status)
-        stdout = process.stdout.read().decode()  # type: ignore[union-attr]
-        stderr = process.stderr.read().decode()  # type: ignore[union-attr]
+        out_log, err_log = out_dir / "stdout", out_dir / "stderr"
+        with open(out_log, "wb") as out_handle, open(err_log, "wb") as err_handle:
+            process = subprocess.Popen(
+                [sys.executable, str(HERE / "crawl_clients.py"), client, str(url_file),
+                 str(CONCURRENCY), str(out_dir / "out"), str(cap)],
+                stdout=out_handle, stderr=err_handle, cwd=ROOT,
+            )  # fmt: skip
+        # Reap with wait4 (not Popen.wait) to read the child's own CPU time and peak memory;
+        # a watchdog kills it if it overruns its cap by two minutes.
+        watchdog = threading.Timer(cap + 120, process.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            watchdog.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout, stderr = out_log.read_text(), err_log.read_text()
         lines = [line for line in stdout.splitlines() if line.startswith("{")]
         if process.returncode != 0 or not lines:
             return {"client": client, "error": (stderr or stdout)[-300:]}
@@ -153,8 +152,12 @@ def main() -> int:
                         result = run_client(client, url_file, CAP_SECONDS)
                         rows.append((size, latency, result))
                         print(fmt_row(size, latency, result), flush=True)
+                    url_file.unlink()
                 if latency == 0:
-                    for size in [*SIZES, MILLION]:
+                    million += [
+                        {**r, "urls": s} for s, lat, r in rows if r["client"] == "searchlab"
+                    ]
+                    for size in [MILLION]:
                         url_file = work / f"urls-million-{size}.txt"
                         write_urls(url_file, port, size)
                         result = run_client("searchlab", url_file, 3600)

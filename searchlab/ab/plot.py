@@ -70,7 +70,7 @@ def _draw_panel(ax: Any, null: NullDistribution, title: str) -> None:
         linewidth=6,
         label=f"at least as extreme: {share_text(share)}".removesuffix(" of"),
     )
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=0.85)
     ax.spines[["top", "right"]].set_visible(False)
 
 

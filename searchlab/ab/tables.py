@@ -72,7 +72,9 @@ def samples_from_table(
     metric_type: str = "auto",
     source: str = "table",
 ) -> list[MetricSamples]:
-    """Split each metric column of a user-level table into control and variant samples."""
+    """Split each metric column of a user-level table (pandas or polars) into control and
+    variant samples."""
+    frame = _as_pandas(frame)
     _check_metric_type(metric_type)
     if not metrics:
         raise InputError("no metric given", hint="name a column with --metric COL")
@@ -114,6 +116,7 @@ def samples_from_histogram(
     source: str = "histogram",
 ) -> list[MetricSamples]:
     """Per-group histograms (group, value, count[, metric]) into control and variant samples."""
+    frame = _as_pandas(frame)
     _check_metric_type(metric_type)
     _require_columns(frame, [group_col, value_col, count_col], source)
     has_metric = metric_col in frame.columns
@@ -159,6 +162,19 @@ def samples_from_histogram(
         else:
             out.append(MetricSamples(name, "continuous", hists["control"], hists["variant"]))
     return out
+
+
+def _as_pandas(frame: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    if hasattr(frame, "to_pandas"):  # polars, pyarrow
+        return frame.to_pandas()
+    raise InputError(
+        f"expected a table (pandas or polars DataFrame), got {type(frame).__name__}",
+        hint="read the file with searchlab.ab.read_table",
+    )
 
 
 def _histogram_counts(hist: Histogram, name: str, source: str, role: str) -> Counts:

@@ -239,9 +239,9 @@ def _print_analysis(analysis: Any) -> None:
         rel = "" if m.relative_difference is None else f" ({100 * m.relative_difference:+.2f}%)"
         groups.add_row("difference", "", diff + rel, "")
         console.print(groups)
-        tests = Table(
-            title=f"tests ({m.tests[0].alternative})", title_justify="left", box=box.SIMPLE_HEAD
-        )
+        seed = next((t.seed for t in m.tests if t.seed is not None), None)
+        title = f"tests ({m.tests[0].alternative}" + ("" if seed is None else f"; seed {seed}")
+        tests = Table(title=title + ")", title_justify="left", box=box.SIMPLE_HEAD)
         with_mc = any(t.standard_error for t in m.tests)
         with_r = any(t.resamples for t in m.tests)
         unit = 100.0 if binary else 1.0  # binary intervals in percentage points

@@ -94,8 +94,6 @@ def fetch_command(
         backoff_base=backoff,
         seed=seed,
     )
-    if user_agent is None and not json_out:
-        print_warning("no --user-agent given; sites ask crawlers to identify with a contact")
     bar = _ProgressBar(limit) if progress and err_console.is_terminal and not json_out else None
     try:
         summary = crawl(config, progress=bar.update if bar else None)
@@ -111,10 +109,14 @@ def fetch_command(
         print_json(summary)
     else:
         _print_summary(summary)
+        if user_agent is None:
+            print_warning("no --user-agent given: real sites ask crawlers for a contact in it")
     if summary.stopped and summary.stopped.startswith("fail-fast"):
         raise CrawlAborted(summary.stopped, hint="fix the cause, then rerun with --resume")
     if summary.stopped:
-        err_console.print(f"stopped: {summary.stopped}; rerun with --resume to finish")
+        err_console.print(
+            f"stopped: {summary.stopped}; rerun with --resume to finish", soft_wrap=True
+        )
         raise typer.Exit(130)
 
 
@@ -130,21 +132,25 @@ def report_command(
     if json_out:
         print_json(report)
         return
-    console.print(f"crawl in {report.out_dir}  (source {report.source})")
-    console.print(
+    _say(f"crawl in {report.out_dir}  (source {report.source})")
+    _say(
         f"  URLs {report.total}: done {report.done}, failed {report.failed}, "
         f"skipped {report.skipped}, pending {report.pending}; "
         f"malformed source lines {report.input_errors}"
     )
-    console.print("  by HTTP status: " + _pairs(report.by_status.items()))
-    console.print("  attempts: " + _pairs(report.attempts_histogram.items()))
+    _say("  by HTTP status: " + _pairs(report.by_status.items()))
+    _say("  attempts: " + _pairs(report.attempts_histogram.items()))
     for error, count in report.top_errors[:5]:
-        console.print(f"  {count:>7}  {error}")
+        _say(f"  {count:>7}  {error}")
     total_bytes = sum(size for _, size in report.warc_files)
-    console.print(
+    _say(
         f"  WARC files: {len(report.warc_files)} ({total_bytes / 1e6:.1f} MB); "
         f"runs: {report.runs} ({report.interrupted_runs} stopped early)"
     )
+
+
+def _say(text: str) -> None:
+    console.print(text, soft_wrap=True)
 
 
 def _pairs(items: Any) -> str:
@@ -152,20 +158,20 @@ def _pairs(items: Any) -> str:
 
 
 def _print_summary(summary: Any) -> None:
-    console.print(
+    _say(
         f"done {summary.done}, failed {summary.failed}, skipped {summary.skipped} "
         f"(malformed {summary.malformed}, robots {summary.disallowed}, "
         f"duplicates {summary.duplicates}), already done {summary.already_done}, "
         f"pending {summary.pending}"
     )
-    console.print(
+    _say(
         f"{summary.pages_per_second:.0f} pages/s over {summary.elapsed_seconds:.1f} s, "
         f"{summary.bytes_received / 1e6:.1f} MB, {summary.retries} retries"
     )
-    console.print("by HTTP status: " + _pairs(summary.by_status.items()))
+    _say("by HTTP status: " + _pairs(summary.by_status.items()))
     for error, count in summary.top_errors[:5]:
-        console.print(f"  {count:>7}  {error}")
-    console.print(f"WARC: {len(summary.warc_files)} file(s); state: {summary.state_file}")
+        _say(f"  {count:>7}  {error}")
+    _say(f"WARC: {len(summary.warc_files)} file(s); state: {summary.state_file}")
 
 
 class _ProgressBar:

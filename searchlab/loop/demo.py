@@ -209,7 +209,7 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
             sim.table,
             alpha=config.alpha,
             planned_variant_share=config.variant_share,
-            plot_path=work / PLOT_FILE,
+            plot_path=out / PLOT_FILE,
         )
         power = power_check(
             sim,
@@ -237,7 +237,7 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
                 "variant_share": config.variant_share,
                 "salt": config.salt,
             },
-            "site": {"pages": len(site), "base_url": served.base_url},
+            "site": {"pages": len(site)},
             "crawl": _crawl_numbers(crawl_summary),
             "corpus": corpus_stats,
             "offline": offline,
@@ -252,10 +252,7 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
         ]
         summary["total_seconds"] = time.perf_counter() - started
         summary["conclusions"] = conclusions(summary)
-        plot = work / PLOT_FILE
-        if plot.exists():
-            atomic_write_bytes(out / PLOT_FILE, plot.read_bytes())
-        page = write_report(out, summary, out / PLOT_FILE if plot.exists() else None)
+        page = write_report(out, summary, out / PLOT_FILE)
         return (page, summary), f"{page}"
 
     page, summary = stages.run("report", report)
@@ -384,7 +381,7 @@ def _offline_summary(evaluation: Any, config: DemoConfig) -> dict[str, Any]:
         "differences": {m: metrics["listnet"][m] - metrics["bm25"][m] for m in reported},
         "pvalues": {m: float(evaluation.pvalues[m]) for m in reported},
         "pvalue": float(evaluation.pvalue),
-        "test_method": f"paired permutation test across queries ({evaluation.test_method}), two-sided",
+        "test_method": f"{evaluation.test_method}, two-sided",
         "timings": {k: float(v) for k, v in evaluation.timings.items()},
         "settings": _jsonable(evaluation.settings),
     }

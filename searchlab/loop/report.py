@@ -133,6 +133,13 @@ def conclusions(summary: dict[str, Any]) -> list[str]:
             f"difference of {100 * implied:+.2f} pp under the click model; detecting it with "
             f"{target} power needs {need:,} users per arm, but the experiment had only "
             f"{power['users_per_group']:,} (rerun with --users {2 * need} for a 50/50 split)."
+            + (
+                f" Read its significant result with care: an underpowered test that reaches "
+                f"significance tends to overstate the effect (observed {100 * diff:+.2f} pp, "
+                f"implied {100 * implied:+.2f} pp)."
+                if ab["significant"]
+                else ""
+            )
         )
     return lines
 

@@ -161,23 +161,24 @@ def simulate_experiment(
     in_variant = assign_variant(user_ids, design.salt, design.variant_share)
     queries_per_user = 1 + rng.poisson(design.extra_queries_mean, design.users)
     owner = np.repeat(np.arange(design.users), queries_per_user)
-    examination = model.examination()
-    attractiveness, conversion = model.attractiveness(), model.conversion()
+    # Per (arm, query, rank): P(click) and P(click and convert). One uniform per slot decides
+    # both (convert iff u < P(click)·c(g), click iff u < P(click)), which has the model's joint law.
+    p_click = model.examination() * model.attractiveness()[grades]
+    p_convert = (p_click * model.conversion()[grades]).astype(np.float32)
+    p_click = p_click.astype(np.float32)
 
     clicks = np.zeros(design.users, dtype=np.int64)
     conversions = np.zeros(design.users, dtype=np.int64)
     for start in range(0, owner.size, _CHUNK_IMPRESSIONS):
         who = owner[start : start + _CHUNK_IMPRESSIONS]
-        shown = grades[in_variant[who].astype(np.intp), rng.integers(0, len(qids), who.size)]
-        clicked = rng.random(shown.shape) < examination * attractiveness[shown]
-        converted = clicked & (rng.random(shown.shape) < conversion[shown])
-        clicks += np.bincount(who, weights=clicked.sum(axis=1), minlength=design.users).astype(
-            np.int64
-        )
+        arm = in_variant[who].astype(np.intp)
+        query = rng.integers(0, len(qids), who.size)
+        u = rng.random((who.size, model.depth), dtype=np.float32)
+        clicked = (u < p_click[arm, query]).sum(axis=1)
         # A query converts at most once: the user found what they needed and stops.
-        conversions += np.bincount(
-            who, weights=converted.any(axis=1), minlength=design.users
-        ).astype(np.int64)
+        converted = (u < p_convert[arm, query]).any(axis=1)
+        clicks += np.bincount(who, weights=clicked, minlength=design.users).astype(np.int64)
+        conversions += np.bincount(who, weights=converted, minlength=design.users).astype(np.int64)
 
     table = pd.DataFrame(
         {

@@ -73,3 +73,13 @@ def test_auto_types_on_hillstrom(hillstrom):
     )
     assert [s.type for s in samples] == ["binary", "binary", "continuous", "continuous"]
     assert samples[0].control.size == 21306  # per-user values of the control arm
+
+
+def test_polars_frame(hillstrom):
+    polars = pytest.importorskip("polars")
+    frame = polars.from_pandas(hillstrom[["segment", "conversion", "spend"]])
+    samples = samples_from_table(
+        frame, group_col="segment", metrics=["conversion", "spend"], **ARMS
+    )
+    assert [s.type for s in samples] == ["binary", "continuous"]
+    assert samples[1].variant.size == 21387

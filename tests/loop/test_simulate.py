@@ -92,6 +92,16 @@ def test_simulated_rates_match_the_click_model_closed_form(cranfield, ideal):
             arm.expected_conversion_rate * (1 - arm.expected_conversion_rate) / arm.users
         )
         assert abs(arm.conversion_rate - arm.expected_conversion_rate) < 4 * se
+    # Clicks: a search on query q expects Σ_r θ_r α(g_r) clicks, with variance at most that
+    # mean (independent Bernoullis); the query itself is drawn uniformly, adding its variance.
+    model = sim.model
+    for arm, ranking in (("control", bad), ("variant", ideal)):
+        grades = grade_matrix(ranking, cranfield.judgments, sim.query_ids, model)
+        per_query = (model.examination() * model.attractiveness()[grades]).sum(axis=1)
+        rows = sim.table[sim.table["arm"] == arm]
+        searches = rows["queries"].sum()
+        spread = math.sqrt(searches * (per_query.mean() + per_query.var()))
+        assert abs(rows["clicks"].sum() - searches * per_query.mean()) < 4 * spread
     assert sim.table["queries"].min() >= 1
     assert abs(sim.table["queries"].mean() - 2.0) < 0.02  # 1 + Poisson(1)
 

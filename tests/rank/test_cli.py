@@ -25,7 +25,7 @@ def _train(files, model, out, capsys, *extra):
     code = run(
         [
             "rank", "train", "--data", str(files / "train.svm"), "--model", model,
-            "--out", str(out), "--epochs", "8", "--seed", "3", "--quiet", "--hidden", "16",
+            "--out", str(out), "--epochs", "8", "--seed", "3", "--quiet", "--hidden", "16", "--threads", "1",
             *extra,
         ]
     )  # fmt: skip

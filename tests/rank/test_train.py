@@ -25,7 +25,7 @@ def synthetic(seed: int, n_queries: int = 60, d: int = 8) -> RankingData:
     return RankingData.from_arrays(x, labels, qids)
 
 
-FAST = {"epochs": 15, "hidden": (16,), "batch_queries": 8, "learning_rate": 3e-3}
+FAST = {"epochs": 15, "hidden": (16,), "batch_queries": 8, "learning_rate": 3e-3, "threads": 1}
 
 
 @pytest.mark.parametrize("loss", ["listnet", "listmle", "lambdaloss", "approxndcg", "mse"])
