@@ -36,7 +36,10 @@ SIZES = [2_000, 10_000] if QUICK else [10_000, 100_000]
 MILLION = 50_000 if QUICK else 1_000_000
 LATENCIES_MS = [0, 20]
 CONCURRENCY = 100
-CAP_SECONDS = 10 if QUICK else 30
+CAP_SECONDS = 10 if QUICK else 30  # the slow peers: their rate over this long
+UNCAPPED_SECONDS = 600  # searchlab and gather run every URL (a safety cap only)
+PAIRED_URLS = 5_000 if QUICK else 20_000
+PAIRED_ROUNDS = 2 if QUICK else 3
 CLIENTS = ["searchlab", "gather", "httpx", "scrapy-default", "scrapy-items1", "scrapy-same"]
 
 
@@ -118,6 +121,25 @@ def run_client(client: str, url_file: Path, cap: float) -> dict:
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def paired_runs(work: Path, port: int) -> list[tuple[dict, dict]]:
+    """searchlab and gather back to back, several times: load from other jobs hits both alike."""
+    url_file = work / "urls-paired.txt"
+    write_urls(url_file, port, PAIRED_URLS)
+    pairs = []
+    for round_ in range(PAIRED_ROUNDS):
+        ours = run_client("searchlab", url_file, 300)
+        theirs = run_client("gather", url_file, 300)
+        pairs.append((ours, theirs))
+        print(
+            f"paired round {round_ + 1}: searchlab {ours.get('pages_per_second', 0):,.0f} pages/s "
+            f"({ours.get('cpu_seconds', 0):.1f} CPU s), gather {theirs.get('pages_per_second', 0):,.0f}"
+            f" pages/s ({theirs.get('cpu_seconds', 0):.1f} CPU s)",
+            flush=True,
+        )
+    url_file.unlink()
+    return pairs
+
+
 def fmt_row(size: int, latency: int, r: dict) -> str:
     if "error" in r:
         return f"| {size:,} | {latency} | {r['client']} | error: {r['error'][-80:]!r} | | | |"
@@ -134,6 +156,7 @@ def main() -> int:
     rows: list[tuple[int, int, dict]] = []
     capacity: dict[int, float | None] = {}
     million: list[dict] = []
+    paired: list[tuple[dict, dict]] = []
     header = "| URLs | latency ms | client | pages/s | pages | CPU s | peak MB |\n|---|---|---|---|---|---|---|"
     print(header, flush=True)
     try:
@@ -149,11 +172,13 @@ def main() -> int:
                     url_file = work / f"urls-{latency}-{size}.txt"
                     write_urls(url_file, port, size)
                     for client in CLIENTS:
-                        result = run_client(client, url_file, CAP_SECONDS)
+                        cap = UNCAPPED_SECONDS if client in ("searchlab", "gather") else CAP_SECONDS
+                        result = run_client(client, url_file, cap)
                         rows.append((size, latency, result))
                         print(fmt_row(size, latency, result), flush=True)
                     url_file.unlink()
                 if latency == 0:
+                    paired = paired_runs(work, port)
                     million += [
                         {**r, "urls": s} for s, lat, r in rows if r["client"] == "searchlab"
                     ]
@@ -176,7 +201,7 @@ def main() -> int:
                 stop(server)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = render(rows, capacity, million, time.perf_counter() - started)
+    report = render(rows, capacity, million, paired, time.perf_counter() - started)
     print(report)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
@@ -187,7 +212,8 @@ def main() -> int:
     atomic_write_json(
         results / "crawl.json",
         {"rows": [{"urls": s, "latency_ms": lat, **r} for s, lat, r in rows],
-         "wrk_capacity": capacity, "memory": million, "quick": QUICK},
+         "wrk_capacity": capacity, "memory": million, "quick": QUICK,
+         "paired": [{"searchlab": a, "gather": b} for a, b in paired]},
     )  # fmt: skip
     return 0
 
@@ -198,7 +224,7 @@ def ratio(a: dict | None, b: dict | None) -> str:
     return f"{a['pages_per_second'] / b['pages_per_second']:.2f}×"
 
 
-def render(rows, capacity, million, elapsed) -> str:
+def render(rows, capacity, million, paired, elapsed) -> str:
     lines = [
         "# Crawl benchmark",
         "",
@@ -210,8 +236,10 @@ def render(rows, capacity, million, elapsed) -> str:
         f"{CONCURRENCY} for every client except Scrapy at its defaults (16 requests, 8 per domain).",
         "",
         "searchlab writes every page into gzip WARC files (request + response records) and its "
-        "SQLite state, and fetches and obeys robots.txt; the peers keep nothing. Each run is capped "
-        f"at {CAP_SECONDS} s; '(capped)' rates are over the time the client ran. Peak MB for "
+        "SQLite state, and fetches and obeys robots.txt; the peers keep nothing. searchlab and gather "
+        f"fetch every URL; httpx and Scrapy runs stop after {CAP_SECONDS} s ('(capped)': the rate "
+        "over the time they ran — they are far slower and would take many minutes). Scrapy runs "
+        "with LOG_LEVEL=WARNING (its DEBUG default logs every page). Peak MB for "
         "searchlab is its main process plus its recorder process.",
         "",
         "Server capacity measured with wrk (1 thread, "
@@ -242,6 +270,27 @@ def render(rows, capacity, million, elapsed) -> str:
             )
             + " |"
         )
+    lines += [
+        "",
+        f"## searchlab vs gather, back to back ({PAIRED_URLS:,} URLs, 0 ms, {len(paired)} rounds)",
+        "",
+        "| round | searchlab pages/s | gather pages/s | ratio | searchlab CPU s (event loop + recorder) | gather CPU s |",
+        "|---|---|---|---|---|---|",
+    ]
+    ratios = []
+    for i, (ours, theirs) in enumerate(paired, 1):
+        if "error" in ours or "error" in theirs:
+            lines.append(f"| {i} | error | error | | | |")
+            continue
+        ratios.append(ours["pages_per_second"] / theirs["pages_per_second"])
+        lines.append(
+            f"| {i} | {ours['pages_per_second']:,.0f} | {theirs['pages_per_second']:,.0f} | "
+            f"{ratios[-1]:.2f}× | {ours['cpu_seconds']:.1f} ({ours.get('main_cpu_seconds', 0):.1f} + "
+            f"{ours.get('recorder_cpu_seconds', 0):.1f}) | {theirs['cpu_seconds']:.1f} |"
+        )
+    if ratios:
+        lines.append("")
+        lines.append(f"Median ratio searchlab ÷ gather: {sorted(ratios)[len(ratios) // 2]:.2f}×")
     lines += ["", "## searchlab memory as the URL count grows (0 ms latency)", ""]
     lines += ["| URLs | pages/s | CPU s | peak MB (main + recorder) |", "|---|---|---|---|"]
     for r in million:

@@ -40,8 +40,11 @@ def run_searchlab(url_file: str, concurrency: int, out_dir: str, max_seconds: fl
     started = time.perf_counter()
     summary = asyncio.run(main())
     seconds = time.perf_counter() - started
-    main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    recorder_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    main_peak, recorder_peak = own.ru_maxrss / 1024, children.ru_maxrss / 1024
     return {
         "pages": summary.done,
         "seconds": seconds,
@@ -50,6 +53,8 @@ def run_searchlab(url_file: str, concurrency: int, out_dir: str, max_seconds: fl
         "main_peak_mb": main_peak,
         "recorder_peak_mb": recorder_peak,
         "peak_mb": main_peak + recorder_peak,
+        "main_cpu_seconds": own.ru_utime + own.ru_stime,
+        "recorder_cpu_seconds": children.ru_utime + children.ru_stime,
     }
 
 

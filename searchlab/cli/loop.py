@@ -182,7 +182,10 @@ class _RichStages:
     def finish(self, stage: str, seconds: float, detail: str) -> None:
         self.progress.remove_task(self.tasks.pop(stage))
         label = self.labels[stage]
-        self.progress.console.print(f"[green]✓[/] {label:<34} {seconds:5.1f} s  [dim]{detail}[/]")
+        if not self.progress.disable:  # --json: stdout holds the JSON object only
+            self.progress.console.print(
+                f"[green]✓[/] {label:<34} {seconds:5.1f} s  [dim]{detail}[/]"
+            )
 
 
 def demo(

@@ -20,6 +20,11 @@ DATA_HELP = "svmlight/LETOR file (label [qid:Q] id:value ... [# doc id])."
 GROUPS_HELP = "LightGBM-style .query file (one list length per line) for data without qid:."
 
 
+def _say(text: str) -> None:
+    """One plain line on stdout (no wrapping, no rich markup: paths may contain brackets)."""
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
 def _read(path: Path, groups: Path | None, n_features: int | None = None):
     from searchlab.rank.data import read_ranking_file
 
@@ -88,6 +93,9 @@ def train(
     ),
     temperature: float = typer.Option(0.1, "--temperature", help="ApproxNDCG temperature."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for training."),
+    checkpoint_dir: Path | None = typer.Option(
+        None, "--checkpoint-dir", help="Save the best model so far here after every improvement."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     num_trees: int = typer.Option(100, "--num-trees", help="LambdaMART trees."),
     num_leaves: int = typer.Option(31, "--num-leaves", help="LambdaMART leaves per tree."),
@@ -150,7 +158,13 @@ def train(
 
         bar.start()
     try:
-        ranker = train_ranker(train_data, config, valid=valid_data, progress=progress_fn)
+        ranker = train_ranker(
+            train_data,
+            config,
+            valid=valid_data,
+            progress=progress_fn,
+            checkpoint_dir=checkpoint_dir,
+        )
     finally:
         if bar is not None:
             bar.stop()
@@ -168,7 +182,7 @@ def train(
     if as_json:
         print_json(summary)
         return
-    console.print(
+    _say(
         f"trained {model} on {train_data.n_queries} queries / {train_data.n_rows} rows "
         f"({train_data.n_features} features), seed {seed}, in {m['train_seconds']:.1f} s"
     )
@@ -177,10 +191,12 @@ def train(
         valid_text = (
             "" if best is None else f"; best valid NDCG@10 {best:.4f} ({m['valid_source']})"
         )
-        console.print(f"epochs run {m['epochs_run']}, kept epoch {m['best_epoch']}{valid_text}")
+        _say(f"epochs run {m['epochs_run']}, kept epoch {m['best_epoch']}{valid_text}")
+        if m.get("refit_on_all_queries"):
+            _say(f"then retrained on all {m['train_queries']} queries for {m['best_epoch']} epochs")
     else:
-        console.print(f"trees {m['trees']}")
-    console.print(f"saved to {out}")
+        _say(f"trees {m['trees']}")
+    _say(f"saved to {out}")
 
 
 @app.command("eval")
@@ -223,14 +239,14 @@ def evaluate(
             }
         )
         return
-    console.print(
+    _say(
         f"{ranker.config.loss} on {data} ({ev.n_queries} queries, "
         f"{ev.n_no_relevant} without a relevant document → {no_relevant})"
     )
     for name, value in ev.mean.items():
-        console.print(f"  {name:<8} {value:.4f}")
+        _say(f"  {name:<8} {value:.4f}")
     if per_query is not None:
-        console.print(f"per-query metrics written to {per_query}")
+        _say(f"per-query metrics written to {per_query}")
 
 
 @app.command("predict")
@@ -269,7 +285,7 @@ def predict(
         for i, score in enumerate(scores):
             line = f"{score:.9g}" if ranks is None else f"{score:.9g}\t{ranks[i]}"
             handle.write(line + "\n")
-    console.print(f"wrote {len(scores)} scores to {out}")
+    _say(f"wrote {len(scores)} scores to {out}")
 
 
 @app.command("compare")
@@ -300,15 +316,15 @@ def compare(
     if as_json:
         print_json({"run_a": str(run_a), "run_b": str(run_b), **_asdict(res)})
         return
-    console.print(f"{metric} over {res.n_queries} queries ({res.n_excluded} excluded as undefined)")
-    console.print(f"  A {run_a}: {res.mean_a:.4f}")
-    console.print(f"  B {run_b}: {res.mean_b:.4f}")
-    console.print(
+    _say(f"{metric} over {res.n_queries} queries ({res.n_excluded} excluded as undefined)")
+    _say(f"  A {run_a}: {res.mean_a:.4f}")
+    _say(f"  B {run_b}: {res.mean_b:.4f}")
+    _say(
         f"  A - B = {res.mean_difference:+.4f}  (A better on {res.wins}, worse on {res.losses}, "
         f"tied on {res.ties})"
     )
     mc = "" if res.method.startswith("exact") else f", ±{res.standard_error:.4f} MC error"
-    console.print(
+    _say(
         f"  p = {res.pvalue:.4g} ({res.alternative}, {res.method}, {res.resamples} sign vectors, "
         f"seed {res.seed}{mc})"
     )

@@ -28,7 +28,9 @@ def _progress(message: str) -> None:
 def import_(
     out: Path = typer.Option(..., "--out", help="Corpus folder to write."),
     fmt: str = typer.Option("smart", "--format", help="smart (.I/.T/.W records), jsonl or warc."),
-    docs: Path | None = typer.Option(None, "--docs", help="Documents file (smart or jsonl; .gz ok)."),
+    docs: Path | None = typer.Option(
+        None, "--docs", help="Documents file (smart or jsonl; .gz ok)."
+    ),
     queries: Path | None = typer.Option(None, "--queries", help="Queries file (smart or jsonl)."),
     qrels: Path | None = typer.Option(
         None, "--qrels", help="Judgments: 'query doc grade' or TREC 'query iter doc grade' lines."
@@ -55,9 +57,13 @@ def import_(
         raise InputError(f"unknown --format {fmt!r}", hint="use smart, jsonl or warc")
     if fmt == "warc":
         if not warc:
-            raise InputError("--format warc needs --warc FILE_OR_DIR", hint="pass the crawl's WARCs")
+            raise InputError(
+                "--format warc needs --warc FILE_OR_DIR", hint="pass the crawl's WARCs"
+            )
         if docs or queries or qrels:
-            raise InputError("--docs/--queries/--qrels do not apply to --format warc", hint="drop them")
+            raise InputError(
+                "--docs/--queries/--qrels do not apply to --format warc", hint="drop them"
+            )
         corpus = import_warc(warc)
     else:
         if docs is None:
@@ -95,8 +101,6 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every number."),
 ) -> None:
     """BM25 vs BM25 + ListNet rerank, cross-validated over queries, with a permutation test."""
-    import dataclasses
-
     from searchlab.text.corpus import load_corpus
     from searchlab.text.embeddings import Word2VecConfig
     from searchlab.text.features import FeatureConfig
@@ -116,14 +120,10 @@ def eval_(
         train_config=default_train_config(seed, epochs),
     )
     if as_json:
-        result = {
-            name: dict(values) for name, values in ev.metrics.items()
-        }
-        result["listnet"]["pvalue"] = ev.pvalue
         print_json(
             {
-                "bm25": result["bm25"],
-                "listnet": result["listnet"],
+                "bm25": {**ev.metrics["bm25"], "pvalue": ev.pvalue},
+                "listnet": {**ev.metrics["listnet"], "pvalue": ev.pvalue},
                 "pvalue": ev.pvalue,
                 "pvalues": ev.pvalues,
                 "mean_difference": ev.mean_difference,
@@ -139,15 +139,18 @@ def eval_(
             }
         )
         return
-    del dataclasses
     console.print(
         f"{ev.n_queries} judged queries, {ev.n_documents} documents, {ev.folds}-fold CV over "
         f"queries, seed {ev.seed}"
     )
     console.print(f"{'':10}" + "".join(f"{m:>10}" for m in REPORTED_METRICS))
     for name in ("bm25", "listnet"):
-        console.print(f"{name:10}" + "".join(f"{ev.metrics[name][m]:>10.4f}" for m in REPORTED_METRICS))
-    console.print(f"{'diff':10}" + "".join(f"{ev.mean_difference[m]:>+10.4f}" for m in REPORTED_METRICS))
+        console.print(
+            f"{name:10}" + "".join(f"{ev.metrics[name][m]:>10.4f}" for m in REPORTED_METRICS)
+        )
+    console.print(
+        f"{'diff':10}" + "".join(f"{ev.mean_difference[m]:>+10.4f}" for m in REPORTED_METRICS)
+    )
     console.print(f"{'p-value':10}" + "".join(f"{ev.pvalues[m]:>10.4f}" for m in REPORTED_METRICS))
     console.print(f"(paired permutation test across queries, {ev.test_method}, two-sided)")
     for fold in ev.per_fold:
@@ -187,7 +190,9 @@ def neighbours(
     word: str = typer.Argument(..., help="A word (tokenized like the corpus, e.g. stemmed)."),
     corpus_dir: Path = typer.Option(..., "--corpus", help="Corpus folder."),
     k: int = typer.Option(10, "-k", "--k", help="How many neighbours."),
-    plot: Path | None = typer.Option(None, "--plot", help="Draw the word and its neighbours (PNG)."),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Draw the word and its neighbours (PNG)."
+    ),
     also: list[str] | None = typer.Option(None, "--also", help="More words to draw (repeatable)."),
     seed: int = typer.Option(0, "--seed", help="Seed when the model must be trained first."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

@@ -15,9 +15,20 @@ from pathlib import Path
 from searchlab import __version__
 from searchlab.errors import InputError
 
+
+def _library() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f" aiohttp/{version('aiohttp')}"
+    except Exception:
+        return ""
+
+
+# Wikimedia's format: name/version (contact) library/version. Replace the contact part.
 DEFAULT_USER_AGENT = (
-    f"searchlab-crawler/{__version__} (research crawler; "
-    "+https://github.com/searchlab/searchlab; set --user-agent to add your contact)"
+    f"searchlab-crawler/{__version__} (+https://github.com/searchlab/searchlab; "
+    f"set --user-agent with your contact){_library()}"
 )
 REMOTE_PER_HOST = 2
 REMOTE_RATE = 2.0

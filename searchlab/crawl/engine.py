@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -63,6 +64,30 @@ def _origin(url: str) -> str:
         if pos != -1 and pos < end:
             end = pos
     return url[:end]
+
+
+async def _in_daemon_thread(function: Callable, *args: object) -> Any:
+    """Run a blocking call in a daemon thread: unlike asyncio.to_thread, a read stuck on an
+    idle stdin cannot keep the process alive after the crawl has stopped."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(method: str, value: object) -> None:
+        if not future.done():
+            getattr(future, method)(value)
+
+    def work() -> None:
+        try:
+            result = function(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            outcome = ("set_exception", exc)
+        else:
+            outcome = ("set_result", result)
+        with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="searchlab-crawl-stdin", daemon=True).start()
+    return await future
 
 
 def prepare_out_dir(out_dir: Path) -> None:
@@ -298,7 +323,7 @@ class CrawlEngine:
                     continue
                 want = min(room, CHUNK)
                 if from_stdin:  # a pipe may block: read it off the loop
-                    urls, bad, ended = await asyncio.to_thread(self._read_chunk, want)
+                    urls, bad, ended = await _in_daemon_thread(self._read_chunk, want)
                 else:
                     urls, bad, ended = self._read_chunk(want)
                 self._accept(urls, bad)

@@ -7,11 +7,14 @@ Yahoo's 300 features and 560 MB for MSLR-WEB30K's 136 (MSLR-WEB30K's 3.7 million
 plus a dense one.
 
 Reading has two paths giving the same result (tested):
-- a fast path through scikit-learn's C parser (``load_svmlight_file``), about 20x faster than
-  Python on large files, used when scikit-learn is installed and the file is well formed; doc ids
-  in ``#`` comments are then recovered by a cheap second scan that only splits lines at ``#``;
-- a hand-written streaming parser that reports the exact line of any malformed input. It runs
-  when the fast path is unavailable or rejects the file, so every error names a line.
+- a fast path through scikit-learn's C parser (``load_svmlight_file``), streamed in 64 MB
+  byte chunks (its ``offset``/``length``), each chunk turned dense at once; peak memory while
+  reading is about twice the result plus one chunk's parse, not the whole file's sparse copy.
+  A second streamed pass counts rows and ``qid:`` columns and keeps ``#`` doc ids, which
+  scikit-learn drops;
+- a hand-written line parser that reports the exact line of any malformed input. It runs when
+  the fast path is unavailable (no scikit-learn) or rejects the file, so every error names a
+  line. It is 2-5x slower; benchmarks/bench_rank.py measures both.
 """
 
 from __future__ import annotations
@@ -193,6 +196,7 @@ def read_ranking_file(
     n_features: int | None = None,
     fast: bool = True,
     ungrouped_ok: bool = False,
+    chunk_bytes: int = 1 << 26,
 ) -> RankingData:
     """Read an svmlight/LETOR file (``label [qid:Q] id:value ... [# comment]``).
 
@@ -208,7 +212,7 @@ def read_ranking_file(
         raise InputError(f"data file {p} is a folder, not a file", hint="give a file path")
     parsed = None
     if fast:
-        parsed = _read_fast(p)
+        parsed = _read_fast(p, chunk_bytes)
     if parsed is None:
         parsed = _read_python(p)
     labels, qids, feats, doc_ids = parsed
@@ -258,40 +262,87 @@ def _doc_id_from_comment(comment: str) -> str:
     return text.split()[0] if text else ""
 
 
-def _read_fast(path: Path):
+_MAX_FEATURES = 1 << 30
+
+
+def _read_fast(path: Path, chunk_bytes: int = 1 << 26):
     """scikit-learn's C parser; None when unavailable or when the file needs line errors."""
     try:
         from sklearn.datasets import load_svmlight_file
     except ImportError:
         return None
+    size = path.stat().st_size
+    labels, qids, blocks = [], [], []
     try:
-        x, y, qid = load_svmlight_file(str(path), dtype=np.float32, zero_based=False, query_id=True)
+        for offset in range(0, max(size, 1), chunk_bytes):
+            chunk = {}
+            if size > chunk_bytes:
+                # sklearn reads the lines that start inside [offset, offset + length); chunks
+                # need a declared width, so declare a huge one and cut it to the real one below
+                chunk = {"offset": offset, "length": chunk_bytes, "n_features": _MAX_FEATURES}
+            x, y, qid = load_svmlight_file(
+                str(path), dtype=np.float32, zero_based=False, query_id=True, **chunk
+            )
+            if x.shape[0] == 0:
+                continue
+            if not x.has_canonical_format:
+                return None  # repeated or decreasing feature ids: the line parser names the line
+            used = int(x.indices.max()) + 1 if x.nnz else 0
+            blocks.append(x[:, :used].toarray())  # CSR straight to dense float32
+            labels.append(y)
+            qids.append(qid)
+            if size <= chunk_bytes:
+                break
     except (ValueError, TypeError, OverflowError):
         return None  # the Python parser finds and reports the line
-    if x.shape[0] == 0 or not np.all(np.isfinite(y)) or np.any(y < 0):
+    if not blocks:
+        return None
+    y = np.concatenate(labels).astype(np.float32)
+    qid = np.concatenate(qids)
+    if not np.all(np.isfinite(y)) or np.any(y < 0):
         return None  # the Python parser names the offending line
-    feats = np.zeros(x.shape, dtype=np.float32)
-    x.sum_duplicates()
-    coo = x.tocoo()
-    feats[coo.row, coo.col] = coo.data
-    with path.open("rb") as handle:
-        raw = handle.read()
-    n_qid = raw.count(b"qid:")
+    width = max(block.shape[1] for block in blocks)
+    feats = np.zeros((len(y), width), dtype=np.float32)
+    row = 0
+    while blocks:
+        block = blocks.pop(0)  # free each block once copied: peak is about 2x the result
+        feats[row : row + block.shape[0], : block.shape[1]] = block
+        row += block.shape[0]
+    n_rows, n_qid, has_comment = _scan_markers(path)
+    if n_rows != feats.shape[0]:
+        return None  # a chunk boundary inside an over-long line: parse line by line instead
     if n_qid == 0:
         qid = None
-    elif n_qid != x.shape[0]:
+    elif n_qid != feats.shape[0]:
         return None  # rows without qid (or qid: inside comments): let the line parser decide
     doc_ids = None
-    if b"#" in raw:
+    if has_comment:
         comments = []
-        for line in raw.decode("utf-8", errors="replace").splitlines():
-            body, _, comment = line.partition("#")
-            if body.strip():
-                comments.append(_doc_id_from_comment(comment))
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                body, _, comment = line.partition("#")
+                if body.strip():
+                    comments.append(_doc_id_from_comment(comment))
         if len(comments) != feats.shape[0]:
             return None
         doc_ids = tuple(comments) if any(comments) else None
     return np.asarray(y, dtype=np.float32), qid, feats, doc_ids
+
+
+def _scan_markers(path: Path) -> tuple[int, int, bool]:
+    """Data rows, rows with ``qid:``, and whether any ``#`` occurs; streamed line by line."""
+    rows = with_qid = 0
+    has_comment = False
+    with path.open("rb") as handle:
+        for line in handle:
+            body = line.lstrip()
+            if b"#" in body:
+                has_comment = True
+                body = body.partition(b"#")[0]
+            if body.strip():
+                rows += 1
+                with_qid += b"qid:" in body
+    return rows, with_qid, has_comment
 
 
 def _read_python(path: Path):

@@ -238,6 +238,10 @@ def train_ranker(
         from searchlab.rank.lambdamart import train_lambdamart
 
         return train_lambdamart(data, config, valid=valid, progress=progress)
+    if checkpoint_dir is not None:
+        from searchlab._io import ensure_parent_writable
+
+        ensure_parent_writable(Path(checkpoint_dir) / "ranker.json")
     import torch
 
     previous_threads = torch.get_num_threads()

@@ -24,7 +24,9 @@ def read_lines(path: str | os.PathLike[str], *, what: str = "file") -> list[str]
     except IsADirectoryError as exc:
         raise InputError(f"{what} {p} is a folder, not a file", hint="give a file path") from exc
     except OSError as exc:
-        raise InputError(f"cannot read {what} {p}: {exc.strerror}", hint="check permissions") from exc
+        raise InputError(
+            f"cannot read {what} {p}: {exc.strerror}", hint="check permissions"
+        ) from exc
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

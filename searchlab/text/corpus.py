@@ -74,7 +74,9 @@ class Corpus:
     def judged_queries(self) -> tuple[Query, ...]:
         """Queries with at least one relevant (gain > 0) document, in corpus order."""
         return tuple(
-            q for q in self.queries if any(g > 0 for g in self.judgments.get(q.query_id, {}).values())
+            q
+            for q in self.queries
+            if any(g > 0 for g in self.judgments.get(q.query_id, {}).values())
         )
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
@@ -95,7 +97,8 @@ class Corpus:
             ),
         )
         atomic_write_text(
-            out / QUERIES_FILE, jsonl({"query_id": q.query_id, "text": q.text} for q in self.queries)
+            out / QUERIES_FILE,
+            jsonl({"query_id": q.query_id, "text": q.text} for q in self.queries),
         )
         atomic_write_text(out / QRELS_FILE, format_trec_qrels(self.judgments))
         atomic_write_json(
@@ -122,7 +125,9 @@ def _check_ids(ids: Sequence[str], what: str) -> None:
                 hint="ids must be non-empty and free of spaces (qrels are space-separated)",
             )
         if value in seen:
-            raise InputError(f"{what} id {value!r} appears twice", hint=f"{what} ids must be unique")
+            raise InputError(
+                f"{what} id {value!r} appears twice", hint=f"{what} ids must be unique"
+            )
         seen.add(value)
 
 
@@ -157,7 +162,9 @@ def load_corpus(folder: str | os.PathLike[str]) -> Corpus:
             grades="asis",
             numbering="id",
         ).judgments
-    return Corpus(tuple(documents), tuple(queries), judgments, source=str(manifest.get("source", "")))
+    return Corpus(
+        tuple(documents), tuple(queries), judgments, source=str(manifest.get("source", ""))
+    )
 
 
 def import_smart(

@@ -120,12 +120,16 @@ class WordEmbeddings:
         except (OSError, KeyError, ValueError) as exc:
             raise DataFormatError(f"not an embeddings file ({exc})", path=str(path)) from exc
         defaults = Word2VecConfig()
-        values = {k: type(getattr(defaults, k))(float(v)) for k, v in raw.items() if hasattr(defaults, k)}
+        values = {
+            k: type(getattr(defaults, k))(float(v)) for k, v in raw.items() if hasattr(defaults, k)
+        }
         config = Word2VecConfig(**values)
         return cls(Vocabulary(tokens), vectors, config)
 
 
-def train_word2vec(token_lists: Sequence[Sequence[str]], config: Word2VecConfig | None = None) -> WordEmbeddings:
+def train_word2vec(
+    token_lists: Sequence[Sequence[str]], config: Word2VecConfig | None = None
+) -> WordEmbeddings:
     """Train skip-gram with negative sampling on ``token_lists`` (one list per sentence/doc)."""
     from gensim.models import Word2Vec
 

@@ -74,7 +74,9 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.candidates < 1 or self.prf_docs < 1 or self.prf_terms < 1:
-            raise InputError("candidates, prf_docs and prf_terms must be at least 1", hint="raise them")
+            raise InputError(
+                "candidates, prf_docs and prf_terms must be at least 1", hint="raise them"
+            )
 
 
 def feature_names(dim: int) -> tuple[str, ...]:
@@ -93,7 +95,9 @@ class QueryCandidates:
 class TextIndex:
     """Everything per corpus that features need: tokens, three BM25 indexes, embeddings."""
 
-    def __init__(self, documents: Sequence, config: FeatureConfig, embeddings: WordEmbeddings | None = None):
+    def __init__(
+        self, documents: Sequence, config: FeatureConfig, embeddings: WordEmbeddings | None = None
+    ):
         if not documents:
             raise InputError("the corpus has no documents", hint="import documents first")
         self.config = config
@@ -117,8 +121,12 @@ class TextIndex:
         self.embeddings = embeddings or train_word2vec(self.doc_tokens, config.word2vec)
         self.unit = self.embeddings.unit_vectors()
         vocab = self.embeddings.vocab
-        self.doc_token_ids = [np.array(vocab.encode(sorted(s)), dtype=np.int64) for s in self.doc_term_sets]
-        self.doc_vectors = np.stack([self.embeddings.average(vocab.encode(t)) for t in self.doc_tokens])
+        self.doc_token_ids = [
+            np.array(vocab.encode(sorted(s)), dtype=np.int64) for s in self.doc_term_sets
+        ]
+        self.doc_vectors = np.stack(
+            [self.embeddings.average(vocab.encode(t)) for t in self.doc_tokens]
+        )
         self.doc_unit = _normalise(self.doc_vectors)
 
     @classmethod
@@ -154,7 +162,9 @@ class TextIndex:
         scalars[:, 0] = bm25
         best = float(bm25[0]) if rows and bm25[0] > 0 else 1.0
         scalars[:, 1] = bm25 / best
-        scalars[:, 2] = self.bm25_plain.score_documents(self.plain_tokenizer.tokenize(query_text), doc_idx)
+        scalars[:, 2] = self.bm25_plain.score_documents(
+            self.plain_tokenizer.tokenize(query_text), doc_idx
+        )
         scalars[:, 3] = self.bm25_title.score_documents(terms, doc_idx)
         top = doc_idx[: self.config.prf_docs]
         scalars[:, 4] = self._prf_scores(top, terms)[doc_idx] if distinct else 0.0
@@ -163,12 +173,16 @@ class TextIndex:
         query_vector = self.embeddings.average(vocab.encode(terms))
         query_unit = _normalise(query_vector[None, :])[0]
         q_ids = np.array([i for i in vocab.encode(distinct) if i > 1], dtype=np.int64)
-        centroid = _normalise(self.doc_vectors[top].mean(axis=0)[None, :])[0] if rows else query_unit
+        centroid = (
+            _normalise(self.doc_vectors[top].mean(axis=0)[None, :])[0] if rows else query_unit
+        )
         for row, i in enumerate(doc_idx):
             present = [t for t in distinct if t in self.doc_term_sets[i]]
             scalars[row, 5] = len(present) / max(len(distinct), 1)
             scalars[row, 6] = sum(self.idf.get(t, 0.0) for t in present) / idf_total
-            scalars[row, 7] = sum(t in self.title_term_sets[i] for t in distinct) / max(len(distinct), 1)
+            scalars[row, 7] = sum(t in self.title_term_sets[i] for t in distinct) / max(
+                len(distinct), 1
+            )
             d_ids = self.doc_token_ids[i]
             if q_ids.size and d_ids.size:
                 sims = self.unit[q_ids] @ self.unit[d_ids].T

@@ -27,13 +27,18 @@ def _objects(path: str | os.PathLike[str], what: str) -> list[tuple[int, dict[st
             ) from None
         if not isinstance(obj, dict):
             raise DataFormatError(
-                "a line must hold a JSON object", path=str(path), line=number, hint="one object a line"
+                "a line must hold a JSON object",
+                path=str(path),
+                line=number,
+                hint="one object a line",
             )
         rows.append((number, obj))
     return rows
 
 
-def _text_field(obj: dict[str, Any], names: tuple[str, ...], path: Any, line: int, *, required: bool) -> str:
+def _text_field(
+    obj: dict[str, Any], names: tuple[str, ...], path: Any, line: int, *, required: bool
+) -> str:
     for name in names:
         value = obj.get(name)
         if value is None:

@@ -25,7 +25,7 @@ import numpy as np
 from searchlab.errors import InputError
 from searchlab.text.corpus import Corpus
 from searchlab.text.embeddings import Word2VecConfig
-from searchlab.text.features import FeatureConfig, TextIndex, feature_names
+from searchlab.text.features import SCALAR_FEATURES, FeatureConfig, TextIndex
 from searchlab.text.rerank import (
     TextReranker,
     default_train_config,
@@ -140,10 +140,14 @@ def evaluate_text_ranking(
     }
     query_ids = [q.query_id for q, _, _ in rows]
     per_query = {
-        name: {m: dict(zip(query_ids, ev.per_query[m].tolist(), strict=True)) for m in REPORTED_METRICS}
+        name: {
+            m: dict(zip(query_ids, ev.per_query[m].tolist(), strict=True)) for m in REPORTED_METRICS
+        }
         for name, ev in evaluations.items()
     }
-    metrics = {name: {m: float(ev.mean[m]) for m in REPORTED_METRICS} for name, ev in evaluations.items()}
+    metrics = {
+        name: {m: float(ev.mean[m]) for m in REPORTED_METRICS} for name, ev in evaluations.items()
+    }
     tests = {
         m: paired_permutation_test(
             evaluations["listnet"].per_query[m], evaluations["bm25"].per_query[m], seed=seed
@@ -182,7 +186,7 @@ def evaluate_text_ranking(
             "eval_depth": eval_depth,
             "word2vec": vars(cfg.word2vec) | {"sg": 1},
             "listnet": base_train.to_dict(),
-            "features": list(feature_names(index.embeddings.dim)[:12]) + ["q (dim)", "d (dim)"],
+            "features": [*SCALAR_FEATURES, "q (dim)", "d (dim)"],
         },
     )
 
@@ -210,7 +214,9 @@ def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):
         bm25_full = np.concatenate([bm25_order, np.array(sorted(extra), dtype=np.int64)])
         top = reranked[query.query_id]
         top_set = set(top.tolist())
-        listnet_full = np.concatenate([top, [i for i in bm25_full if i not in top_set]]).astype(np.int64)
+        listnet_full = np.concatenate([top, [i for i in bm25_full if i not in top_set]]).astype(
+            np.int64
+        )
         n = len(bm25_full)
         # score = minus the rank in each ranker's list, over the same rows (bm25_full order)
         rank_in_listnet = np.empty(len(index.doc_ids), dtype=np.int64)
@@ -220,8 +226,12 @@ def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):
         labels.append(np.array([judged.get(index.doc_ids[i], 0) for i in bm25_full], np.float32))
         qids.append(np.full(n, query.query_id, dtype=object))
         rankings["bm25"][query.query_id] = [index.doc_ids[i] for i in bm25_full[:ranking_depth]]
-        rankings["listnet"][query.query_id] = [index.doc_ids[i] for i in listnet_full[:ranking_depth]]
+        rankings["listnet"][query.query_id] = [
+            index.doc_ids[i] for i in listnet_full[:ranking_depth]
+        ]
     data = RankingData.from_arrays(
-        np.zeros((sum(len(x) for x in labels), 1), np.float32), np.concatenate(labels), np.concatenate(qids)
+        np.zeros((sum(len(x) for x in labels), 1), np.float32),
+        np.concatenate(labels),
+        np.concatenate(qids),
     )
     return data, np.concatenate(bm25_scores), np.concatenate(listnet_scores), rankings

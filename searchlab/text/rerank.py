@@ -186,7 +186,9 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
     root = Path(folder)
     meta_path = root / "text-model.json"
     if not meta_path.is_file():
-        raise InputError(f"{root} holds no text reranker", hint="train one with searchlab text train")
+        raise InputError(
+            f"{root} holds no text reranker", hint="train one with searchlab text train"
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         raw = dict(meta["features"])
@@ -210,7 +212,9 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
 MODEL_DIR = "model"
 
 
-def search_bm25(corpus: Corpus, query_text: str, k: int = 10, config: FeatureConfig | None = None) -> list[SearchHit]:
+def search_bm25(
+    corpus: Corpus, query_text: str, k: int = 10, config: FeatureConfig | None = None
+) -> list[SearchHit]:
     """The shipped BM25 baseline alone (no embeddings are trained)."""
     from searchlab.rank.bm25 import BM25Index
     from searchlab.text.tokenize import Tokenizer

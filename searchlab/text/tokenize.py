@@ -94,7 +94,9 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         if self.tokens[:2] != (PAD, OOV):
-            raise InputError("a vocabulary starts with <pad> and <unk>", hint="use Vocabulary.build")
+            raise InputError(
+                "a vocabulary starts with <pad> and <unk>", hint="use Vocabulary.build"
+            )
         object.__setattr__(self, "index", {t: i for i, t in enumerate(self.tokens)})
         if len(self.index) != len(self.tokens):
             raise InputError("vocabulary tokens repeat", hint="use Vocabulary.build")
@@ -103,7 +105,9 @@ class Vocabulary:
     def build(cls, token_lists: Iterable[Sequence[str]], *, min_count: int = 1) -> Vocabulary:
         """Tokens seen at least ``min_count`` times, most frequent first (ties by token)."""
         counts = Counter(t for tokens in token_lists for t in tokens)
-        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
+        )
         return cls((PAD, OOV, *kept))
 
     def __len__(self) -> int:
@@ -122,9 +126,13 @@ class Vocabulary:
         return list(ids[:length]) + [PAD_ID] * max(0, length - len(ids))
 
 
-def save_text_model_vocab(path: str | os.PathLike[str], tokenizer: Tokenizer, vocab: Vocabulary) -> Path:
+def save_text_model_vocab(
+    path: str | os.PathLike[str], tokenizer: Tokenizer, vocab: Vocabulary
+) -> Path:
     """Write tokenizer settings and vocabulary to one JSON file (atomically)."""
-    return atomic_write_json(path, {"tokenizer": tokenizer.to_dict(), "vocabulary": list(vocab.tokens)})
+    return atomic_write_json(
+        path, {"tokenizer": tokenizer.to_dict(), "vocabulary": list(vocab.tokens)}
+    )
 
 
 def load_text_model_vocab(path: str | os.PathLike[str]) -> tuple[Tokenizer, Vocabulary]:

@@ -27,11 +27,15 @@ def warc_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(WARC_SUFFIXES)))
+            found.extend(
+                sorted(f for f in p.rglob("*") if f.is_file() and f.name.endswith(WARC_SUFFIXES))
+            )
         elif p.is_file():
             found.append(p)
         else:
-            raise InputError(f"WARC path {p} does not exist", hint="give WARC files or folders of them")
+            raise InputError(
+                f"WARC path {p} does not exist", hint="give WARC files or folders of them"
+            )
     if not found:
         raise InputError(
             "no WARC files found in " + ", ".join(str(p) for p in paths),

@@ -130,3 +130,23 @@ def test_fail_fast_exits_1(make_server, tmp_path, capsys):
     code = run(["crawl", str(source), "--out", str(tmp_path / "o"), "--fail-fast", *QUIET])
     assert code == 1
     assert "fail-fast" in capsys.readouterr().err
+
+
+def test_a_source_that_breaks_mid_way_stops_with_exit_2(make_server, tmp_path, capsys):
+    import gzip
+    import sqlite3
+
+    server = make_server(fault_share=0.0)
+    whole = gzip.compress("".join(f"{server.base}/wiki/P{i}\n" for i in range(20000)).encode())
+    source = tmp_path / "cut.gz"
+    source.write_bytes(whole[: len(whole) // 2])  # a download that stopped half way
+    out = tmp_path / "o"
+    assert run(["crawl", str(source), "--out", str(out), *QUIET]) == 2
+    assert "unreadable after line" in one_line_error(capsys)
+    # what was fetched before the break is recorded consistently, ready for --resume
+    conn = sqlite3.connect(out / "crawl-state.sqlite")
+    done = conn.execute("SELECT COUNT(*) FROM urls WHERE status='done'").fetchone()[0]
+    assert (
+        done
+        == conn.execute("SELECT COUNT(*) FROM urls WHERE warc_offset IS NOT NULL").fetchone()[0]
+    )

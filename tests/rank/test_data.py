@@ -122,3 +122,22 @@ def test_yahoo_sample_reads_identically_with_both_parsers(shared_data):
     assert fast.n_rows == 768 and fast.n_queries == 50
     np.testing.assert_array_equal(fast.features, slow.features)
     np.testing.assert_array_equal(fast.labels, slow.labels)
+
+
+def test_chunked_fast_path_equals_line_parser(tmp_path):
+    from searchlab.rank.data import _read_fast, _read_python
+
+    rng = np.random.default_rng(4)
+    feats = rng.random((300, 20)).astype(np.float32).round(3)
+    feats[rng.random(feats.shape) < 0.6] = 0
+    feats[:, -1] = 0.5
+    data = RankingData.from_arrays(feats, rng.integers(0, 5, 300), np.repeat(np.arange(30), 10))
+    path = tmp_path / "c.svm"
+    write_ranking_file(path, data)
+    whole = _read_python(path)
+    longest = max(len(line) for line in path.read_bytes().splitlines())
+    assert _read_fast(path, chunk_bytes=longest // 2) is None  # detected, line parser used
+    for chunk in (longest + 1, 1000, 1 << 26):  # chunk boundaries fall mid-line
+        part = _read_fast(path, chunk_bytes=chunk)
+        for got, want in zip(part, whole, strict=True):
+            np.testing.assert_array_equal(got, want)

@@ -118,3 +118,30 @@ def test_random_truncation_trains():
     data = synthetic(10)
     ranker = train_ranker(data, TrainConfig(seed=0, max_list_len=6, **FAST))
     assert np.all(np.isfinite(ranker.score(data)))
+
+
+def test_checkpoint_holds_config_scaler_and_metrics(tmp_path):
+    data = synthetic(11)
+    ranker = train_ranker(data, TrainConfig(seed=0, **FAST), checkpoint_dir=tmp_path / "ckpt")
+    meta = json.loads((tmp_path / "ckpt" / "ranker.json").read_text())
+    assert meta["config"]["loss"] == "listnet" and "scaler" in meta
+    assert meta["metrics"]["best_epoch"] == ranker.metrics["best_epoch"]
+    back = load_ranker(tmp_path / "ckpt")
+    np.testing.assert_allclose(back.score(data), ranker.score(data), rtol=1e-6)
+
+
+def test_lists_without_relevant_documents_are_skipped_or_kept():
+    base = synthetic(12, n_queries=20)
+    rng = np.random.default_rng(0)
+    extra_x = rng.normal(size=(30, base.n_features)).astype(np.float32)
+    combined = RankingData.from_arrays(
+        np.vstack([base.features, extra_x]),
+        np.concatenate([base.labels, np.zeros(30)]),  # three lists with no relevant document
+        np.concatenate([base.query_ids, np.repeat([100, 101, 102], 10)]),
+    )
+    cfg = {**FAST, "standardize": False, "early_stopping_patience": None, "seed": 0}
+    alone = train_ranker(base, TrainConfig(**cfg))
+    skipped = train_ranker(combined, TrainConfig(no_relevant="skip", **cfg))
+    kept = train_ranker(combined, TrainConfig(no_relevant="keep", **cfg))
+    np.testing.assert_array_equal(skipped.score(base), alone.score(base))
+    assert not np.array_equal(kept.score(base), alone.score(base))

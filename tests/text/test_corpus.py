@@ -15,7 +15,11 @@ def _small() -> Corpus:
         Document("a", "Wings", "lift of swept wings", None),
         Document("b", "Über Wärme", "heat transfer\nacross lines", "http://x/b"),
     )
-    return Corpus(docs, (Query("q1", "wing lift"), Query("q2", "heat")), {"q1": {"a": 2}, "q2": {"b": 1, "a": 0}})
+    return Corpus(
+        docs,
+        (Query("q1", "wing lift"), Query("q2", "heat")),
+        {"q1": {"a": 2}, "q2": {"b": 1, "a": 0}},
+    )
 
 
 def test_save_load_round_trip(tmp_path):
@@ -51,7 +55,10 @@ def test_validation_of_ids_and_judgments():
 
 def test_jsonl_import_with_queries_and_trec_qrels(tmp_path):
     (tmp_path / "d.jsonl").write_text(
-        json.dumps({"id": "1", "title": "T", "text": "body"}) + "\n\n" + json.dumps({"doc_id": 2, "text": "b2"}) + "\n"
+        json.dumps({"id": "1", "title": "T", "text": "body"})
+        + "\n\n"
+        + json.dumps({"doc_id": 2, "text": "b2"})
+        + "\n"
     )
     (tmp_path / "q.jsonl").write_text(json.dumps({"query_id": "x", "text": "body"}) + "\n")
     (tmp_path / "qrels").write_text("x 0 2 1\n")

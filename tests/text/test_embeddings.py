@@ -23,13 +23,19 @@ def tiny_corpus(seed: int = 0) -> list[list[str]]:
         pet = rng.choice(["cat", "dog", "kitten", "puppy"])
         part = rng.choice(["wing", "rudder", "aileron", "flap"])
         sentences.append([pet, rng.choice(["drinks", "laps"]), "milk", "and", "sleeps", "softly"])
-        sentences.append([part, rng.choice(["deflects", "moves"]), "airflow", "during", "supersonic", "flight"])
+        sentences.append(
+            [part, rng.choice(["deflects", "moves"]), "airflow", "during", "supersonic", "flight"]
+        )
     return sentences
 
 
 def test_words_sharing_contexts_are_closer_than_unrelated_words():
     emb = train_word2vec(tiny_corpus(), CONFIG)
-    for a, b, unrelated in [("cat", "dog", "wing"), ("wing", "rudder", "kitten"), ("puppy", "kitten", "flap")]:
+    for a, b, unrelated in [
+        ("cat", "dog", "wing"),
+        ("wing", "rudder", "kitten"),
+        ("puppy", "kitten", "flap"),
+    ]:
         assert emb.similarity(a, b) > emb.similarity(a, unrelated) + 0.2
     nearest = [w for w, _ in emb.neighbours("cat", 3)]
     assert set(nearest) <= {"dog", "kitten", "puppy", "drinks", "laps", "milk", "sleeps"}

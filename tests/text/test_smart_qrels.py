@@ -97,7 +97,9 @@ def test_missing_file_is_an_input_error(tmp_path):
 def test_qrels_numbering_by_id_and_trec_columns(tmp_path):
     path = tmp_path / "qrels"
     path.write_text("q2 0 d1 2\nq1 0 d2 0\nq1 0 d1 -2\n")
-    report = read_qrels(path, query_ids=["q1", "q2"], doc_ids=["d1", "d2"], grades="asis", numbering="id")
+    report = read_qrels(
+        path, query_ids=["q1", "q2"], doc_ids=["d1", "d2"], grades="asis", numbering="id"
+    )
     assert report.judgments == {"q2": {"d1": 2}, "q1": {"d2": 0, "d1": 0}}
 
 

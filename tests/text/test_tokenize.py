@@ -18,14 +18,25 @@ from searchlab.text.tokenize import (
 def test_unicode_lowercase_tokens_without_stopwords_or_stemming():
     tok = Tokenizer(stopwords="none", stemmer="none")
     assert tok.tokenize("The Über-Flow of naïve CAFÉS, Mach 2.5!") == [
-        "the", "über", "flow", "of", "naïve", "cafés", "mach", "2", "5",
+        "the",
+        "über",
+        "flow",
+        "of",
+        "naïve",
+        "cafés",
+        "mach",
+        "2",
+        "5",
     ]
 
 
 def test_stopwords_and_stemming():
     tok = Tokenizer()
     assert tok.tokenize("the flows of a boundary layer are investigated") == [
-        "flow", "boundari", "layer", "investig",
+        "flow",
+        "boundari",
+        "layer",
+        "investig",
     ]
     assert Tokenizer(stemmer="none").tokenize("the flows of a") == ["flows"]
 

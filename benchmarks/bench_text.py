@@ -1,0 +1,164 @@
+"""Cranfield: BM25 vs BM25 + ListNet rerank, the whole pipeline timed (``make bench``).
+
+Runs import (the bundled SMART files), word embeddings, BM25, 5-fold cross-validated ListNet
+training and evaluation, exactly as ``searchlab text eval`` does, and writes
+benchmarks/results/cranfield.md and cranfield.json. Peers in the same run: the BM25
+reference configurations of the issue (unstemmed and stemmed, bm25s ``lucene`` k1 1.5 b 0.75)
+and BM25 with k1 2.0 (the best k1/b of a small grid on all queries, an optimistic baseline).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from searchlab._io import atomic_write_json, atomic_write_text  # noqa: E402
+from searchlab.data import bundled_path  # noqa: E402
+
+SEED = 0
+FOLDS = 5
+METRICS = ("ndcg@10", "map", "p@10")
+
+
+def bm25_only(corpus, *, stemmer: str, k1: float, b: float) -> dict[str, float]:
+    """Plain BM25 over all judged queries, evaluated like the pipeline (rank core metrics)."""
+    import numpy as np
+
+    from searchlab.rank.bm25 import BM25Index
+    from searchlab.rank.data import RankingData
+    from searchlab.rank.metrics import evaluate_rankings
+    from searchlab.text.tokenize import Tokenizer
+
+    tok = Tokenizer(stemmer=stemmer)
+    index = BM25Index.build(
+        tok.tokenize_many(f"{d.title} {d.text}" for d in corpus.documents), k1=k1, b=b
+    )
+    ids = [d.doc_id for d in corpus.documents]
+    labels, qids, scores = [], [], []
+    for q in corpus.judged_queries():
+        judged = corpus.judgments[q.query_id]
+        order, _ = index.search(tok.tokenize(q.text), 1000)
+        extra = [i for i, d in enumerate(ids) if d in judged and i not in set(order.tolist())]
+        full = list(order) + extra
+        labels += [judged.get(ids[i], 0) for i in full]
+        qids += [q.query_id] * len(full)
+        scores += list(-np.arange(len(full), dtype=float))
+    data = RankingData.from_arrays(
+        np.zeros((len(labels), 1), np.float32), labels, np.array(qids, dtype=object)
+    )
+    ev = evaluate_rankings(data, np.array(scores), metrics=METRICS)
+    return {m: float(ev.mean[m]) for m in METRICS}
+
+
+def main() -> int:
+    from searchlab.text.corpus import import_smart
+    from searchlab.text.pipeline import evaluate_text_ranking
+
+    wall0 = time.perf_counter()
+    folder = bundled_path("cranfield")
+    t0 = time.perf_counter()
+    corpus = import_smart(
+        folder / "cran.all.1400.gz", folder / "cran.qry.gz", folder / "cranqrel.gz"
+    )
+    import_s = time.perf_counter() - t0
+    ev = evaluate_text_ranking(
+        corpus, folds=FOLDS, seed=SEED, progress=lambda m: print("  " + m, flush=True)
+    )
+    pipeline_s = import_s + ev.timings["total"]
+
+    peers = {
+        "BM25 unstemmed (issue reference: 0.340 / 0.285 / 0.229)": bm25_only(
+            corpus, stemmer="none", k1=1.5, b=0.75
+        ),
+        "BM25 stemmed (issue reference: NDCG@10 0.361)": bm25_only(
+            corpus, stemmer="english", k1=1.5, b=0.75
+        ),
+        "BM25 stemmed, k1 2.0 (tuned on all queries)": bm25_only(
+            corpus, stemmer="english", k1=2.0, b=0.75
+        ),
+    }
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    bm25, listnet = ev.metrics["bm25"], ev.metrics["listnet"]
+    t = ev.timings
+    lines = [
+        "# Cranfield: BM25 vs BM25 + ListNet rerank",
+        "",
+        f"{ev.n_documents} documents, {ev.n_queries} judged queries, gains 5 - code (-1 dropped), "
+        f"{FOLDS}-fold cross-validation over queries (folds, embeddings and training seeded with {SEED}); "
+        "metrics from `searchlab.rank.metrics` (NDCG gain 2^g - 1, depth 1000), p-values from "
+        f"`searchlab.ab.paired_permutation_test` across queries ({ev.test_method}, two-sided).",
+        "",
+        "| ranker | NDCG@10 | MAP | P@10 |",
+        "|---|---|---|---|",
+        f"| BM25 (shipped: {ev.settings['bm25']}) | {bm25['ndcg@10']:.4f} | {bm25['map']:.4f} | {bm25['p@10']:.4f} |",
+        f"| BM25 + ListNet rerank of top {ev.settings['candidates']} | {listnet['ndcg@10']:.4f} | {listnet['map']:.4f} | {listnet['p@10']:.4f} |",
+        "| difference | " + " | ".join(f"{ev.mean_difference[m]:+.4f}" for m in METRICS) + " |",
+        "| ratio ListNet / BM25 | "
+        + " | ".join(f"{listnet[m] / bm25[m]:.3f}" for m in METRICS)
+        + " |",
+        "| p-value | " + " | ".join(f"{ev.pvalues[m]:.4f}" for m in METRICS) + " |",
+        "",
+        "Per fold (NDCG@10):",
+        "",
+        "| fold | queries | BM25 | ListNet | train s |",
+        "|---|---|---|---|---|",
+    ]
+    for f in ev.per_fold:
+        lines.append(
+            f"| {f['fold']} | {f['queries']} | {f['bm25']['ndcg@10']:.4f} | {f['listnet']['ndcg@10']:.4f} | {f['train_seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        "Peers (plain BM25 over all 225 queries, same evaluation):",
+        "",
+        "| configuration | NDCG@10 | MAP | P@10 | ListNet NDCG@10 ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in peers.items():
+        lines.append(
+            f"| {name} | {m['ndcg@10']:.4f} | {m['map']:.4f} | {m['p@10']:.4f} | {listnet['ndcg@10'] / m['ndcg@10']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Time (2-core machine shared with other jobs): import {import_s:.1f} s, BM25 indexes + word2vec "
+        f"{t['index_and_embeddings']:.1f} s, features {t['features']:.1f} s, ListNet training "
+        f"{t['train_total']:.1f} s in all ({t['train_per_fold_mean']:.1f} s per fold), evaluation "
+        f"{t['evaluate']:.1f} s; whole pipeline {pipeline_s:.1f} s (target < 300 s). Peak RSS {peak_mb:.0f} MB.",
+        "",
+    ]
+    text = "\n".join(lines)
+    out = ROOT / "benchmarks" / "results"
+    atomic_write_text(out / "cranfield.md", text)
+    atomic_write_json(
+        out / "cranfield.json",
+        {
+            "metrics": ev.metrics,
+            "pvalues": ev.pvalues,
+            "mean_difference": ev.mean_difference,
+            "per_fold": ev.per_fold,
+            "timings": ev.timings
+            | {
+                "import": import_s,
+                "pipeline": pipeline_s,
+                "benchmark_wall": time.perf_counter() - wall0,
+            },
+            "peers": peers,
+            "peak_rss_mb": peak_mb,
+            "seed": SEED,
+            "settings": ev.settings,
+        },
+    )
+    print(text)
+    print(
+        f"ratio listnet/bm25 NDCG@10 {listnet['ndcg@10'] / bm25['ndcg@10']:.3f}; wall {time.perf_counter() - wall0:.1f} s; peak {peak_mb:.0f} MB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The text CLI in-process: import, eval, train, neighbours, search; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from searchlab.cli import run
+from searchlab.data import bundled_path
+from searchlab.text.corpus import Corpus, import_smart, load_corpus
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """Cranfield's first 300 documents with the queries judged on them (fast to train)."""
+    folder = bundled_path("cranfield")
+    full = import_smart(folder / "cran.all.1400.gz", folder / "cran.qry.gz", folder / "cranqrel.gz")
+    docs = full.documents[:300]
+    kept = {d.doc_id for d in docs}
+    judgments = {q: {d: g for d, g in j.items() if d in kept} for q, j in full.judgments.items()}
+    judgments = {q: j for q, j in judgments.items() if j}
+    queries = tuple(q for q in full.queries if q.query_id in judgments)
+    out = tmp_path_factory.mktemp("small") / "corpus"
+    Corpus(docs, queries, judgments).save(out)
+    return out
+
+
+def test_import_bundled_cranfield(tmp_path, capsys):
+    folder = bundled_path("cranfield")
+    code = run(
+        [
+            "text",
+            "import",
+            "--format",
+            "smart",
+            "--docs",
+            str(folder / "cran.all.1400.gz"),
+            "--queries",
+            str(folder / "cran.qry.gz"),
+            "--qrels",
+            str(folder / "cranqrel.gz"),
+            "--grades",
+            "cranfield",
+            "--out",
+            str(tmp_path / "cran"),
+            "--json",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["documents"] == 1400 and summary["queries"] == 225
+    assert summary["judgments"] == 1612
+    assert len(load_corpus(tmp_path / "cran").documents) == 1400
+
+
+def test_eval_json_has_both_rankers_and_a_pvalue(small_corpus, capsys):
+    args = [
+        "text",
+        "eval",
+        str(small_corpus),
+        "--folds",
+        "2",
+        "--epochs",
+        "5",
+        "--seed",
+        "1",
+        "--json",
+    ]
+    assert run(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    for ranker in ("bm25", "listnet"):
+        assert set(result[ranker]) >= {"ndcg@10", "map", "p@10"}
+    assert 0 < result["pvalue"] <= 1
+    assert len(result["per_fold"]) == 2 and result["seed"] == 1
+    assert run(args) == 0  # same seed, same numbers
+    assert json.loads(capsys.readouterr().out)["listnet"] == result["listnet"]
+
+
+def test_search_neighbours_and_plot(small_corpus, tmp_path, capsys):
+    assert (
+        run(
+            [
+                "search",
+                "heat transfer at hypersonic speeds",
+                "--corpus",
+                str(small_corpus),
+                "-k",
+                "3",
+            ]
+        )
+        == 0
+    )
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 3 and lines[0].startswith("  1.")
+    assert (
+        run(
+            [
+                "search",
+                "heat transfer",
+                "--corpus",
+                str(small_corpus),
+                "--ranker",
+                "listnet",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert len(hits) == 10 and [h["rank"] for h in hits] == list(range(1, 11))
+    assert (small_corpus / "model" / "text-model.json").is_file()
+    plot = tmp_path / "near.png"
+    assert (
+        run(
+            [
+                "text",
+                "neighbours",
+                "wings",
+                "--corpus",
+                str(small_corpus),
+                "-k",
+                "5",
+                "--plot",
+                str(plot),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "nearest to 'wing'" in out and len(out.strip().splitlines()) >= 6
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["search", "wing", "--corpus", "/nonexistent/corpus"], "not a corpus folder"),
+        (["search", "wing", "--corpus", "{corpus}", "--ranker", "magic"], "unknown --ranker"),
+        (["search", "the of and", "--corpus", "{corpus}"], "no searchable words"),
+        (["search", "wing", "--corpus", "{corpus}", "-k", "0"], "-k must be at least 1"),
+        (["text", "import", "--format", "warc", "--out", "{tmp}/x"], "needs --warc"),
+        (
+            ["text", "import", "--format", "csv", "--docs", "a", "--out", "{tmp}/x"],
+            "unknown --format",
+        ),
+        (["text", "import", "--docs", "{tmp}/bad.all", "--out", "{tmp}/x"], "bad.all:2:"),
+        (["text", "eval", "{corpus}", "--folds", "1"], "at least 2 folds"),
+        (
+            ["text", "neighbours", "zeppelin", "--corpus", "{corpus}"],
+            "not in the embedding vocabulary",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(small_corpus, tmp_path, capsys, args, fragment):
+    (tmp_path / "bad.all").write_text(".I 1\nstray text\n")
+    args = [a.format(corpus=small_corpus, tmp=tmp_path) for a in args]
+    assert run(args) == 2
+    captured = capsys.readouterr()
+    error_lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and fragment in error_lines[0]
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "x").exists()
