@@ -92,7 +92,7 @@ def train(
         "skip", "--no-relevant", help="Training lists with no relevant document: skip or keep."
     ),
     temperature: float = typer.Option(0.1, "--temperature", help="ApproxNDCG temperature."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for training."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for training and scoring."),
     checkpoint_dir: Path | None = typer.Option(
         None, "--checkpoint-dir", help="Save the best model so far here after every improvement."
     ),

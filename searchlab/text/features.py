@@ -8,9 +8,10 @@ k1 1.5, b 0.75, title + text, stemmed tokens, stopwords removed). Each candidate
 ``bm25_rel``            ``bm25`` divided by the query's best candidate score
 ``bm25_plain``          BM25 on unstemmed tokens (exact word forms)
 ``bm25_title``          BM25 on the title alone
-``bm25_prf``            BM25 of the query expanded by pseudo-relevance feedback: the
-                        ``prf_terms`` highest tf-idf terms of the top ``prf_docs``
-                        BM25 documents, weighted like RM3 (no judgments are used)
+``bm25_prf``            RM3 pseudo-relevance feedback: BM25 of the query mixed half
+                        and half with the ``prf_terms`` strongest terms of the
+                        relevance model of the top ``prf_docs`` BM25 documents (no
+                        judgments are used)
 ``coverage``            share of distinct query terms present in the document
 ``idf_coverage``        the same, weighted by each term's idf
 ``title_coverage``      share of distinct query terms present in the title
@@ -42,6 +43,7 @@ from searchlab.text.corpus import Corpus
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
 from searchlab.text.tokenize import Tokenizer
 
+RM3_ORIGINAL_WEIGHT = 0.5  # RM3's lambda: share of the original query in the expanded one
 SCALAR_FEATURES = (
     "bm25",
     "bm25_rel",
@@ -137,20 +139,36 @@ class TextIndex:
     def n_features(self) -> int:
         return len(SCALAR_FEATURES) + 2 * self.embeddings.dim
 
-    def _prf_scores(self, top: np.ndarray, query_terms: list[str]) -> np.ndarray:
-        """RM3-style expansion: term weights from the top documents, scored with BM25 per term."""
-        weights: Counter[str] = Counter()
-        for i in top:
-            counts = Counter(self.doc_tokens[i])
-            length = max(len(self.doc_tokens[i]), 1)
-            for term, c in counts.items():
-                weights[term] += c / length * self.idf.get(term, 0.0)
-        for term in query_terms:  # keep the original query in the expansion, as RM3 does
-            weights[term] += max(weights.values(), default=1.0)
-        scores = np.zeros(len(self.doc_ids), dtype=np.float32)
-        for term, weight in weights.most_common(self.config.prf_terms + len(set(query_terms))):
-            scores += np.float32(weight) * self.bm25.scores([term])
-        return scores
+    def _prf_scores(self, query_terms: list[str], bm25_all: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """RM3 (Abdul-Jaleel et al. 2004) re-scored with BM25, no judgments involved.
+
+        Feedback documents (the top ``prf_docs``) are weighted by softmax of their BM25
+        scores; a term's relevance-model weight is the weighted mean of its in-document
+        frequency; the ``prf_terms`` heaviest terms, normalised, are mixed half and half
+        with the query's own term distribution, and each document scores the weighted sum
+        of its per-term BM25 scores.
+        """
+        if not query_terms or len(top) == 0:
+            return np.zeros(len(self.doc_ids), dtype=np.float32)
+        scores = bm25_all[top].astype(np.float64)
+        doc_weights = np.exp(scores - scores.max())
+        doc_weights /= doc_weights.sum()
+        relevance: Counter[str] = Counter()
+        for weight, i in zip(doc_weights, top, strict=True):
+            tokens = self.doc_tokens[i]
+            for term, count in Counter(tokens).items():
+                relevance[term] += weight * count / max(len(tokens), 1)
+        expansion = dict(relevance.most_common(self.config.prf_terms))
+        expansion_total = sum(expansion.values()) or 1.0
+        mixed: Counter[str] = Counter()
+        for term, count in Counter(query_terms).items():
+            mixed[term] += RM3_ORIGINAL_WEIGHT * count / len(query_terms)
+        for term, value in expansion.items():
+            mixed[term] += (1 - RM3_ORIGINAL_WEIGHT) * value / expansion_total
+        out = np.zeros(len(self.doc_ids), dtype=np.float64)
+        for term, weight in mixed.items():
+            out += weight * self.bm25.scores([term])
+        return out.astype(np.float32)
 
     def candidates(self, query_text: str, k: int | None = None) -> QueryCandidates:
         k = k or self.config.candidates
@@ -167,7 +185,7 @@ class TextIndex:
         )
         scalars[:, 3] = self.bm25_title.score_documents(terms, doc_idx)
         top = doc_idx[: self.config.prf_docs]
-        scalars[:, 4] = self._prf_scores(top, terms)[doc_idx] if distinct else 0.0
+        scalars[:, 4] = self._prf_scores(terms, self.bm25.scores(terms), top)[doc_idx]
         idf_total = sum(self.idf.get(t, 0.0) for t in distinct) or 1.0
         vocab = self.embeddings.vocab
         query_vector = self.embeddings.average(vocab.encode(terms))
