@@ -18,7 +18,7 @@ from searchlab.ab.inputs import (
 )
 from searchlab.ab.results import ABAnalysis
 from searchlab.ab.srm import srm_check
-from searchlab.ab.tables import MetricSamples
+from searchlab.ab.tables import MetricSamples, check_metric_type
 from searchlab.errors import InputError
 
 
@@ -82,10 +82,7 @@ def ab_test(
     Histograms, or per-user values (numpy arrays, pandas or polars Series, lists). With
     ``metric_type="auto"``, counts and all-0/1 data are binary; anything else continuous.
     """
-    if metric_type not in ("auto", "binary", "continuous"):
-        raise InputError(
-            f"unknown metric type {metric_type!r}", hint="use auto, binary or continuous"
-        )
+    check_metric_type(metric_type)
     kind = metric_type
     if kind == "auto":
         kind = "binary" if _looks_binary(control) and _looks_binary(variant) else "continuous"

@@ -57,6 +57,9 @@ def power_plan(
             "give exactly one of the minimum detectable effect and the users per group",
             hint="--mde 0.0004 to get users, or --users 1000000 to get the MDE",
         )
+    for what, value in (("--baseline", baseline), ("--mde", mde), ("--std", std)):
+        if value is not None and not math.isfinite(value):
+            raise InputError(f"{what} must be a finite number, got {value}", hint=f"give {what} a number")
     binary = std is None
     if binary and not 0.0 < baseline < 1.0:
         raise InputError(
@@ -68,6 +71,11 @@ def power_plan(
     if users_per_group is not None and users_per_group < 2:
         raise InputError(f"users per group must be at least 2, got {users_per_group}")
     if mde is not None:
+        if relative and baseline == 0:
+            raise InputError(
+                "a relative effect of a zero baseline is zero",
+                hint="give an absolute --mde (drop --relative)",
+            )
         absolute = mde * baseline if relative else mde
         if absolute <= 0:
             raise InputError(

@@ -75,21 +75,16 @@ def samples_from_table(
     """Split each metric column of a user-level table (pandas or polars) into control and
     variant samples."""
     frame = _as_pandas(frame)
-    _check_metric_type(metric_type)
+    check_metric_type(metric_type)
     if not metrics:
         raise InputError("no metric given", hint="name a column with --metric COL")
     _require_columns(frame, [group_col, *metrics], source)
-    groups = frame[group_col].astype(str)
-    masks = {}
-    for role, label in (("control", control), ("variant", variant)):
-        mask = (groups == str(label)).to_numpy()
-        if not mask.any():
-            present = ", ".join(sorted(map(str, groups.unique()))[:10])
-            raise InputError(
-                f"{role} label {label!r} does not occur in column {group_col!r} of {source}",
-                hint=f"labels present: {present}",
-            )
-        masks[role] = mask
+    if group_col in metrics:
+        raise InputError(
+            f"column {group_col!r} is both the group column and a metric",
+            hint="--group-col names the arm; --metric names what was measured",
+        )
+    masks = _group_masks(frame[group_col], control, variant, group_col, source)
     out = []
     for metric in metrics:
         column = frame[metric]
@@ -117,7 +112,7 @@ def samples_from_histogram(
 ) -> list[MetricSamples]:
     """Per-group histograms (group, value, count[, metric]) into control and variant samples."""
     frame = _as_pandas(frame)
-    _check_metric_type(metric_type)
+    check_metric_type(metric_type)
     _require_columns(frame, [group_col, value_col, count_col], source)
     has_metric = metric_col in frame.columns
     if has_metric:
@@ -135,15 +130,10 @@ def samples_from_histogram(
         rows = frame[frame[metric_col].astype(str) == name] if has_metric else frame
         if has_metric and rows.empty:
             raise InputError(f"metric {name!r} does not occur in column {metric_col!r} of {source}")
-        groups = rows[group_col].astype(str)
         hists = {}
-        for role, label in (("control", control), ("variant", variant)):
-            part = rows[(groups == str(label)).to_numpy()]
-            if part.empty:
-                raise InputError(
-                    f"{role} label {label!r} does not occur in column {group_col!r} of {source}",
-                    hint="labels present: " + ", ".join(sorted(groups.unique())[:10]),
-                )
+        masks = _group_masks(rows[group_col], control, variant, group_col, source)
+        for role, mask in masks.items():
+            part = rows[mask]
             values = _numeric(part[value_col], name, "continuous", source, role)
             counts = _numeric(part[count_col], f"{name} {count_col}", "continuous", source, role)
             if (counts < 0).any() or not np.all(counts == np.floor(counts)):
@@ -189,7 +179,30 @@ def _histogram_counts(hist: Histogram, name: str, source: str, role: str) -> Cou
     return Counts(int(hist.counts[hist.values == 1.0].sum()), users)
 
 
-def _check_metric_type(metric_type: str) -> None:
+def _group_masks(
+    column: Any, control: str, variant: str, group_col: str, source: str
+) -> dict[str, np.ndarray]:
+    """Row masks of the control and variant groups; each label must occur, and differ."""
+    if str(control) == str(variant):
+        raise InputError(
+            f"control and variant are both {str(control)!r}",
+            hint=f"name two different labels of column {group_col!r}",
+        )
+    groups = column.astype(str)
+    masks = {}
+    for role, label in (("control", control), ("variant", variant)):
+        mask = (groups == str(label)).to_numpy()
+        if not mask.any():
+            present = ", ".join(sorted(map(str, groups.unique()))[:10])
+            raise InputError(
+                f"{role} label {label!r} does not occur in column {group_col!r} of {source}",
+                hint=f"labels present: {present}",
+            )
+        masks[role] = mask
+    return masks
+
+
+def check_metric_type(metric_type: str) -> None:
     if metric_type not in METRIC_TYPES:
         raise InputError(
             f"unknown metric type {metric_type!r}", hint="use one of: " + ", ".join(METRIC_TYPES)

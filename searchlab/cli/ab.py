@@ -72,15 +72,19 @@ def test(
     from searchlab.ab.inputs import parse_counts
     from searchlab.ab.tables import (
         MetricSamples,
+        check_metric_type,
         read_table,
         samples_from_histogram,
         samples_from_table,
     )
 
-    _check_outputs(plot, report)
+    check_output_files(plot, report)
+    if plot is not None and report is not None and plot.resolve() == report.resolve():
+        raise InputError("--plot and --report name the same file", hint="give two file names")
+    check_metric_type(metric_type)
     metrics = list(metric or [])
     if data is not None and histogram is not None:
-        raise InputError("give --data or --histogram, not both")
+        raise InputError("give --data or --histogram, not both", hint="one input per run")
     if data is not None:
         if group_col is None:
             raise InputError("--data needs --group-col", hint="name the column holding the group")
@@ -112,7 +116,10 @@ def test(
                 hint="or give counts: --control 26000/1000000 --variant 26400/1000000",
             )
         if metric_type == "continuous":
-            raise InputError("counts describe a binary metric, not a continuous one")
+            raise InputError(
+                "counts describe a binary metric, not a continuous one",
+                hint="drop --metric-type, or give per-user values with --data",
+            )
         samples = [
             MetricSamples(
                 name,
@@ -201,16 +208,43 @@ def power(
     console.print(table)
 
 
-def _check_outputs(*paths: Path | None) -> None:
-    """Refuse unusable output paths before computing or writing anything."""
-    from searchlab._io import ensure_parent_writable
+def check_output_files(*paths: Path | None) -> None:
+    """Refuse unusable output file paths before computing or writing anything.
 
+    Shared with the rank CLI (it belongs in searchlab.cli._common, which this job may not edit).
+    """
     for path in paths:
         if path is None:
             continue
         if path.is_dir():
             raise OutputError(f"output {path} is a folder", hint="give a file name")
-        ensure_parent_writable(path)
+        check_writable_folder(path.parent)
+
+
+def check_writable_folder(folder: Path) -> None:
+    """The folder, or its nearest existing ancestor, must be a folder that takes new files.
+
+    Probed with a temporary file that is removed at once, so nothing is created yet (not even
+    the folder) and a refusal comes before any computation.
+    """
+    import tempfile
+
+    existing = folder if str(folder) else Path(".")
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(
+            f"cannot write under {existing}: it is a file, not a folder",
+            hint="choose an output path in a folder",
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in folder {existing}: {exc.strerror or exc}",
+            hint="choose a writable path",
+        ) from None
 
 
 def _print_analysis(analysis: Any) -> None:

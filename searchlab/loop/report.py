@@ -73,6 +73,17 @@ def _p_equals(p: float) -> str:
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
+def _share_of_worlds(p: float) -> str:
+    """A p-value as a share of shuffled worlds a reader can picture."""
+    if p == 0:
+        return "a vanishing share (below 1 in 10^300)"
+    if p < 1e-4:
+        one_in = 1 / p
+        digits = max(0, len(str(int(one_in))) - 2)
+        return f"about 1 in {round(one_in, -digits):,.0f}"
+    return f"{100 * p:.2f}%"
+
+
 def conclusions(summary: dict[str, Any]) -> list[str]:
     """The plain-words findings, from the numbers alone (stored in summary.json too)."""
     off, ab, power = summary["offline"], summary["ab"], summary["power"]
@@ -96,12 +107,12 @@ def conclusions(summary: dict[str, Any]) -> list[str]:
         "assignment is suspect and no A/B verdict should be trusted."
     )
     diff, p = ab["difference"], ab["pvalues"]["exact-permutation"]
-    share = "fewer than 1 in 10,000" if p < 1e-4 else f"{100 * p:.2f}%"
+    share = _share_of_worlds(p)
     lines.append(
         f"Online, users shown the reranker converted at {100 * ab['variant']['rate']:.2f}% against "
         f"{100 * ab['control']['rate']:.2f}% for BM25 ({100 * diff:+.2f} percentage points, "
-        f"{100 * ab['relative_difference']:+.1f}%). In {share} of the worlds where the arm labels "
-        f"are shuffled is the difference at least this large (exact permutation "
+        f"{100 * ab['relative_difference']:+.1f}%). A difference at least this large appears in "
+        f"{share} of the worlds where the arm labels are shuffled (exact permutation "
         f"{_p_equals(p)}), so it is "
         + (
             f"significant at α = {alpha}: the reranker is better for these users."

@@ -179,6 +179,14 @@ def read_groups(path: str | os.PathLike[str], n_rows: int | None = None) -> np.n
                 sizes.append(size)
     except FileNotFoundError:
         raise InputError(f"group file {p} does not exist", hint="check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"group file {p} is a folder", hint="give a .query file") from None
+    except UnicodeDecodeError:
+        raise DataFormatError(
+            "not a text file", path=str(p), hint="give a .query file: one list length per line"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read group file {p}: {exc.strerror}") from None
     groups = np.asarray(sizes, dtype=np.int64)
     if n_rows is not None and int(groups.sum()) != n_rows:
         raise DataFormatError(

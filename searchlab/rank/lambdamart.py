@@ -117,6 +117,9 @@ def load_lambdamart(path: Path, config, n_features, metrics) -> LambdaMartRanker
 
     model_file = path / "lightgbm.txt"
     if not model_file.is_file():
-        raise InputError(f"{model_file} is missing", hint="retrain the model")
+        raise InputError(
+            f"{model_file} is missing",
+            hint="give a folder written by `searchlab rank train`, or retrain the model",
+        )
     booster = lgb.Booster(model_str=model_file.read_text(encoding="utf-8"))
     return LambdaMartRanker(config, n_features, metrics, booster)

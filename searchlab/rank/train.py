@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import io
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -77,8 +78,29 @@ class TrainConfig:
             raise InputError(
                 f"unknown model/loss {self.loss!r}", hint=f"use one of {', '.join(ALL_MODELS)}"
             )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.epochs < 1:
             raise InputError("epochs must be >= 1")
+        if any(size < 1 for size in self.hidden):
+            raise InputError(f"hidden sizes must be positive, got {tuple(self.hidden)}")
+        if not 0 < self.learning_rate < math.inf or not 0 < self.tree_learning_rate < math.inf:
+            raise InputError("learning rates must be positive numbers", hint="e.g. --lr 0.001")
+        if not 0 <= self.weight_decay < math.inf:
+            raise InputError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.momentum < 1:
+            raise InputError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise InputError(
+                f"early-stopping patience must be >= 1 epoch, got {self.early_stopping_patience}",
+                hint="or turn early stopping off (--patience 0 on the command line)",
+            )
+        if self.num_trees < 1 or self.num_leaves < 2 or self.min_data_in_leaf < 1:
+            raise InputError("LambdaMART needs num_trees >= 1, num_leaves >= 2, min_data_in_leaf >= 1")
+        if not 0 <= self.lambdaloss_mu < math.inf:
+            raise InputError(f"lambdaloss_mu must be >= 0, got {self.lambdaloss_mu}")
+        if self.lambdaloss_k is not None and self.lambdaloss_k < 1:
+            raise InputError(f"lambdaloss_k must be >= 1, got {self.lambdaloss_k}")
         if self.batch_queries < 1:
             raise InputError("batch_queries must be >= 1")
         if not 0 <= self.dropout < 1 or not 0 <= self.input_dropout < 1:
@@ -95,7 +117,7 @@ class TrainConfig:
             raise InputError("valid_fraction must be in [0, 1)")
         if self.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
-        if self.approx_temperature <= 0:
+        if not 0 < self.approx_temperature < math.inf:
             raise InputError("approx_temperature must be > 0")
         if self.threads is not None and self.threads < 1:
             raise InputError("threads must be >= 1")
@@ -436,19 +458,48 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{meta_path} is not valid JSON: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{meta_path} is not a searchlab ranker file")
-    config = TrainConfig.from_dict(meta["config"])
-    n_features = int(meta["n_features"])
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputError(
+            f"{meta_path} is not a searchlab ranker file", hint=_RETRAIN_HINT
+        )
+    try:
+        config = TrainConfig.from_dict(meta["config"])
+        n_features = int(meta["n_features"])
+        kind = meta["kind"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"{meta_path} is damaged ({type(exc).__name__}: {exc})", hint=_RETRAIN_HINT
+        ) from None
     metrics = meta.get("metrics", {})
-    if meta["kind"] == "lambdamart":
-        from searchlab.rank.lambdamart import load_lambdamart
+    try:
+        if kind == "lambdamart":
+            from searchlab.rank.lambdamart import load_lambdamart
 
-        return load_lambdamart(path, config, n_features, metrics)
+            return load_lambdamart(path, config, n_features, metrics)
+        if kind == NeuralRanker.kind:
+            return _load_neural(path, config, n_features, metrics, meta)
+    except InputError:
+        raise
+    except Exception as exc:  # torch, pickle and LightGBM raise their own types on bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(
+            f"cannot load the model in {path}: {type(exc).__name__}: {first}"[:300],
+            hint=_RETRAIN_HINT,
+        ) from None
+    raise InputError(f"{meta_path} holds an unknown model kind {kind!r}", hint=_RETRAIN_HINT)
+
+
+_RETRAIN_HINT = "give a folder written by `searchlab rank train`, or retrain the model"
+
+
+def _load_neural(path: Path, config, n_features, metrics, meta) -> NeuralRanker:
     import torch
 
     from searchlab.rank.model import FeatureScaler, MLPScorer
 
+    weights = path / "model.pt"
+    if not weights.is_file():
+        raise InputError(f"{weights} is missing", hint=_RETRAIN_HINT)
     module = MLPScorer(
         n_features,
         tuple(config.hidden),
@@ -457,11 +508,7 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
         norm=config.norm,
         input_dropout=config.input_dropout,
     )
-    try:
-        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
-        module.load_state_dict(state)
-    except (OSError, RuntimeError) as exc:
-        raise InputError(f"cannot load {path / 'model.pt'}: {exc}".splitlines()[0]) from None
+    module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     module.eval()
     return NeuralRanker(
         config, n_features, metrics, FeatureScaler.from_dict(meta["scaler"]), module

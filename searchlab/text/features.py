@@ -139,7 +139,9 @@ class TextIndex:
     def n_features(self) -> int:
         return len(SCALAR_FEATURES) + 2 * self.embeddings.dim
 
-    def _prf_scores(self, query_terms: list[str], bm25_all: np.ndarray, top: np.ndarray) -> np.ndarray:
+    def _prf_scores(
+        self, query_terms: list[str], bm25_all: np.ndarray, top: np.ndarray
+    ) -> np.ndarray:
         """RM3 (Abdul-Jaleel et al. 2004) re-scored with BM25, no judgments involved.
 
         Feedback documents (the top ``prf_docs``) are weighted by softmax of their BM25

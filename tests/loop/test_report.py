@@ -58,3 +58,12 @@ def test_page_without_plot_still_renders_every_number(summary):
     page = render_html(summary, None)
     assert "<img" not in page and "(no plot)" in page
     assert len(report_numbers(page)) == len(report_numbers(render_html(summary, b"\x89PNG")))
+
+
+def test_p_values_become_shares_of_shuffled_worlds(summary):
+    tiny = copy.deepcopy(summary)
+    tiny["ab"]["pvalues"]["exact-permutation"] = 2.63e-6
+    assert "appears in about 1 in 380,000 of the worlds" in conclusions(tiny)[2]
+    plain = copy.deepcopy(summary)
+    plain["ab"]["pvalues"]["exact-permutation"] = 0.0113
+    assert "appears in 1.13% of the worlds" in conclusions(plain)[2]
