@@ -24,16 +24,17 @@ from typing import Any
 
 import numpy as np
 
+from searchlab.ab._tails import monte_carlo_pvalue, tail_bounds, two_sided_bounds
 from searchlab.ab.inputs import (
     Counts,
     as_binary_counts,
     check_alpha,
     check_alternative,
+    check_resamples,
     check_seed,
 )
 from searchlab.ab.results import GroupSummary, MetricAnalysis, NullDistribution, TestResult
 from searchlab.ab.verdict import verdict_text
-from searchlab.errors import InputError
 
 
 def binary_test(
@@ -53,8 +54,7 @@ def binary_test(
     check_alternative(alternative)
     check_alpha(alpha)
     check_seed(seed)
-    if resamples is not None and resamples < 1:
-        raise InputError(f"resamples must be positive, got {resamples}", hint="e.g. 10000")
+    check_resamples(resamples)
     c = as_binary_counts(control, what=control_label)
     v = as_binary_counts(variant, what=variant_label)
 
@@ -101,7 +101,7 @@ def binary_test(
         alternative=alternative,
         alpha=alpha,
     )
-    tail_low, tail_high = _tails(difference, alternative)
+    tail_low, tail_high = tail_bounds(difference, alternative)
     return MetricAnalysis(
         name=name,
         type="binary",
@@ -135,8 +135,10 @@ def extreme_mask(x: np.ndarray, c: Counts, v: Counts, alternative: str) -> np.nd
         return x >= v.converted
     if alternative == "smaller":
         return x <= v.converted
-    lo, hi = _two_sided_bounds(c, v)
-    return (x <= lo) | (x >= hi)
+    bounds = _two_sided_bounds(c, v)
+    if bounds is None:
+        return np.ones(x.shape, dtype=bool)
+    return (x <= bounds[0]) | (x >= bounds[1])
 
 
 _EXACT_RATIONAL_MAX_USERS = 5_000
@@ -156,8 +158,8 @@ def exact_permutation_pvalue(c: Counts, v: Counts, alternative: str) -> float:
     elif alternative == "smaller":
         p = null.cdf(v.converted)
     else:
-        lo, hi = _two_sided_bounds(c, v)
-        p = null.cdf(lo) + null.sf(hi - 1)
+        bounds = _two_sided_bounds(c, v)
+        p = 1.0 if bounds is None else null.cdf(bounds[0]) + null.sf(bounds[1] - 1)
     return float(min(1.0, max(0.0, p)))
 
 
@@ -187,20 +189,12 @@ def monte_carlo_permutation_pvalue(
         size = min(chunk, resamples - start)
         x = rng.hypergeometric(converters, population - converters, v.users, size=size)
         hits += int(np.count_nonzero(extreme_mask(x, c, v, alternative)))
-    p = (hits + 1) / (resamples + 1)
-    return p, math.sqrt(p * (1 - p) / resamples)
+    return monte_carlo_pvalue(hits, resamples)
 
 
-def _two_sided_bounds(c: Counts, v: Counts) -> tuple[int, int]:
-    """X <= lo or X >= hi  <=>  |X*N - K*n2| >= |x2*N - K*n2| (exact integers)."""
-    population = c.users + v.users
-    center = (c.converted + v.converted) * v.users  # K * n2
-    spread = abs(v.converted * population - center)
-    if spread == 0:
-        return 1 << 62, -(1 << 62)  # every shuffle ties: lo above any X, hi below any X
-    lo = (center - spread) // population
-    hi = -((-(center + spread)) // population)
-    return lo, hi
+def _two_sided_bounds(c: Counts, v: Counts) -> tuple[int, int] | None:
+    """X <= lo or X >= hi  <=>  |X*N - K*n2| >= |x2*N - K*n2|; None: every shuffle ties."""
+    return two_sided_bounds(v.converted, c.converted + v.converted, v.users, c.users + v.users)
 
 
 def _score_test(c: Counts, v: Counts, alternative: str, alpha: float) -> TestResult:
@@ -243,14 +237,6 @@ def _newcombe_interval(c: Counts, v: Counts, alpha: float) -> tuple[float, float
             v.converted, v.users, c.converted, c.users, method="newcomb", alpha=alpha
         )
     return float(low), float(high)
-
-
-def _tails(observed: float, alternative: str) -> tuple[float | None, float | None]:
-    if alternative == "larger":
-        return None, observed
-    if alternative == "smaller":
-        return observed, None
-    return -abs(observed), abs(observed)
 
 
 def _summary(label: str, counts: Counts) -> GroupSummary:

@@ -30,11 +30,13 @@ from typing import Any
 import numpy as np
 
 from searchlab.ab._grid import integer_grid
+from searchlab.ab._tails import monte_carlo_pvalue, tail_bounds, two_sided_bounds
 from searchlab.ab.inputs import (
     Histogram,
     as_histogram,
     check_alpha,
     check_alternative,
+    check_resamples,
     check_seed,
 )
 from searchlab.ab.results import GroupSummary, MetricAnalysis, NullDistribution, TestResult
@@ -84,8 +86,7 @@ def continuous_test(
     check_alternative(alternative)
     check_alpha(alpha)
     check_seed(seed)
-    if bootstrap_resamples < 1:
-        raise InputError(f"bootstrap resamples must be positive, got {bootstrap_resamples}")
+    check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
     hc = as_histogram(control, what=control_label)
     hv = as_histogram(variant, what=variant_label)
     sc, sv = _summary(control_label, hc), _summary(variant_label, hv)
@@ -131,13 +132,7 @@ def continuous_test(
         alternative=alternative,
         alpha=alpha,
     )
-    tail_low, tail_high = (
-        (None, difference)
-        if alternative == "larger"
-        else (difference, None)
-        if alternative == "smaller"
-        else (-abs(difference), abs(difference))
-    )
+    tail_low, tail_high = tail_bounds(difference, alternative)
     return MetricAnalysis(
         name=name,
         type="continuous",
@@ -178,9 +173,8 @@ def permutation_pvalue(
     check_seed(seed)
     if engine not in ("auto", "tie-aware", "shuffle"):
         raise InputError(f"unknown engine {engine!r}", hint="use auto, tie-aware or shuffle")
+    check_resamples(resamples)
     resamples = DEFAULT_RESAMPLES if resamples is None else int(resamples)
-    if resamples < 1:
-        raise InputError(f"resamples must be positive, got {resamples}", hint="e.g. 10000")
     hc = as_histogram(control, what="control")
     hv = as_histogram(variant, what="variant")
     n_c, n_v = hc.users, hv.users
@@ -201,14 +195,13 @@ def permutation_pvalue(
         engine = "tie-aware" if (pooled_counts > _LIGHT_MAX_COUNT).any() else "shuffle"
 
     extreme = _extreme(sums, observed, grand, n_v, population, alternative)
-    hits = int(np.count_nonzero(extreme))
-    p = (hits + 1) / (resamples + 1)
+    p, standard_error = monte_carlo_pvalue(int(np.count_nonzero(extreme)), resamples)
     scale = grid.scale
     null = sums.astype(np.float64) * scale
     null = null / n_v - (grand * scale - null) / n_c
     return PermutationOutcome(
         pvalue=p,
-        standard_error=math.sqrt(p * (1 - p) / resamples),
+        standard_error=standard_error,
         resamples=resamples,
         seed=seed,
         engine=engine,
@@ -242,12 +235,10 @@ def _extreme(sums, observed, grand, n_v, population, alternative) -> np.ndarray:
         return sums >= observed
     if alternative == "smaller":
         return sums <= observed
-    center = grand * n_v  # Python ints: exact however large
-    spread = abs(observed * population - center)
-    if spread == 0:
+    bounds = two_sided_bounds(observed, grand, n_v, population)
+    if bounds is None:
         return np.ones(sums.shape, dtype=bool)
-    lo = (center - spread) // population
-    hi = -(-(center + spread) // population)
+    lo, hi = bounds
     lo = max(min(lo, _INT64_MAX), -_INT64_MAX)
     hi = max(min(hi, _INT64_MAX), -_INT64_MAX)
     return (sums <= lo) | (sums >= hi)

@@ -28,6 +28,21 @@ def check_seed(seed: Any) -> None:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}", hint="e.g. 0")
 
 
+MAX_RESAMPLES = 10_000_000  # the continuous null keeps 17 bytes a resample: 170 MB at most
+
+
+def check_resamples(resamples: Any, *, what: str = "resamples", example: int = 10_000) -> None:
+    """None (the default count) or a whole number from 1 to MAX_RESAMPLES."""
+    if resamples is None:
+        return
+    whole = isinstance(resamples, int | np.integer) and not isinstance(resamples, bool)
+    if not whole or not 1 <= resamples <= MAX_RESAMPLES:
+        raise InputError(
+            f"{what} must be a whole number from 1 to {MAX_RESAMPLES:,}, got {resamples!r}",
+            hint=f"e.g. {example:,}",
+        )
+
+
 def check_alpha(alpha: float) -> None:
     if not 0.0 < float(alpha) < 1.0:
         raise InputError(f"alpha must be between 0 and 1, got {alpha}", hint="e.g. 0.05")

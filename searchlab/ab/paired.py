@@ -24,13 +24,13 @@ error sqrt(p (1 - p) / R).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from searchlab.ab._grid import integer_grid
-from searchlab.ab.inputs import as_float_vector, check_alternative, check_seed
+from searchlab.ab._tails import monte_carlo_pvalue
+from searchlab.ab.inputs import as_float_vector, check_alternative, check_resamples, check_seed
 from searchlab.errors import InputError
 
 DEFAULT_RESAMPLES = 100_000
@@ -82,8 +82,7 @@ def paired_permutation_test(
             f"max_exact must be between 0 and {_MAX_EXACT_LIMIT}, got {max_exact}",
             hint="larger exact enumerations need too much memory; use resamples instead",
         )
-    if resamples is not None and resamples < 1:
-        raise InputError(f"resamples must be positive, got {resamples}", hint="e.g. 100000")
+    check_resamples(resamples, example=DEFAULT_RESAMPLES)
 
     ints, grid = integer_grid(np.concatenate([x, y]), max_terms=2 * x.size)
     diff = ints[: x.size] - ints[x.size :]
@@ -93,37 +92,25 @@ def paired_permutation_test(
     mode = _MODES[alternative]
 
     if nonzero.size <= max_exact:
-        extreme = _exact_extreme_count(nonzero, observed, mode)
-        total = 1 << nonzero.size
-        pvalue = min(1.0, extreme / total)
-        return PairedPermutationResult(
-            n=int(x.size),
-            n_nonzero=int(nonzero.size),
-            mean_difference=mean_difference,
-            pvalue=pvalue,
-            method="exact-sign-flip",
-            alternative=alternative,
-            resamples=total,
-            seed=seed,
-            standard_error=0.0,
-            exact_ties=grid.exact,
-        )
+        method, count = "exact-sign-flip", 1 << nonzero.size
+        pvalue = min(1.0, _exact_extreme_count(nonzero, observed, mode) / count)
+        standard_error = 0.0
+    else:
+        from searchlab.ab._kernels import sign_flip_hits
 
-    from searchlab.ab._kernels import sign_flip_hits
-
-    count = resamples or DEFAULT_RESAMPLES
-    hits = int(sign_flip_hits(nonzero, observed, count, seed, mode))
-    pvalue = (hits + 1) / (count + 1)
+        method, count = "monte-carlo-sign-flip", resamples or DEFAULT_RESAMPLES
+        hits = int(sign_flip_hits(nonzero, observed, count, seed, mode))
+        pvalue, standard_error = monte_carlo_pvalue(hits, count)
     return PairedPermutationResult(
         n=int(x.size),
         n_nonzero=int(nonzero.size),
         mean_difference=mean_difference,
         pvalue=pvalue,
-        method="monte-carlo-sign-flip",
+        method=method,
         alternative=alternative,
         resamples=count,
         seed=seed,
-        standard_error=math.sqrt(pvalue * (1.0 - pvalue) / count),
+        standard_error=standard_error,
         exact_ties=grid.exact,
     )
 

@@ -59,7 +59,9 @@ def power_plan(
         )
     for what, value in (("--baseline", baseline), ("--mde", mde), ("--std", std)):
         if value is not None and not math.isfinite(value):
-            raise InputError(f"{what} must be a finite number, got {value}", hint=f"give {what} a number")
+            raise InputError(
+                f"{what} must be a finite number, got {value}", hint=f"give {what} a number"
+            )
     binary = std is None
     if binary and not 0.0 < baseline < 1.0:
         raise InputError(

@@ -162,7 +162,7 @@ def _print_summary(summary: Any) -> None:
         f"done {summary.done}, failed {summary.failed}, skipped {summary.skipped} "
         f"(malformed {summary.malformed}, robots {summary.disallowed}, "
         f"duplicates {summary.duplicates}), already done {summary.already_done}, "
-        f"pending {summary.pending}"
+        f"previously failed {summary.previously_failed}, pending {summary.pending}"
     )
     _say(
         f"{summary.pages_per_second:.0f} pages/s over {summary.elapsed_seconds:.1f} s, "

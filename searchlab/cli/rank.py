@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from searchlab.cli._common import console, err_console, print_json
+from searchlab.cli.ab import check_output_files, check_writable_folder
 from searchlab.errors import InputError
 
 app = typer.Typer(
@@ -31,6 +32,17 @@ def _read(path: Path, groups: Path | None, n_features: int | None = None):
     return read_ranking_file(path, groups, n_features=n_features)
 
 
+def _refuse_overwriting_inputs(out: Path | None, option: str, *inputs: Path | None) -> None:
+    if out is None:
+        return
+    for path in inputs:
+        if path is not None and path.exists() and out.resolve() == path.resolve():
+            raise InputError(
+                f"{option} {out} is also an input file; writing it would destroy the input",
+                hint=f"give {option} a new file name",
+            )
+
+
 def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
@@ -41,14 +53,16 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _check_out_dir(out: Path) -> None:
+def _check_out_dir(out: Path, option: str = "--out") -> None:
+    """A model folder we may write: new, empty, or an earlier model (overwritten)."""
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file", hint="give a folder for the model")
+        raise InputError(f"{option} {out} is a file", hint="give a folder for the model")
     if out.is_dir() and any(out.iterdir()) and not (out / "ranker.json").is_file():
         raise InputError(
-            f"--out {out} is a non-empty folder that holds no model",
+            f"{option} {out} is a non-empty folder that holds no model",
             hint="choose a new or empty folder (an existing model folder is overwritten)",
         )
+    check_writable_folder(out)
 
 
 @app.command("train")
@@ -106,6 +120,10 @@ def train(
     """Train a ranker and save it to --out."""
     from searchlab.rank.train import TrainConfig, train_ranker
 
+    if valid_groups is not None and valid is None:
+        raise InputError("--valid-groups needs --valid", hint="give the validation data file")
+    if patience < 0:
+        raise InputError(f"--patience must be >= 0, got {patience}", hint="0 turns it off")
     config = TrainConfig(
         loss=model,
         epochs=epochs,
@@ -131,6 +149,8 @@ def train(
     )
     config.validate()
     _check_out_dir(out)
+    if checkpoint_dir is not None:
+        _check_out_dir(checkpoint_dir, "--checkpoint-dir")
     train_data = _read(data, groups)
     valid_data = None if valid is None else _read(valid, valid_groups, train_data.n_features)
     progress_fn, bar = None, None
@@ -221,6 +241,8 @@ def evaluate(
 
     if no_relevant not in NO_RELEVANT_CONVENTIONS:
         raise InputError(f"--no-relevant must be one of {', '.join(NO_RELEVANT_CONVENTIONS)}")
+    check_output_files(per_query)
+    _refuse_overwriting_inputs(per_query, "--per-query", data, groups)
     ranker = load_ranker(model)
     dataset = _read(data, groups, ranker.n_features)
     ev = evaluate_rankings(dataset, ranker.score(dataset), no_relevant=no_relevant)
@@ -263,11 +285,12 @@ def predict(
     import numpy as np
 
     from searchlab._io import atomic_output
+    from searchlab.rank.data import read_ranking_file
     from searchlab.rank.train import load_ranker
 
+    check_output_files(out)
+    _refuse_overwriting_inputs(out, "--out", data, groups)
     ranker = load_ranker(model)
-    from searchlab.rank.data import read_ranking_file
-
     # scores need no grouping; ranks do (--groups or qid:)
     dataset = read_ranking_file(
         data, groups, n_features=ranker.n_features, ungrouped_ok=not with_rank

@@ -20,6 +20,10 @@ app = typer.Typer(
 FORMATS = ("smart", "jsonl", "warc")
 
 
+def _format_p(p: float) -> str:
+    return f"{p:.4f}" if p >= 1e-3 else f"{p:.1e}"
+
+
 def _progress(message: str) -> None:
     err_console.print(f"[dim]{message}[/]", markup=True)
 
@@ -151,7 +155,9 @@ def eval_(
     console.print(
         f"{'diff':10}" + "".join(f"{ev.mean_difference[m]:>+10.4f}" for m in REPORTED_METRICS)
     )
-    console.print(f"{'p-value':10}" + "".join(f"{ev.pvalues[m]:>10.4f}" for m in REPORTED_METRICS))
+    console.print(
+        f"{'p-value':10}" + "".join(f"{_format_p(ev.pvalues[m]):>10}" for m in REPORTED_METRICS)
+    )
     console.print(f"(paired permutation test across queries, {ev.test_method}, two-sided)")
     for fold in ev.per_fold:
         console.print(

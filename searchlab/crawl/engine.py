@@ -583,6 +583,7 @@ class CrawlEngine:
             disallowed=disallowed,
             duplicates=duplicates,
             already_done=self.already_done,
+            previously_failed=self.previously_failed,
             pending=max(self.alive, 0),
             retries=self.retries,
             pages_per_second=done / elapsed if elapsed > 0 else 0.0,

@@ -44,3 +44,4 @@ class CrawlSummary:
     stopped: str | None = None  # None when the source was exhausted; else why it stopped
     seed: int | None = None
     settings: dict[str, object] = field(default_factory=dict)
+    previously_failed: int = 0  # with --resume: failed or skipped before, not retried this run

@@ -87,15 +87,26 @@ def read_run(path: str | os.PathLike[str]) -> RankRun:
             path=str(p),
             hint="give a file written by `searchlab rank eval --per-query FILE`",
         )
-    qids = tuple(str(q) for q in obj.get("query_ids", []))
+    hint = "give a file written by `searchlab rank eval --per-query FILE`"
+    query_ids, per_metric = obj.get("query_ids"), obj.get("metrics")
+    if not isinstance(query_ids, list) or not isinstance(per_metric, dict):
+        raise DataFormatError("a run needs a query_ids list and a metrics object", path=str(p))
+    qids = tuple(str(q) for q in query_ids)
     if len(set(qids)) != len(qids):
-        raise DataFormatError("query ids repeat in the run", path=str(p))
+        raise DataFormatError("query ids repeat in the run", path=str(p), hint=hint)
     metrics = {}
-    for name, values in obj.get("metrics", {}).items():
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    for name, values in per_metric.items():
+        try:
+            arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataFormatError(
+                f"metric {name} holds values that are not numbers", path=str(p), hint=hint
+            ) from None
         if arr.shape != (len(qids),):
             raise DataFormatError(
-                f"metric {name} has {arr.size} values for {len(qids)} queries", path=str(p)
+                f"metric {name} has {arr.size} values for {len(qids)} queries",
+                path=str(p),
+                hint=hint,
             )
         metrics[name] = arr
     return RankRun(qids, metrics, obj.get("model"), obj.get("data"), obj.get("no_relevant", "one"))
@@ -120,6 +131,12 @@ def compare_runs(
                 f"{name} has no metric {metric!r}",
                 hint=f"choose one of {', '.join(sorted(run.metrics))}",
             )
+    if a.no_relevant != b.no_relevant:
+        raise InputError(
+            f"the runs score queries without a relevant document differently "
+            f"(RUN_A: {a.no_relevant}, RUN_B: {b.no_relevant})",
+            hint="evaluate both with the same --no-relevant",
+        )
     if set(a.query_ids) != set(b.query_ids):
         only_a = len(set(a.query_ids) - set(b.query_ids))
         only_b = len(set(b.query_ids) - set(a.query_ids))

@@ -64,7 +64,7 @@ def train_lambdamart(
 
     started = time.perf_counter()
     train_set = lgb.Dataset(
-        data.features, label=data.labels, group=np.diff(data.query_offsets), free_raw_data=False
+        data.features, label=data.labels, group=data.list_lengths, free_raw_data=False
     )
     callbacks = []
     valid_sets = []
@@ -74,7 +74,7 @@ def train_lambdamart(
             lgb.Dataset(
                 valid.features,
                 label=valid.labels,
-                group=np.diff(valid.query_offsets),
+                group=valid.list_lengths,
                 reference=train_set,
             )
         ]
@@ -121,5 +121,11 @@ def load_lambdamart(path: Path, config, n_features, metrics) -> LambdaMartRanker
             f"{model_file} is missing",
             hint="give a folder written by `searchlab rank train`, or retrain the model",
         )
-    booster = lgb.Booster(model_str=model_file.read_text(encoding="utf-8"))
+    text = model_file.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("tree\n"):  # LightGBM would print its own error line first
+        raise InputError(
+            f"{model_file} is not a LightGBM model file",
+            hint="give a folder written by `searchlab rank train`, or retrain the model",
+        )
+    booster = lgb.Booster(model_str=text)
     return LambdaMartRanker(config, n_features, metrics, booster)

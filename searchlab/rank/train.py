@@ -21,6 +21,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,55 +75,62 @@ class TrainConfig:
     min_data_in_leaf: int = 20
 
     def validate(self) -> None:
-        if self.loss not in ALL_MODELS:
-            raise InputError(
-                f"unknown model/loss {self.loss!r}", hint=f"use one of {', '.join(ALL_MODELS)}"
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.epochs < 1:
-            raise InputError("epochs must be >= 1")
-        if any(size < 1 for size in self.hidden):
-            raise InputError(f"hidden sizes must be positive, got {tuple(self.hidden)}")
-        if not 0 < self.learning_rate < math.inf or not 0 < self.tree_learning_rate < math.inf:
-            raise InputError("learning rates must be positive numbers", hint="e.g. --lr 0.001")
-        if not 0 <= self.weight_decay < math.inf:
-            raise InputError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if not 0 <= self.momentum < 1:
-            raise InputError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            raise InputError(
-                f"early-stopping patience must be >= 1 epoch, got {self.early_stopping_patience}",
-                hint="or turn early stopping off (--patience 0 on the command line)",
-            )
-        if self.num_trees < 1 or self.num_leaves < 2 or self.min_data_in_leaf < 1:
-            raise InputError("LambdaMART needs num_trees >= 1, num_leaves >= 2, min_data_in_leaf >= 1")
-        if not 0 <= self.lambdaloss_mu < math.inf:
-            raise InputError(f"lambdaloss_mu must be >= 0, got {self.lambdaloss_mu}")
-        if self.lambdaloss_k is not None and self.lambdaloss_k < 1:
-            raise InputError(f"lambdaloss_k must be >= 1, got {self.lambdaloss_k}")
-        if self.batch_queries < 1:
-            raise InputError("batch_queries must be >= 1")
-        if not 0 <= self.dropout < 1 or not 0 <= self.input_dropout < 1:
-            raise InputError("dropout must be in [0, 1)")
-        if self.norm not in ("none", "batch", "layer"):
-            raise InputError(f"norm must be none, batch or layer, not {self.norm!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise InputError(f"optimizer must be adam or sgd, not {self.optimizer!r}")
-        if self.activation not in ("relu", "gelu", "tanh", "elu"):
-            raise InputError(f"activation must be relu, gelu, tanh or elu, not {self.activation!r}")
-        if self.no_relevant not in ("skip", "keep"):
-            raise InputError(f"no_relevant must be skip or keep, not {self.no_relevant!r}")
-        if not 0 <= self.valid_fraction < 1:
-            raise InputError("valid_fraction must be in [0, 1)")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"device must be auto, cpu or cuda, not {self.device!r}")
-        if not 0 < self.approx_temperature < math.inf:
-            raise InputError("approx_temperature must be > 0")
-        if self.threads is not None and self.threads < 1:
-            raise InputError("threads must be >= 1")
-        if self.max_list_len is not None and self.max_list_len < 2:
-            raise InputError("max_list_len must be >= 2")
+        """Refuse a bad setting: its name and value, and an example of a good one."""
+        seed_ok = isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0
+        checks = (
+            (self.loss in ALL_MODELS, f"unknown model/loss {self.loss!r}",
+             "use one of " + ", ".join(ALL_MODELS)),
+            (seed_ok, f"seed must be a non-negative integer, got {self.seed!r}", "e.g. seed 0"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}", "e.g. 100 epochs"),
+            (all(size >= 1 for size in self.hidden),
+             f"hidden layer sizes must be positive, got {tuple(self.hidden)}", "e.g. (64, 32)"),
+            (_positive(self.learning_rate), f"learning rate must be > 0, got {self.learning_rate}",
+             "e.g. 0.001"),
+            (_positive(self.tree_learning_rate),
+             f"LambdaMART learning rate must be > 0, got {self.tree_learning_rate}", "e.g. 0.1"),
+            (self.weight_decay == 0 or _positive(self.weight_decay),
+             f"weight decay must be >= 0, got {self.weight_decay}", "e.g. 0.0001"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}", "e.g. 0.9"),
+            (self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+             f"early-stopping patience must be >= 1 epoch, got {self.early_stopping_patience}",
+             "e.g. 15, or None (--patience 0) to turn early stopping off"),
+            (self.num_trees >= 1, f"LambdaMART needs at least 1 tree, got {self.num_trees}",
+             "e.g. 100"),
+            (self.num_leaves >= 2, f"LambdaMART needs at least 2 leaves, got {self.num_leaves}",
+             "e.g. 31"),
+            (self.min_data_in_leaf >= 1, f"min_data_in_leaf must be >= 1, got "
+             f"{self.min_data_in_leaf}", "e.g. 20"),
+            (self.lambdaloss_mu == 0 or _positive(self.lambdaloss_mu),
+             f"lambdaloss_mu must be >= 0, got {self.lambdaloss_mu}", "e.g. 10"),
+            (self.lambdaloss_k is None or self.lambdaloss_k >= 1,
+             f"lambdaloss_k must be >= 1, got {self.lambdaloss_k}", "e.g. 10, or None: all pairs"),
+            (self.batch_queries >= 1, f"batch_queries must be >= 1, got {self.batch_queries}",
+             "e.g. 16"),
+            (0 <= self.dropout < 1 and 0 <= self.input_dropout < 1,
+             f"dropout must be in [0, 1), got {self.dropout} (input {self.input_dropout})",
+             "e.g. 0.1"),
+            (self.norm in ("none", "batch", "layer"), f"unknown norm {self.norm!r}",
+             "use none, batch or layer"),
+            (self.optimizer in ("adam", "sgd"), f"unknown optimizer {self.optimizer!r}",
+             "use adam or sgd"),
+            (self.activation in ("relu", "gelu", "tanh", "elu"),
+             f"unknown activation {self.activation!r}", "use relu, gelu, tanh or elu"),
+            (self.no_relevant in ("skip", "keep"),
+             f"unknown no-relevant convention {self.no_relevant!r}", "use skip or keep"),
+            (0 <= self.valid_fraction < 1,
+             f"valid fraction must be in [0, 1), got {self.valid_fraction}", "e.g. 0.2"),
+            (self.device in ("auto", "cpu", "cuda"), f"unknown device {self.device!r}",
+             "use auto, cpu or cuda"),
+            (_positive(self.approx_temperature),
+             f"ApproxNDCG temperature must be > 0, got {self.approx_temperature}", "e.g. 0.1"),
+            (self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}",
+             "e.g. 1"),
+            (self.max_list_len is None or self.max_list_len >= 2,
+             f"max_list_len must be >= 2, got {self.max_list_len}", "e.g. 100, or None: no cut"),
+        )  # fmt: skip
+        for ok, problem, fix in checks:
+            if not ok:
+                raise InputError(problem, hint=fix)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -134,6 +142,11 @@ class TrainConfig:
         if "hidden" in values:
             values["hidden"] = tuple(values["hidden"])
         return cls(**values)
+
+
+def _positive(value: float) -> bool:
+    """A finite number above zero (NaN is not)."""
+    return 0 < value < math.inf
 
 
 class TrainedRanker:
@@ -459,9 +472,7 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{meta_path} is not valid JSON: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError(
-            f"{meta_path} is not a searchlab ranker file", hint=_RETRAIN_HINT
-        )
+        raise InputError(f"{meta_path} is not a searchlab ranker file", hint=_RETRAIN_HINT)
     try:
         config = TrainConfig.from_dict(meta["config"])
         n_features = int(meta["n_features"])
@@ -508,7 +519,19 @@ def _load_neural(path: Path, config, n_features, metrics, meta) -> NeuralRanker:
         norm=config.norm,
         input_dropout=config.input_dropout,
     )
-    module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        with warnings.catch_warnings():  # a damaged file warns before it fails: one line only
+            warnings.simplefilter("ignore")
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception:  # pickle, zip and torch errors alike: the file is not our weights
+        raise InputError(f"{weights} is damaged or not a model file", hint=_RETRAIN_HINT) from None
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError):
+        raise InputError(
+            f"{weights} does not match the network described in {path / 'ranker.json'}",
+            hint=_RETRAIN_HINT,
+        ) from None
     module.eval()
     return NeuralRanker(
         config, n_features, metrics, FeatureScaler.from_dict(meta["scaler"]), module

@@ -72,9 +72,14 @@ class FeatureConfig:
     stopwords: str = "en"
     prf_docs: int = 10
     prf_terms: int = 20
+    candidate_source: str = "bm25"  # or "rm3": the top of the RM3 re-retrieval
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
 
     def __post_init__(self) -> None:
+        if self.candidate_source not in ("bm25", "rm3"):
+            raise InputError(
+                f"unknown candidate source {self.candidate_source!r}", hint="use bm25 or rm3"
+            )
         if self.candidates < 1 or self.prf_docs < 1 or self.prf_terms < 1:
             raise InputError(
                 "candidates, prf_docs and prf_terms must be at least 1", hint="raise them"
@@ -175,19 +180,26 @@ class TextIndex:
     def candidates(self, query_text: str, k: int | None = None) -> QueryCandidates:
         k = k or self.config.candidates
         terms = self.tokenizer.tokenize(query_text)
-        doc_idx, bm25 = self.bm25.search(terms, k)
+        all_bm25 = self.bm25.scores(terms)
+        bm25_order = np.argsort(-all_bm25, kind="stable")
+        top = bm25_order[: self.config.prf_docs]
+        prf = self._prf_scores(terms, all_bm25, top)
+        if self.config.candidate_source == "rm3":
+            doc_idx = np.argsort(-prf, kind="stable")[:k]
+        else:
+            doc_idx = bm25_order[:k]
+        bm25 = all_bm25[doc_idx]
         distinct = sorted(set(terms))
         rows = len(doc_idx)
         scalars = np.zeros((rows, len(SCALAR_FEATURES)), dtype=np.float32)
         scalars[:, 0] = bm25
-        best = float(bm25[0]) if rows and bm25[0] > 0 else 1.0
+        best = float(bm25.max()) if rows and bm25.max() > 0 else 1.0
         scalars[:, 1] = bm25 / best
         scalars[:, 2] = self.bm25_plain.score_documents(
             self.plain_tokenizer.tokenize(query_text), doc_idx
         )
         scalars[:, 3] = self.bm25_title.score_documents(terms, doc_idx)
-        top = doc_idx[: self.config.prf_docs]
-        scalars[:, 4] = self._prf_scores(terms, self.bm25.scores(terms), top)[doc_idx]
+        scalars[:, 4] = prf[doc_idx]
         idf_total = sum(self.idf.get(t, 0.0) for t in distinct) or 1.0
         vocab = self.embeddings.vocab
         query_vector = self.embeddings.average(vocab.encode(terms))

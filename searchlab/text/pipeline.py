@@ -214,6 +214,9 @@ def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):
         bm25_full = np.concatenate([bm25_order, np.array(sorted(extra), dtype=np.int64)])
         top = reranked[query.query_id]
         top_set = set(top.tolist())
+        # candidates from outside BM25's list (candidate_source="rm3") join its tail
+        outside = [i for i in top.tolist() if i not in in_list and i not in set(extra)]
+        bm25_full = np.concatenate([bm25_full, np.array(outside, dtype=np.int64)])
         listnet_full = np.concatenate([top, [i for i in bm25_full if i not in top_set]]).astype(
             np.int64
         )

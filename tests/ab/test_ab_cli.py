@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+from statsmodels.stats.proportion import (
+    power_proportions_2indep,
+    samplesize_proportions_2indep_onetail,
+)
 
 from searchlab.cli import run
 
@@ -29,7 +35,8 @@ def test_counts_json_shape(capsys):
     assert metric["difference"] == pytest.approx(0.0004)
     methods = {t["method"]: t for t in metric["tests"]}
     assert set(methods) == {"exact-permutation", "monte-carlo-permutation", "score"}
-    assert methods["exact-permutation"]["pvalue"] == pytest.approx(0.0386696, abs=1e-6)
+    fisher = stats.fisher_exact([[26400, 1_000_000 - 26400], [26000, 1_000_000 - 26000]], "greater")
+    assert methods["exact-permutation"]["pvalue"] == pytest.approx(fisher.pvalue, abs=1e-9)
     assert methods["monte-carlo-permutation"]["seed"] == 3
     assert all(t["alternative"] == "larger" for t in metric["tests"])
     assert out["srm"]["mismatch"] is False
@@ -71,9 +78,11 @@ def test_hillstrom_three_metrics(capsys, shared_data):
 
 def test_power(capsys):
     out = _json(capsys, ["ab", "power", "--baseline", "0.026", "--mde", "0.0004"])
-    assert out["users_per_group"] == 2_503_160
+    needed = samplesize_proportions_2indep_onetail(0.0004, 0.026, 0.8, alpha=0.05)
+    assert out["users_per_group"] == int(np.ceil(needed))
     out = _json(capsys, ["ab", "power", "--baseline", "0.026", "--users", "1000000"])
-    assert out["mde"] == pytest.approx(0.000634, rel=1e-2)
+    reached = power_proportions_2indep(out["mde"], 0.026, 1_000_000, alpha=0.05).power
+    assert reached == pytest.approx(0.8, abs=1e-6)
     assert run(["ab", "power", "--baseline", "0.026", "--mde", "0.02", "--relative"]) == 0
     assert "users per group" in capsys.readouterr().out
 
@@ -187,3 +196,70 @@ def test_srm_warning_comes_first(capsys):
     captured = capsys.readouterr()
     assert "SAMPLE RATIO MISMATCH" in captured.err
     assert captured.out.index("sample ratio") < captured.out.index("verdict")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--control", "3/10", "--variant", "4/10", "--metric-type", "weird"], "unknown metric"),
+        (["--data", "{table}", "--group-col", "arm", "--control", "a", "--variant", "a",
+          "--metric", "bought"], "control and variant are both 'a'"),
+        (["--data", "{table}", "--group-col", "bought", "--control", "0", "--variant", "1",
+          "--metric", "bought"], "both the group column and a metric"),
+        (["--histogram", "{hist}", "--control", "a", "--variant", "a"], "both 'a'"),
+    ],
+)  # fmt: skip
+def test_conflicting_choices_are_refused(capsys, tmp_path, table, argv, message):
+    hist = tmp_path / "hist.csv"
+    pd.DataFrame({"group": ["a", "b"], "value": [1, 0], "count": [5, 2]}).to_csv(hist, index=False)
+    argv = [a.format(table=table, hist=hist) for a in argv]
+    _bad(capsys, tmp_path, ["ab", "test", *argv], message)
+
+
+def test_unusable_output_paths_are_refused_before_any_work(capsys, tmp_path):
+    counts = ["ab", "test", "--control", "3/10", "--variant", "4/10"]
+    a_file = tmp_path / "a.txt"
+    a_file.write_text("keep")
+    same = tmp_path / "same.out"
+    cases = [
+        (["--plot", str(tmp_path)], "is a folder"),
+        (["--report", str(a_file / "r.html")], "it is a file, not a folder"),
+        (["--plot", str(same), "--report", str(same)], "same file"),
+    ]
+    if Path("/proc/self").is_dir():  # a folder that exists but takes no new files
+        cases.append((["--plot", "/proc/null.png"], "cannot write in folder /proc"))
+    for extra, message in cases:
+        assert run([*counts, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert a_file.read_text() == "keep" and not same.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--baseline", "0.026", "--mde", "nan"], "--mde must be a finite number"),
+        (["--baseline", "10", "--mde", "1", "--std", "nan"], "--std must be a finite number"),
+        (["--baseline", "10", "--users", "100", "--std", "inf"], "--std must be a finite"),
+        (["--baseline", "nan", "--mde", "1", "--std", "2"], "--baseline must be a finite"),
+        (["--baseline", "0", "--mde", "0.1", "--relative", "--std", "1"], "zero baseline"),
+    ],
+)
+def test_bad_power_numbers(capsys, extra, message):
+    assert run(["ab", "power", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--control", "3/10", "--variant", "4/10", "--resamples", "100000000000"],
+        ["--data", "{table}", "--group-col", "arm", "--control", "a", "--variant", "b",
+         "--metric", "spend", "--bootstrap-resamples", "100000000000"],
+    ],
+)  # fmt: skip
+def test_resample_counts_that_cannot_fit_in_memory_are_refused(capsys, tmp_path, table, extra):
+    argv = ["ab", "test", *(a.format(table=table) for a in extra)]
+    _bad(capsys, tmp_path, argv, "from 1 to 10,000,000")

@@ -63,14 +63,28 @@ def test_zero_differences_do_not_change_the_pvalue():
     assert all_zero.pvalue == 1.0
 
 
-def test_meet_in_the_middle_agrees_with_brute_force_for_larger_n():
-    rng = np.random.default_rng(7)
-    d = rng.integers(-5, 6, 24).astype(float)
-    res = paired_permutation_test(d, np.zeros_like(d), alternative="larger", max_exact=24)
-    nz = d[d != 0].astype(np.int64)
-    signs = 1 - 2 * ((np.arange(1 << nz.size)[:, None] >> np.arange(nz.size)) & 1)
-    brute = np.mean(signs @ nz >= nz.sum())
-    assert res.pvalue == pytest.approx(brute, abs=1e-15)
+def _sign_sum_counts(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference null by dynamic programming, independent of the enumeration under test:
+    how many of the 2**n sign vectors give each possible sum of s_i * d_i (integer d)."""
+    bound = int(np.abs(d).sum())
+    counts = np.zeros(2 * bound + 1, dtype=np.int64)
+    counts[bound] = 1
+    for value in np.abs(d).astype(np.int64):
+        counts = np.roll(counts, value) + np.roll(counts, -value)  # no wrap: |sum| <= bound
+    return np.arange(-bound, bound + 1), counts
+
+
+@pytest.mark.parametrize("alternative", ["larger", "smaller", "two-sided"])
+def test_meet_in_the_middle_agrees_with_full_enumeration_for_larger_n(alternative):
+    rng = np.random.default_rng(11)
+    d = rng.integers(-5, 6, 34).astype(float)  # 30 non-zero: 2**30 sign vectors, with ties
+    res = paired_permutation_test(d, np.zeros_like(d), alternative=alternative, max_exact=34)
+    assert res.method == "exact-sign-flip" and res.n_nonzero == 30
+    sums, counts = _sign_sum_counts(d)
+    observed = d.sum()
+    extreme = {"larger": sums >= observed, "smaller": sums <= observed,
+               "two-sided": np.abs(sums) >= abs(observed)}[alternative]  # fmt: skip
+    assert res.pvalue == counts[extreme].sum() / 2.0**d.size
 
 
 @pytest.mark.parametrize("alternative", ["larger", "two-sided"])

@@ -166,7 +166,7 @@ def test_resume_retries_failed_only_when_asked(make_server, url_file, tmp_path):
     base_config = CrawlConfig(source=source, out_dir=out, max_retries=1, **FAST)
     assert crawl(base_config).failed == 1
     resumed = crawl(CrawlConfig(**{**base_config.__dict__, "resume": True}))
-    assert resumed.failed == 0 and resumed.already_done == 1
+    assert resumed.failed == 0 and resumed.already_done == 1 and resumed.previously_failed == 1
     retried = crawl(CrawlConfig(**{**base_config.__dict__, "resume": True, "retry_failed": True}))
     assert retried.failed == 1
     assert state_rows(out)[f"{server.base}/broken/x"][1] == 4  # 2 attempts in each of 2 runs

@@ -52,3 +52,16 @@ def test_query_with_no_known_word_gives_finite_zero_signals():
     assert np.all(np.isfinite(cands.features))
     assert not cands.features[:, column("bm25")].any()
     assert not cands.features[:, column("coverage")].any()
+
+
+def test_rm3_candidate_source_takes_the_top_of_the_feedback_ranking():
+    config = FeatureConfig(
+        candidates=2, prf_docs=1, prf_terms=3, candidate_source="rm3", word2vec=CONFIG.word2vec
+    )
+    index = TextIndex(DOCS, config)
+    cands = index.candidates("heat")
+    terms = index.tokenizer.tokenize("heat")
+    first = index.bm25.scores(terms)
+    prf = index._prf_scores(terms, first, np.argsort(-first, kind="stable")[:1])
+    assert list(cands.doc_indices) == list(np.argsort(-prf, kind="stable")[:2])
+    assert np.allclose(cands.features[:, column("bm25_prf")], prf[cands.doc_indices])
