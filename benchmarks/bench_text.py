@@ -71,6 +71,10 @@ def bm25_only(corpus, *, stemmer: str, k1: float, b: float, rm3: bool = False) -
     return {m: float(ev.mean[m]) for m in METRICS}
 
 
+def fmt_p(p: float) -> str:
+    return f"{p:.4f}" if p >= 1e-3 else f"{p:.1e}"
+
+
 def main() -> int:
     from searchlab.text.corpus import import_smart
     from searchlab.text.pipeline import evaluate_text_ranking
@@ -124,7 +128,7 @@ def main() -> int:
         "| ratio ListNet / BM25 | "
         + " | ".join(f"{listnet[m] / bm25[m]:.3f}" for m in METRICS)
         + " |",
-        "| p-value | " + " | ".join(f"{ev.pvalues[m]:.4f}" for m in METRICS) + " |",
+        "| p-value | " + " | ".join(fmt_p(ev.pvalues[m]) for m in METRICS) + " |",
         "",
         "Per fold (NDCG@10):",
         "",
@@ -156,7 +160,7 @@ def main() -> int:
     for seed, other in [(SEED, ev), *robustness]:
         lines.append(
             f"| {seed} | {other.metrics['bm25']['ndcg@10']:.4f} | {other.metrics['listnet']['ndcg@10']:.4f} "
-            f"| {other.mean_difference['ndcg@10']:+.4f} | {other.pvalue:.4f} | {other.mean_difference['map']:+.4f} |"
+            f"| {other.mean_difference['ndcg@10']:+.4f} | {fmt_p(other.pvalue)} | {other.mean_difference['map']:+.4f} |"
         )
     lines += [
         "",

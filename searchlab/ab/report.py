@@ -1,5 +1,8 @@
 """Render an A/B analysis as HTML: a fragment other pages can embed, or one self-contained
-page (inline CSS, plots as base64 PNG data URIs, no external requests)."""
+page (inline CSS, plots as base64 PNG data URIs, no external requests).
+
+Plain f-strings with ``html.escape`` rather than a template engine: one small page does not
+justify a Jinja2 dependency, and every inserted value is escaped here."""
 
 from __future__ import annotations
 

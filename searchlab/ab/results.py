@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from searchlab._json import to_jsonable
+from searchlab.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,10 @@ class MetricAnalysis:
         for result in self.tests:
             if result.method == method:
                 return result
-        raise KeyError(method)
+        raise InputError(
+            f"metric {self.name!r} has no {method!r} test",
+            hint="its tests: " + ", ".join(t.method for t in self.tests),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -113,7 +117,10 @@ class ABAnalysis:
         for metric in self.metrics:
             if metric.name == name:
                 return metric
-        raise KeyError(name)
+        raise InputError(
+            f"no metric {name!r} in this analysis",
+            hint="its metrics: " + ", ".join(m.name for m in self.metrics),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"metrics": [m.to_dict() for m in self.metrics], "srm": to_jsonable(self.srm)}

@@ -50,18 +50,31 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (tests call this directly)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="searchlab")
-    except SystemExit as exc:
-        if exc.code is None:
-            return 0
-        return exc.code if isinstance(exc.code, int) else 1
+        result = app(args=args, prog_name="searchlab", standalone_mode=False)
     except SearchlabError as exc:
         print_error(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
         print_error("interrupted")
         return 130
-    return 0
+    except typer.TyperException as exc:
+        return _usage_error(exc)
+    return result if isinstance(result, int) else 0
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """Typer's usage errors as one line naming the command whose --help explains it."""
+    exit_code = getattr(exc, "exit_code", 2)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # a bare group: its help is the helpful answer
+        return exit_code
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "searchlab"
+    message = exc.format_message().rstrip(".")
+    print_error(f"{message} — see '{command} --help'")
+    return exit_code
 
 
 def main() -> None:

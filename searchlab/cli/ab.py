@@ -18,6 +18,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+COUNTS_METRIC_NAME = "conversion"
 ALTERNATIVE_HELP = "larger (variant above control), smaller, or two-sided."
 
 
@@ -46,7 +47,7 @@ def test(
     metric_type: str = typer.Option(
         "auto", "--metric-type", help="auto, binary (0/1, true/false) or continuous."
     ),
-    name: str = typer.Option("conversion", "--name", help="Metric name for counts input."),
+    name: str = typer.Option(COUNTS_METRIC_NAME, "--name", help="Metric name for counts input."),
     alternative: str = typer.Option("two-sided", "--alternative", help=ALTERNATIVE_HELP),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold, fixed in advance."),
     resamples: int | None = typer.Option(
@@ -85,6 +86,11 @@ def test(
     metrics = list(metric or [])
     if data is not None and histogram is not None:
         raise InputError("give --data or --histogram, not both", hint="one input per run")
+    if (data is not None or histogram is not None) and name != COUNTS_METRIC_NAME:
+        raise InputError(
+            "--name names the metric of counts input",
+            hint="with --data or --histogram the metric is named by --metric",
+        )
     if data is not None:
         if group_col is None:
             raise InputError("--data needs --group-col", hint="name the column holding the group")

@@ -47,7 +47,9 @@ def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise InputError(f"--hidden {text!r} is not a comma-separated list of sizes") from None
+        raise InputError(
+            f"--hidden {text!r} is not a comma-separated list of sizes", hint="e.g. --hidden 64,32"
+        ) from None
     if any(size < 1 for size in sizes):
         raise InputError("--hidden sizes must be positive", hint="e.g. --hidden 64,32")
     return sizes
@@ -124,6 +126,25 @@ def train(
         raise InputError("--valid-groups needs --valid", hint="give the validation data file")
     if patience < 0:
         raise InputError(f"--patience must be >= 0, got {patience}", hint="0 turns it off")
+    defaults = TrainConfig()
+    only_for_trees = {
+        "--num-trees": num_trees != defaults.num_trees,
+        "--num-leaves": num_leaves != defaults.num_leaves,
+        "--tree-lr": tree_lr != defaults.tree_learning_rate,
+    }
+    only_for_neural = {
+        "--epochs": epochs != defaults.epochs,
+        "--lr": learning_rate != defaults.learning_rate,
+        "--hidden": _hidden(hidden) != defaults.hidden,
+    }
+    misplaced = only_for_neural if model == "lambdamart" else only_for_trees
+    for flag, given in misplaced.items():
+        if given:
+            raise InputError(
+                f"{flag} does not apply to --model {model}",
+                hint="--num-trees, --num-leaves and --tree-lr set LambdaMART; "
+                "--epochs, --lr and --hidden set the neural models",
+            )
     config = TrainConfig(
         loss=model,
         epochs=epochs,
@@ -326,6 +347,8 @@ def compare(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Is A better than B? Mean per-query difference with a paired sign-flip test."""
+    import dataclasses
+
     from searchlab.rank.compare import compare_runs, read_run
 
     res = compare_runs(
@@ -337,7 +360,7 @@ def compare(
         seed=seed,
     )
     if as_json:
-        print_json({"run_a": str(run_a), "run_b": str(run_b), **_asdict(res)})
+        print_json({"run_a": str(run_a), "run_b": str(run_b), **dataclasses.asdict(res)})
         return
     _say(f"{metric} over {res.n_queries} queries ({res.n_excluded} excluded as undefined)")
     _say(f"  A {run_a}: {res.mean_a:.4f}")
@@ -351,12 +374,6 @@ def compare(
         f"  p = {res.pvalue:.4g} ({res.alternative}, {res.method}, {res.resamples} sign vectors, "
         f"seed {res.seed}{mc})"
     )
-
-
-def _asdict(obj):
-    import dataclasses
-
-    return dataclasses.asdict(obj)
 
 
 def register(root: typer.Typer) -> None:

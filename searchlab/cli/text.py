@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from searchlab.cli._common import console, err_console, print_json
+from searchlab.cli._common import err_console, print_json
 from searchlab.errors import InputError
 
 app = typer.Typer(
@@ -25,7 +26,7 @@ def _format_p(p: float) -> str:
 
 
 def _progress(message: str) -> None:
-    err_console.print(f"[dim]{message}[/]", markup=True)
+    err_console.print(f"[dim]{escape(message)}[/]", markup=True)
 
 
 @app.command("import")
@@ -88,7 +89,7 @@ def import_(
     if as_json:
         print_json(summary)
         return
-    console.print(
+    typer.echo(
         f"wrote {out}: {summary['documents']} documents, {summary['queries']} queries "
         f"({summary['judged_queries']} judged), {summary['judgments']} judgments"
     )
@@ -143,30 +144,30 @@ def eval_(
             }
         )
         return
-    console.print(
+    typer.echo(
         f"{ev.n_queries} judged queries, {ev.n_documents} documents, {ev.folds}-fold CV over "
         f"queries, seed {ev.seed}"
     )
-    console.print(f"{'':10}" + "".join(f"{m:>10}" for m in REPORTED_METRICS))
+    typer.echo(f"{'':10}" + "".join(f"{m:>10}" for m in REPORTED_METRICS))
     for name in ("bm25", "listnet"):
-        console.print(
+        typer.echo(
             f"{name:10}" + "".join(f"{ev.metrics[name][m]:>10.4f}" for m in REPORTED_METRICS)
         )
-    console.print(
+    typer.echo(
         f"{'diff':10}" + "".join(f"{ev.mean_difference[m]:>+10.4f}" for m in REPORTED_METRICS)
     )
-    console.print(
+    typer.echo(
         f"{'p-value':10}" + "".join(f"{_format_p(ev.pvalues[m]):>10}" for m in REPORTED_METRICS)
     )
-    console.print(f"(paired permutation test across queries, {ev.test_method}, two-sided)")
+    typer.echo(f"(paired permutation test across queries, {ev.test_method}, two-sided)")
     for fold in ev.per_fold:
-        console.print(
+        typer.echo(
             f"fold {fold['fold']}: {fold['queries']} queries  NDCG@10 bm25 "
             f"{fold['bm25']['ndcg@10']:.4f}  listnet {fold['listnet']['ndcg@10']:.4f}  "
             f"train {fold['train_seconds']:.1f} s"
         )
     t = ev.timings
-    console.print(
+    typer.echo(
         f"time: index+embeddings {t['index_and_embeddings']:.1f} s, features {t['features']:.1f} s, "
         f"training {t['train_total']:.1f} s, total {t['total']:.1f} s"
     )
@@ -184,7 +185,7 @@ def train(
     corpus = load_corpus(corpus_dir)
     reranker = corpus_reranker(corpus_dir, corpus, seed=seed, retrain=True, progress=_progress)
     metrics = reranker.ranker.metrics
-    console.print(
+    typer.echo(
         f"saved {Path(corpus_dir) / MODEL_DIR}: ListNet on {metrics.get('train_queries')} queries, "
         f"{metrics.get('train_seconds', 0):.1f} s, {reranker.index.embeddings.vectors.shape[0]} "
         f"word vectors"
@@ -206,21 +207,20 @@ def neighbours(
     """Nearest words by cosine similarity of the corpus's word embeddings."""
     from searchlab.text.corpus import load_corpus
     from searchlab.text.plot import plot_words
-    from searchlab.text.rerank import corpus_reranker
+    from searchlab.text.rerank import corpus_embeddings
 
     if k < 1:
         raise InputError(f"-k must be at least 1, got {k}", hint="use e.g. -k 10")
     if plot is not None and not str(plot).lower().endswith(".png"):
         raise InputError(f"plot path {plot} must end in .png", hint="e.g. --plot neighbours.png")
     corpus = load_corpus(corpus_dir)
-    reranker = corpus_reranker(corpus_dir, corpus, seed=seed, progress=_progress)
-    tokens = reranker.index.tokenizer.tokenize(word)
+    tokenizer, embeddings = corpus_embeddings(corpus_dir, corpus, seed=seed, progress=_progress)
+    tokens = tokenizer.tokenize(word)
     if len(tokens) != 1:
         raise InputError(f"{word!r} is not one content word", hint="give a single word")
-    embeddings = reranker.index.embeddings
     near = embeddings.neighbours(tokens[0], k)
     if plot is not None:
-        extra = [t for w in (also or []) for t in reranker.index.tokenizer.tokenize(w)]
+        extra = [t for w in (also or []) for t in tokenizer.tokenize(w)]
         plot_words(
             embeddings,
             [tokens[0], *(w for w, _ in near), *extra],
@@ -231,11 +231,11 @@ def neighbours(
     if as_json:
         print_json({"word": tokens[0], "neighbours": [{"word": w, "cosine": s} for w, s in near]})
         return
-    console.print(f"nearest to '{tokens[0]}':")
+    typer.echo(f"nearest to '{tokens[0]}':")
     for w, s in near:
-        console.print(f"  {s:6.3f}  {w}")
+        typer.echo(f"  {s:6.3f}  {w}")
     if plot is not None:
-        console.print(f"wrote {plot}")
+        typer.echo(f"wrote {plot}")
 
 
 def search(

@@ -4,7 +4,9 @@ A batch is ``B`` queries padded to the longest list ``L`` in it: ``rows`` (B, L)
 flat feature matrix (0 at padding), ``mask`` (B, L) is True on real documents and ``labels``
 (B, L) holds -1 at padding. The scorer runs only on the real rows (so batch norm and dropout
 never see padding) and the scores are scattered back to (B, L); losses put -inf at padding, so
-padded positions carry exactly zero gradient.
+padded positions carry exactly zero gradient. Hand-written: ``torch.nn.utils.rnn.pad_sequence``
+pads one tensor at a time and gives no mask or row index, and the random list truncation must
+keep each list's order.
 """
 
 from __future__ import annotations

@@ -138,18 +138,14 @@ def _query_offsets(qids: np.ndarray) -> np.ndarray:
     n = qids.shape[0]
     if n == 0:
         return np.zeros(1, dtype=np.int64)
-    change = np.flatnonzero(qids[1:] != qids[:-1]) + 1
-    offsets = np.concatenate([[0], change, [n]]).astype(np.int64)
-    keys = qids[offsets[:-1]]
-    if len(set(keys.tolist())) != len(keys):
-        seen: set = set()
-        for start, key in zip(offsets[:-1], keys.tolist(), strict=True):
-            if key in seen:
-                raise InputError(
-                    f"rows of query {key!r} are not contiguous (it reappears at row {start + 1})",
-                    hint="sort the rows by query id, keeping each query's rows together",
-                )
-            seen.add(key)
+    offsets = np.concatenate([[0], _boundaries(qids), [n]]).astype(np.int64)
+    repeat = _first_repeat(qids, offsets[:-1])
+    if repeat is not None:
+        row, key = repeat
+        raise InputError(
+            f"rows of query {key!r} are not contiguous (it reappears at row {row + 1})",
+            hint="sort the rows by query id, keeping each query's rows together",
+        )
     return offsets
 
 
@@ -229,7 +225,14 @@ def read_ranking_file(
         raise DataFormatError("no data rows", path=str(p), hint="give a non-empty file")
     if groups is not None:
         sizes = read_groups(groups, n)
-        qids = np.repeat(np.arange(1, len(sizes) + 1, dtype=np.int64), sizes)
+        group_qids = np.repeat(np.arange(1, len(sizes) + 1, dtype=np.int64), sizes)
+        if qids is not None and not np.array_equal(_boundaries(qids), _boundaries(group_qids)):
+            raise DataFormatError(
+                "the group file splits the rows into queries differently from the qid: column",
+                path=str(groups),
+                hint="drop --groups (the data has qid:) or give the .query file that belongs to it",
+            )
+        qids = group_qids
     elif qids is None and ungrouped_ok:
         qids = np.zeros(n, dtype=np.int64)
     elif qids is None:
@@ -243,22 +246,46 @@ def read_ranking_file(
     return data if n_features is None else data.with_n_features(n_features)
 
 
-def _check_contiguous(qids: np.ndarray, path: Path) -> None:
-    change = np.flatnonzero(qids[1:] != qids[:-1]) + 1
-    starts = np.concatenate([[0], change])
+def _boundaries(qids: np.ndarray) -> np.ndarray:
+    """Rows where a new query starts (after the first)."""
+    return np.flatnonzero(qids[1:] != qids[:-1]) + 1
+
+
+def _first_repeat(qids: np.ndarray, starts: np.ndarray) -> tuple[int, object] | None:
+    """(row, id) of the first query start whose id already had rows before, or None."""
     keys = qids[starts].tolist()
     if len(set(keys)) == len(keys):
-        return
+        return None
     seen: set = set()
     for start, key in zip(starts.tolist(), keys, strict=True):
         if key in seen:
-            raise DataFormatError(
-                f"qid {key} appears again after other queries (rows of a query must be together)",
-                path=str(path),
-                line=start + 1,
-                hint="sort the file by qid, keeping each query's rows in their order",
-            )
+            return start, key
         seen.add(key)
+    return None
+
+
+def _check_contiguous(qids: np.ndarray, path: Path) -> None:
+    repeat = _first_repeat(qids, np.concatenate([[0], _boundaries(qids)]))
+    if repeat is not None:
+        row, key = repeat
+        raise DataFormatError(
+            f"qid {key} appears again after other queries (rows of a query must be together)",
+            path=str(path),
+            line=_line_of_row(path, row),
+            hint="sort the file by qid, keeping each query's rows in their order",
+        )
+
+
+def _line_of_row(path: Path, row: int) -> int:
+    """The 1-based file line of data row ``row`` (comments and blank lines are not rows)."""
+    seen = -1
+    with path.open("rb") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if line.partition(b"#")[0].strip():
+                seen += 1
+                if seen == row:
+                    return lineno
+    return row + 1
 
 
 def _doc_id_from_comment(comment: str) -> str:

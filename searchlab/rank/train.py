@@ -76,7 +76,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse a bad setting: its name and value, and an example of a good one."""
-        seed_ok = isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0
+        seed_ok = isinstance(self.seed, int | np.integer) and not isinstance(self.seed, bool)
+        seed_ok = seed_ok and self.seed >= 0
         checks = (
             (self.loss in ALL_MODELS, f"unknown model/loss {self.loss!r}",
              "use one of " + ", ".join(ALL_MODELS)),
@@ -270,7 +271,18 @@ def train_ranker(
     config = config or TrainConfig()
     config.validate()
     if data.n_queries < 1 or data.n_rows < 2:
-        raise InputError("training data needs at least one query with two documents")
+        raise InputError(
+            "training data needs at least one query with two documents",
+            hint="give more rows, grouped by qid: or --groups",
+        )
+    starts = data.query_offsets[:-1]
+    if not np.any(
+        np.maximum.reduceat(data.labels, starts) > np.minimum.reduceat(data.labels, starts)
+    ):
+        raise InputError(
+            "no training query has documents with different labels: there is no order to learn",
+            hint="check the label column and the query grouping (qid: or --groups)",
+        )
     if valid is not None:
         valid = valid.with_n_features(data.n_features)
     if config.loss == "lambdamart":
@@ -321,9 +333,10 @@ def _train_neural(data, config, valid, progress, checkpoint_dir) -> NeuralRanker
         usable &= group_max > 0
     train_queries = np.flatnonzero(usable)
     if len(train_queries) == 0:
-        raise ModelError(
-            "no training query has two documents and a relevant one",
-            hint="check the labels, or pass no_relevant='keep'",
+        raise InputError(
+            "no training query has two documents and a relevant one"
+            + (" (after holding out validation queries)" if held_out else ""),
+            hint="check the labels, or keep such lists (no_relevant='keep', --no-relevant keep)",
         )
     scaler = FeatureScaler.fit(data.features, standardize=config.standardize)
     device = _resolve_device(config.device)
@@ -470,7 +483,7 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{meta_path} is not valid JSON: {exc}") from None
+        raise InputError(f"{meta_path} is not valid JSON: {exc}", hint=_RETRAIN_HINT) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise InputError(f"{meta_path} is not a searchlab ranker file", hint=_RETRAIN_HINT)
     try:

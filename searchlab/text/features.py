@@ -20,6 +20,9 @@ k1 1.5, b 0.75, title + text, stemmed tokens, stopwords removed). Each candidate
 ``soft_match``          mean over query terms of the best cosine to a document term
 ``prf_cosine``          cosine of the document embedding to the mean embedding of
                         the top ``prf_docs`` BM25 documents
+``bm25_prf_rel``        ``bm25_prf`` divided by the query's best candidate value
+``bm25_prf_z``          ``bm25_prf`` standardised within the query's candidates
+``bm25_z``              ``bm25`` standardised within the query's candidates
 ``q0 .. q{d-1}``        the averaged query embedding (repeated on every row)
 ``d0 .. d{d-1}``        the averaged document embedding
 ======================  ==========================================================
@@ -57,6 +60,9 @@ SCALAR_FEATURES = (
     "cosine",
     "soft_match",
     "prf_cosine",
+    "bm25_prf_rel",
+    "bm25_prf_z",
+    "bm25_z",
 )
 
 
@@ -222,10 +228,22 @@ class TextIndex:
         scalars[:, 8] = self.log_length[doc_idx]
         scalars[:, 9] = self.doc_unit[doc_idx] @ query_unit
         scalars[:, 11] = self.doc_unit[doc_idx] @ centroid
+        # ListNet's softmax is scale-sensitive and raw scores differ in scale across queries:
+        # per-query normalised copies let one weight fit every query (+0.004 NDCG@10 in CV)
+        prf_best = float(scalars[:, 4].max()) if rows and scalars[:, 4].max() > 0 else 1.0
+        scalars[:, 12] = scalars[:, 4] / prf_best
+        scalars[:, 13] = _standardise(scalars[:, 4])
+        scalars[:, 14] = _standardise(scalars[:, 0])
         features = np.hstack(
             [scalars, np.repeat(query_vector[None, :], rows, axis=0), self.doc_vectors[doc_idx]]
         ).astype(np.float32)
         return QueryCandidates(doc_idx, features, bm25.astype(np.float32))
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return values
+    return (values - values.mean()) / (values.std() + 1e-6)
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from searchlab._io import atomic_write_json
 from searchlab.errors import DataFormatError, InputError
 from searchlab.text.corpus import Corpus, Query
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings
-from searchlab.text.features import FeatureConfig, QueryCandidates, TextIndex
+from searchlab.text.features import SCALAR_FEATURES, FeatureConfig, QueryCandidates, TextIndex
 
 MODEL_FORMAT = "searchlab-text-reranker"
 Progress = Callable[[str], None]
@@ -149,7 +149,12 @@ class TextReranker:
         config = dataclasses.asdict(self.index.config)
         atomic_write_json(
             out / "text-model.json",
-            {"format": MODEL_FORMAT, "fingerprint": self.fingerprint, "features": config},
+            {
+                "format": MODEL_FORMAT,
+                "fingerprint": self.fingerprint,
+                "features": config,
+                "scalar_features": list(SCALAR_FEATURES),
+            },
         )
         return out
 
@@ -204,6 +209,11 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
         raise DataFormatError(f"not a text reranker file ({exc})", path=str(meta_path)) from exc
     if meta.get("format") != MODEL_FORMAT:
         raise DataFormatError("not a text reranker file", path=str(meta_path))
+    if meta.get("scalar_features") != list(SCALAR_FEATURES):
+        raise InputError(
+            f"the reranker in {root} was trained with another feature layout",
+            hint="retrain it: searchlab text train CORPUS_DIR",
+        )
     fingerprint = corpus_fingerprint(corpus)
     if meta.get("fingerprint") != fingerprint:
         raise InputError(
@@ -277,3 +287,26 @@ def corpus_reranker(
     reranker = train_text_reranker(corpus, seed=seed, progress=progress)
     reranker.save(folder)
     return reranker
+
+
+def corpus_embeddings(
+    corpus_dir: str | os.PathLike[str],
+    corpus: Corpus,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+):
+    """(tokenizer, word embeddings) of a corpus: the saved reranker's when the corpus has
+    judgments (training and caching one if needed), else freshly trained on the documents."""
+    from searchlab.text.embeddings import train_word2vec
+    from searchlab.text.tokenize import Tokenizer
+
+    if corpus.judged_queries():
+        reranker = corpus_reranker(corpus_dir, corpus, seed=seed, progress=progress)
+        return reranker.index.tokenizer, reranker.index.embeddings
+    config = FeatureConfig(word2vec=Word2VecConfig(seed=seed))
+    tokenizer = Tokenizer(stopwords=config.stopwords, stemmer=config.stemmer)
+    if progress:
+        progress("training word embeddings (no judged queries, so no reranker is saved)")
+    texts = (f"{d.title} {d.text}" for d in corpus.documents)
+    return tokenizer, train_word2vec(tokenizer.tokenize_many(texts), config.word2vec)

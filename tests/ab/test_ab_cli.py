@@ -207,6 +207,8 @@ def test_srm_warning_comes_first(capsys):
         (["--data", "{table}", "--group-col", "bought", "--control", "0", "--variant", "1",
           "--metric", "bought"], "both the group column and a metric"),
         (["--histogram", "{hist}", "--control", "a", "--variant", "a"], "both 'a'"),
+        (["--histogram", "{hist}", "--control", "a", "--variant", "b", "--name", "spend"],
+         "--name names the metric of counts input"),
     ],
 )  # fmt: skip
 def test_conflicting_choices_are_refused(capsys, tmp_path, table, argv, message):

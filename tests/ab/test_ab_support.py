@@ -100,3 +100,11 @@ def test_import_is_light():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_unknown_metric_or_test_names_are_input_errors():
+    analysis = ab_test("3/10", "4/10", name="conversion")
+    with pytest.raises(InputError, match=r"no metric 'spend'.*its metrics: conversion"):
+        analysis.metric("spend")
+    with pytest.raises(InputError, match=r"no 'welch' test.*exact-permutation"):
+        analysis.metric("conversion").test("welch")

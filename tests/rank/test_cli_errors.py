@@ -47,6 +47,8 @@ def _fails(capsys, argv, message):
         (["--model", "lambdamart", "--num-leaves", "1"], "at least 2 leaves"),
         (["--model", "lambdamart", "--tree-lr", "0"], "LambdaMART learning rate"),
         (["--valid-groups", "x.query"], "--valid-groups needs --valid"),
+        (["--num-trees", "300"], "--num-trees does not apply to --model listnet"),
+        (["--model", "lambdamart", "--epochs", "300"], "--epochs does not apply"),
     ],
 )
 def test_bad_training_settings(capsys, lab, tmp_path, extra, message):
@@ -59,7 +61,15 @@ def test_bad_training_settings(capsys, lab, tmp_path, extra, message):
 def test_bad_group_files(capsys, lab, tmp_path):
     binary = tmp_path / "binary.query"
     binary.write_bytes(bytes(range(256)) * 4)
-    for groups, message in ((tmp_path, "is a folder"), (binary, "not a text file")):
+    rows = len((lab / "data.svm").read_text().splitlines())
+    other_split = tmp_path / "other.query"  # adds up, but cuts across the qid: queries
+    other_split.write_text(f"{rows - 1}\n1\n")
+    cases = [
+        (tmp_path, "is a folder"),
+        (binary, "not a text file"),
+        (other_split, "splits the rows into queries differently from the qid: column"),
+    ]
+    for groups, message in cases:
         argv = ["rank", "eval", "--model", str(lab / "neural"), "--data", str(lab / "data.svm")]
         _fails(capsys, [*argv, "--groups", str(groups)], message)
 
@@ -143,3 +153,12 @@ def test_compare_refuses_more_sign_vectors_than_memory_holds(capsys, lab, tmp_pa
     capsys.readouterr()
     argv = ["rank", "compare", str(run_file), str(run_file), "--resamples", "100000000000"]
     _fails(capsys, argv, "from 1 to 10,000,000")
+
+
+@pytest.mark.parametrize("model", ["listnet", "lambdamart"])
+def test_data_with_nothing_to_learn_is_refused(capsys, tmp_path, model):
+    flat = tmp_path / "flat.svm"  # every document of every query has the same grade
+    flat.write_text("".join(f"0 qid:{q} 1:{d / 10}\n" for q in range(1, 4) for d in range(3)))
+    argv = ["rank", "train", "--data", str(flat), "--out", str(tmp_path / "m"), "--quiet"]
+    _fails(capsys, [*argv, "--model", model], "no order to learn")
+    assert not (tmp_path / "m").exists()

@@ -74,6 +74,7 @@ def test_group_file_without_qid(tmp_path):
         ("1 qid:1 1:1\n\n0 qid:1 3:1 2:2\n", 3, "must increase"),
         ("1 qid:1 1:1\n0 1:2\n", 2, "some rows have qid"),
         ("1 qid:1 1:1\n0 qid:2 1:2\n1 qid:1 1:3\n", 3, "appears again"),
+        ("# head\n1 qid:1 1:1\n\n0 qid:2 1:2\n# note\n1 qid:1 1:3\n", 6, "appears again"),
         ("1 qid:1 1:abc\n", 1, "is not id:value with an integer id"),
         ("-1 qid:1 1:1\n", 1, "must be a finite number >= 0"),
     ],

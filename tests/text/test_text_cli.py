@@ -161,3 +161,35 @@ def test_bad_input_exits_2_with_one_line(small_corpus, tmp_path, capsys, args, f
     assert len(error_lines) == 1 and fragment in error_lines[0]
     assert "Traceback" not in captured.err
     assert not (tmp_path / "x").exists()
+
+
+def test_jsonl_import_without_judgments_still_gives_neighbours(tmp_path, capsys):
+    lines = []
+    for i in range(200):
+        pet, part = ["cat", "dog"][i % 2], ["wing", "rudder"][i % 2]
+        lines.append(json.dumps({"id": f"p{i}", "text": f"the {pet} drinks milk and sleeps"}))
+        lines.append(json.dumps({"id": f"a{i}", "text": f"the {part} deflects supersonic airflow"}))
+    (tmp_path / "docs.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "corpus"
+    assert (
+        run(
+            [
+                "text",
+                "import",
+                "--format",
+                "jsonl",
+                "--docs",
+                str(tmp_path / "docs.jsonl"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "400 documents, 0 queries" in capsys.readouterr().out
+    assert run(["text", "neighbours", "cat", "--corpus", str(out), "-k", "3", "--json"]) == 0
+    near = [n["word"] for n in json.loads(capsys.readouterr().out)["neighbours"]]
+    assert "wing" not in near and "rudder" not in near
+    assert not (out / "model").exists()
+    assert run(["search", "cat", "--corpus", str(out), "--ranker", "listnet"]) == 2
+    assert "no judged queries" in capsys.readouterr().err
