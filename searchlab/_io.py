@@ -15,6 +15,40 @@ from typing import IO, Any
 from searchlab.errors import OutputError
 
 
+def check_output_files(*paths: Path | None) -> None:
+    """Refuse unusable output file paths before computing or writing anything."""
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise OutputError(f"output {path} is a folder", hint="give a file name")
+        check_writable_folder(path.parent)
+
+
+def check_writable_folder(folder: Path) -> None:
+    """The folder, or its nearest existing ancestor, must be a folder that takes new files.
+
+    Probed with a temporary file that is removed at once, so nothing is created yet (not even
+    the folder) and a refusal comes before any computation.
+    """
+    existing = folder if str(folder) else Path(".")
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(
+            f"cannot write under {existing}: it is a file, not a folder",
+            hint="choose an output path in a folder",
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in folder {existing}: {exc.strerror or exc}",
+            hint="choose a writable path",
+        ) from None
+
+
 def ensure_parent_writable(path: Path) -> None:
     """Create the parent folder if needed; raise OutputError if it cannot be written."""
     parent = path.parent if str(path.parent) else Path(".")
@@ -33,7 +67,13 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
     """Yield a file open for writing; it appears at ``path`` only if the block succeeds."""
     target = Path(path)
     ensure_parent_writable(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in folder {target.parent}: {exc.strerror or exc}",
+            hint="choose a writable path",
+        ) from None
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
@@ -77,4 +117,6 @@ def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
     except IsADirectoryError as exc:
         raise InputError(f"{what} {p} is a folder, not a file", hint="give a file path") from exc
     except OSError as exc:
-        raise InputError(f"cannot read {what} {p}: {exc.strerror}", hint="check permissions") from exc
+        raise InputError(
+            f"cannot read {what} {p}: {exc.strerror}", hint="check permissions"
+        ) from exc

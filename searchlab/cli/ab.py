@@ -8,8 +8,9 @@ from typing import Any
 
 import typer
 
+from searchlab._io import check_output_files
 from searchlab.cli._common import console, print_json, print_warning
-from searchlab.errors import InputError, OutputError
+from searchlab.errors import InputError
 
 app = typer.Typer(
     name="ab",
@@ -212,45 +213,6 @@ def power(
     table.add_row("alpha / power", f"{plan.alpha:g} / {plan.power:g} ({plan.alternative})")
     table.add_row("method", plan.method)
     console.print(table)
-
-
-def check_output_files(*paths: Path | None) -> None:
-    """Refuse unusable output file paths before computing or writing anything.
-
-    Shared with the rank CLI (it belongs in searchlab.cli._common, which this job may not edit).
-    """
-    for path in paths:
-        if path is None:
-            continue
-        if path.is_dir():
-            raise OutputError(f"output {path} is a folder", hint="give a file name")
-        check_writable_folder(path.parent)
-
-
-def check_writable_folder(folder: Path) -> None:
-    """The folder, or its nearest existing ancestor, must be a folder that takes new files.
-
-    Probed with a temporary file that is removed at once, so nothing is created yet (not even
-    the folder) and a refusal comes before any computation.
-    """
-    import tempfile
-
-    existing = folder if str(folder) else Path(".")
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise OutputError(
-            f"cannot write under {existing}: it is a file, not a folder",
-            hint="choose an output path in a folder",
-        )
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write in folder {existing}: {exc.strerror or exc}",
-            hint="choose a writable path",
-        ) from None
 
 
 def _print_analysis(analysis: Any) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from searchlab._io import check_output_files, check_writable_folder
 from searchlab.cli._common import console, err_console, print_json
-from searchlab.cli.ab import check_output_files, check_writable_folder
 from searchlab.errors import InputError
 
 app = typer.Typer(
