@@ -36,7 +36,7 @@ def _render(results: list[Any], path: Any, titles: list[str | None]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 3.6 * len(results)), dpi=110)
+    fig = Figure(figsize=(7.5, 4.0 * len(results)), dpi=110)
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(results), 1, squeeze=False)[:, 0]
     for ax, result, title in zip(axes, results, titles, strict=True):
@@ -70,7 +70,8 @@ def _draw_panel(ax: Any, null: NullDistribution, title: str) -> None:
         linewidth=6,
         label=f"at least as extreme: {share_text(share)}".removesuffix(" of"),
     )
-    ax.legend(loc="best", fontsize=8, frameon=True, framealpha=0.85)
+    # Below the axes: inside, it can hide the observed line wherever that falls.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
 
 
