@@ -10,9 +10,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
-from searchlab.errors import OutputError
+from searchlab.errors import InputError, OutputError
 
 
 def check_output_files(*paths: Path | None) -> None:
@@ -105,18 +105,22 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, dumps(obj, indent=2) + "\n")
 
 
-def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
-    """Read a user-supplied text file, turning OS errors into InputError."""
-    from searchlab.errors import InputError
-
+def open_input(path: str | os.PathLike[str], *, what: str = "file") -> BinaryIO:
+    """Open a user-supplied file for binary reading, turning OS errors into InputError."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8", errors="replace")
+        return open(p, "rb")
     except FileNotFoundError as exc:
         raise InputError(f"{what} {p} does not exist", hint="check the path") from exc
     except IsADirectoryError as exc:
         raise InputError(f"{what} {p} is a folder, not a file", hint="give a file path") from exc
     except OSError as exc:
         raise InputError(
-            f"cannot read {what} {p}: {exc.strerror}", hint="check permissions"
+            f"cannot read {what} {p}: {exc.strerror}", hint="check its permissions"
         ) from exc
+
+
+def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
+    """Read a user-supplied UTF-8 text file (undecodable bytes replaced)."""
+    with open_input(path, what=what) as handle:
+        return handle.read().decode("utf-8", errors="replace")
