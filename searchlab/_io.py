@@ -1,4 +1,4 @@
-"""Atomic file output: write to a temporary file beside the target, then rename.
+"""Atomic output: write files (and whole folders) beside the target, then rename.
 
 A crash or a user error never leaves a half-written file under the final name.
 """
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -124,3 +125,58 @@ def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
     """Read a user-supplied UTF-8 text file (undecodable bytes replaced)."""
     with open_input(path, what=what) as handle:
         return handle.read().decode("utf-8", errors="replace")
+
+
+def check_output_folder(target: Path, *, ours: Callable[[Path], bool], what: str) -> None:
+    """Refuse an output folder before any work: a file, a folder holding something that is
+    not ours (``ours(target)`` says whether an earlier run wrote it), or an unwritable place."""
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} exists and is not a folder", hint="choose another --out")
+    if target.is_dir() and any(target.iterdir()) and not ours(target):
+        raise OutputError(
+            f"{target} already holds files that are not a {what}",
+            hint="choose a new or empty --out folder",
+        )
+    check_writable_folder(target.parent)
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``target``; it becomes ``target`` only if the block
+    succeeds (replacing what was there), so a failure never leaves a half-written folder.
+
+    The folder-level twin of ``searchlab._io.atomic_output``; check the target first with
+    :func:`check_output_folder`.
+    """
+    target = Path(target)
+    ensure_parent_writable(target)
+    try:
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        )
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in folder {target.parent}: {exc.strerror or exc}",
+            hint="choose a writable path",
+        ) from None
+    try:
+        yield staging
+        old = None
+        if target.exists():
+            old = staging.with_name(staging.name.replace(".partial", ".old"))
+            os.rename(target, old)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            if old is not None:
+                os.rename(old, target)  # put the previous folder back
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if old is None:
+        return
+    if old.is_symlink():  # the target was a link to a folder: only the link is replaced
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)

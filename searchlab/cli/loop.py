@@ -99,8 +99,9 @@ def simulate(
     """Simulate an A/B experiment between two rankers; write a user-level table for `searchlab ab`."""
     from rich.table import Table
 
+    from searchlab._io import check_output_files
     from searchlab.errors import InputError
-    from searchlab.loop.click_model import ClickModel
+    from searchlab.loop.click_model import ClickModel, check_grades
     from searchlab.loop.rankers import resolve_rankings
     from searchlab.loop.simulate import ExperimentDesign, simulate_experiment, write_user_table
     from searchlab.text.corpus import load_corpus
@@ -109,6 +110,7 @@ def simulate(
         raise InputError(
             f"--out {out} must end in .parquet or .csv", hint="e.g. --out users.parquet"
         )
+    check_output_files(out)
     values = _conversion_values(conversion)
     model = ClickModel(
         examination_decay=examination_decay,
@@ -127,6 +129,7 @@ def simulate(
     corpus = load_corpus(corpus_dir)
     if not corpus.judgments:
         raise InputError(f"corpus {corpus_dir} has no judgments", hint="import it with --qrels")
+    check_grades(corpus.judgments, model)
     (control_rankings, variant_rankings), _ = resolve_rankings(
         [control, variant], corpus, folds=folds, seed=seed
     )
@@ -212,9 +215,11 @@ def demo(
         TimeElapsedColumn,
     )
 
-    from searchlab.loop.demo import DemoConfig, run_demo
+    from searchlab.loop.demo import DemoConfig, check_demo_output, run_demo
 
+    # checked before the progress display starts, so a mistake prints one line and nothing else
     config = DemoConfig(out_dir=out, users=users, seed=seed, quick=quick, folds=folds)
+    check_demo_output(out)
     columns = (
         SpinnerColumn(finished_text="[green]✓[/]"),
         TextColumn("{task.description}"),

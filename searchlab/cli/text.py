@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from searchlab._io import check_output_files
 from searchlab.cli._common import err_console, print_json
 from searchlab.errors import InputError
 
@@ -56,10 +57,11 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON object."),
 ) -> None:
     """Read documents (and queries and judgments) and write a corpus folder."""
-    from searchlab.text.corpus import import_jsonl, import_smart, import_warc
+    from searchlab.text.corpus import check_corpus_output, import_jsonl, import_smart, import_warc
 
     if fmt not in FORMATS:
         raise InputError(f"unknown --format {fmt!r}", hint="use smart, jsonl or warc")
+    check_corpus_output(out)
     if fmt == "warc":
         if not warc:
             raise InputError(
@@ -208,16 +210,22 @@ def neighbours(
     from searchlab.text.corpus import load_corpus
     from searchlab.text.plot import plot_words
     from searchlab.text.rerank import corpus_embeddings
+    from searchlab.text.tokenize import Tokenizer
 
     if k < 1:
         raise InputError(f"-k must be at least 1, got {k}", hint="use e.g. -k 10")
     if plot is not None and not str(plot).lower().endswith(".png"):
         raise InputError(f"plot path {plot} must end in .png", hint="e.g. --plot neighbours.png")
+    check_output_files(plot)
+    # every corpus model tokenizes with the default settings: check the word before training
+    if len(Tokenizer().tokenize(word)) != 1:
+        raise InputError(
+            f"{word!r} is not one content word (stopwords and punctuation are dropped)",
+            hint="give a single word",
+        )
     corpus = load_corpus(corpus_dir)
     tokenizer, embeddings = corpus_embeddings(corpus_dir, corpus, seed=seed, progress=_progress)
     tokens = tokenizer.tokenize(word)
-    if len(tokens) != 1:
-        raise InputError(f"{word!r} is not one content word", hint="give a single word")
     near = embeddings.neighbours(tokens[0], k)
     if plot is not None:
         extra = [t for w in (also or []) for t in tokenizer.tokenize(w)]

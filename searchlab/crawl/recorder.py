@@ -68,24 +68,33 @@ class RecorderCore:
 
     def handle(self, message: tuple) -> int:
         """Apply one message; return 1 if it was a URL's final outcome."""
-        from searchlab.crawl.warc import exchange_from_parts
-
         kind = message[0]
         now = time.time()
         conn = self.conn
         if kind == DONE:
             _, parts, attempts, status = message
-            row = conn.execute("SELECT status FROM urls WHERE url=?", (parts[0],)).fetchone()
-            if row is not None and row[0] == "done":
-                self.duplicates += 1  # the source listed this URL twice: keep the first copy
-                return 1
-            exchange = exchange_from_parts(parts)
-            name, offset = self.rotator.write(exchange)
-            conn.execute(
+            url = parts[0]
+            name, offset = self.rotator.next_location()
+            # One statement both checks and claims the URL (no SELECT first): no row changed
+            # means the source listed this URL twice and its first copy is already stored.
+            claimed = conn.execute(
                 "UPDATE urls SET status='done', attempts=attempts+?, http_status=?, last_error=NULL,"
-                " warc_file=?, warc_offset=?, updated_at=? WHERE url=?",
-                (attempts, status, name, offset, now, exchange.url),
-            )
+                " warc_file=?, warc_offset=?, updated_at=? WHERE url=? AND status!='done'",
+                (attempts, status, name, offset, now, url),
+            ).rowcount
+            if not claimed:
+                self.duplicates += 1
+                return 1
+            try:
+                self.rotator.write(parts)
+            except BaseException:
+                # nothing of this record is committed: leave the URL for a resumed crawl
+                conn.execute(
+                    "UPDATE urls SET status='pending', warc_file=NULL, warc_offset=NULL "
+                    "WHERE url=?",
+                    (url,),
+                )
+                raise
             self.done += 1
             self.by_status[status] += 1
             return 1

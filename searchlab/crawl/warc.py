@@ -6,18 +6,29 @@ request/response pair on this machine (header objects, stream copies, digests in
 Python wrappers), more than aiohttp spends fetching the page; this one builds the same bytes
 in ~20 µs and leaves the rest to zlib and hashlib, which release the GIL. warcio remains the
 reference: the tests read every file back with ``warcio.ArchiveIterator`` and check digests.
+
+Compression is the recorder's largest cost. Levels 1-3 use ISA-L (the ``isal`` package, Intel's
+igzip) when it is installed: on a 3 KB page it is 2.5× faster than zlib level 1 and on an 80 KB
+HTML page 5× faster, at zlib level-3 sizes; the output is standard gzip either way (one member
+per record). Without ``isal``, and for levels 0 and 4-9, zlib does the work.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from searchlab import __version__
+
+try:  # optional accelerator, see the module docstring
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - depends on the environment
+    _isal_zlib = None
 
 _B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # base32 of 10 bits at a time: 160-bit SHA-1 → 16 look-ups (base64.b32encode is pure Python
@@ -36,8 +47,7 @@ def _record_id() -> str:
 
 def _sha1(data: bytes) -> str:
     """``sha1:`` + base32 (RFC 4648), the labelled digest form WARC tools expect."""
-    n = int.from_bytes(hashlib.sha1(data).digest(), "big")
-    return "sha1:" + "".join([_B32_PAIRS[(n >> shift) & 1023] for shift in _SHIFTS])
+    return _digest_of(data)
 
 
 def warc_date(moment: datetime | None = None) -> str:
@@ -45,9 +55,12 @@ def warc_date(moment: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _gzip_member(data: bytes, level: int) -> bytes:
-    # one-shot compress: a compressobj per record costs more than compressing a small page
-    return zlib.compress(data, level, wbits=31)
+def _gzip_compressor(level: int) -> Callable[[bytes], bytes]:
+    """A one-shot ``data → gzip member`` function for ``level`` (a compressobj per record costs
+    more than compressing a small page)."""
+    use_isal = 1 <= level <= 3 and _isal_zlib is not None
+    compress = _isal_zlib.compress if use_isal else zlib.compress  # type: ignore[union-attr]
+    return functools.partial(compress, level=level, wbits=31)
 
 
 def build_record(
@@ -78,53 +91,36 @@ def build_record(
     return head + block + b"\r\n\r\n"
 
 
-def http_response_block(
-    version: str,
-    status: int,
-    reason: str,
-    raw_headers: tuple[tuple[bytes, bytes], ...],
-    body: bytes,
-) -> tuple[bytes, int]:
-    """The response as it came off the wire (headers untouched, body still encoded)."""
-    head = [f"HTTP/{version} {status} {reason}".encode("latin-1", "replace")]
-    head.extend(name + b": " + value for name, value in raw_headers)
-    header_bytes = b"\r\n".join(head) + b"\r\n\r\n"
-    return header_bytes + body, len(header_bytes)
+def _digest_of(*pieces: bytes) -> str:
+    """``_sha1`` of the concatenated pieces, without building the concatenation."""
+    h = hashlib.sha1(pieces[0])
+    for piece in pieces[1:]:
+        h.update(piece)
+    n = int.from_bytes(h.digest(), "big")
+    return "sha1:" + "".join([_B32_PAIRS[(n >> shift) & 1023] for shift in _SHIFTS])
 
 
-def http_request_block(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One completed fetch, everything needed for its request and response records."""
-
-    url: str
-    date: str
-    request_block: bytes
-    response_block: bytes
-    payload_offset: int  # where the body starts inside response_block
-
-
-def exchange_from_parts(parts: tuple) -> Exchange:
-    """Build both HTTP blocks from what the engine captured (done here, off the event loop)."""
-    url, date, method, target, req_headers, version, status, reason, raw_headers, body = parts
-    response_block, payload_offset = http_response_block(version, status, reason, raw_headers, body)
-    return Exchange(
-        url=url,
-        date=date,
-        request_block=http_request_block(method, target, list(req_headers)),
-        response_block=response_block,
-        payload_offset=payload_offset,
-    )
+# What the engine captures for one fetch (a plain tuple: it crosses the process boundary):
+# (url, date, method, target, request headers, HTTP version, status, reason, raw response
+#  headers, body). The recorder turns it into a response and a request record.
+FETCH_FIELDS = (
+    "url",
+    "date",
+    "method",
+    "target",
+    "request_headers",
+    "version",
+    "status",
+    "reason",
+    "raw_headers",
+    "body",
+)
 
 
 class WarcRotator:
     """Appends gzip-per-record WARC files under ``folder``, opening a new one past ``max_bytes``.
 
-    Not thread-safe: one recorder thread owns it. ``write`` returns (file name, offset) of the
+    Not thread-safe: the recorder process owns it. ``write`` returns (file name, offset) of the
     response record so the state can point at it.
     """
 
@@ -134,6 +130,7 @@ class WarcRotator:
         self.seq = first_seq
         self.max_bytes = max_bytes
         self.level = level
+        self.gzip = _gzip_compressor(level)
         self.handle = None
         self.name: str | None = None
         self.size = 0
@@ -164,7 +161,7 @@ class WarcRotator:
             record_id=self.warcinfo_id,
             extra=[("WARC-Filename", self.name)],
         )
-        self._append(_gzip_member(record, self.level))
+        self._append(self.gzip(record))
 
     def _append(self, data: bytes) -> int:
         offset = self.size
@@ -173,38 +170,58 @@ class WarcRotator:
         self.sizes[self.name] = self.size  # type: ignore[index]
         return offset
 
-    def write(self, exchange: Exchange) -> tuple[str, int]:
+    def next_location(self) -> tuple[str, int]:
+        """(file name, offset) the next ``write`` will return, opening a new file if it is due."""
         if self.handle is None or self.size >= self.max_bytes:
             self.close()
             self._open()
-        request_id, response_id = _record_id(), _record_id()
-        payload = exchange.response_block[exchange.payload_offset :]
-        response = build_record(
-            "response",
-            exchange.response_block,
-            "application/http; msgtype=response",
-            date=exchange.date,
-            record_id=response_id,
-            target_uri=exchange.url,
-            extra=[
-                ("WARC-Warcinfo-ID", self.warcinfo_id),
-                ("WARC-Payload-Digest", _sha1(payload)),
-            ],
+        return self.name, self.size  # type: ignore[return-value]
+
+    def write(self, fetch: tuple) -> tuple[str, int]:
+        """Append the response and request records of one fetch (see FETCH_FIELDS).
+
+        The hot path of the recorder, so both records are formatted in one go: the response
+        as it came off the wire (headers untouched, body still encoded) and the request.
+        """
+        url, date, method, target, req_headers, version, status, reason, raw_headers, body = fetch
+        name, offset = self.next_location()
+        http_head = (
+            b"\r\n".join(
+                [
+                    f"HTTP/{version} {status} {reason}".encode("latin-1", "replace"),
+                    *[key + b": " + value for key, value in raw_headers],
+                ]
+            )
+            + b"\r\n\r\n"
         )
-        request = build_record(
-            "request",
-            exchange.request_block,
-            "application/http; msgtype=request",
-            date=exchange.date,
-            record_id=request_id,
-            target_uri=exchange.url,
-            extra=[("WARC-Warcinfo-ID", self.warcinfo_id), ("WARC-Concurrent-To", response_id)],
+        request_block = (
+            "\r\n".join([f"{method} {target} HTTP/1.1", *[f"{k}: {v}" for k, v in req_headers]])
+            + "\r\n\r\n"
+        ).encode("utf-8", "replace")
+        response_id = _record_id()
+        common = (
+            f"WARC-Date: {date}\r\nWARC-Target-URI: {url}\r\nWARC-Warcinfo-ID: {self.warcinfo_id}"
         )
-        response_gz = _gzip_member(response, self.level)
-        request_gz = _gzip_member(request, self.level)
-        offset = self.size
-        self._append(response_gz + request_gz)
-        return self.name, offset  # type: ignore[return-value]
+        response_head = (
+            f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: {response_id}\r\n{common}\r\n"
+            f"WARC-Payload-Digest: {_digest_of(body)}\r\n"
+            f"WARC-Block-Digest: {_digest_of(http_head, body)}\r\n"
+            "Content-Type: application/http; msgtype=response\r\n"
+            f"Content-Length: {len(http_head) + len(body)}\r\n\r\n"
+        ).encode()
+        request_head = (
+            f"WARC/1.0\r\nWARC-Type: request\r\nWARC-Record-ID: {_record_id()}\r\n{common}\r\n"
+            f"WARC-Concurrent-To: {response_id}\r\n"
+            f"WARC-Block-Digest: {_digest_of(request_block)}\r\n"
+            "Content-Type: application/http; msgtype=request\r\n"
+            f"Content-Length: {len(request_block)}\r\n\r\n"
+        ).encode()
+        gzip = self.gzip
+        self._append(
+            gzip(b"".join((response_head, http_head, body, b"\r\n\r\n")))
+            + gzip(b"".join((request_head, request_block, b"\r\n\r\n")))
+        )
+        return name, offset
 
     def flush(self) -> None:
         if self.handle is not None:

@@ -81,6 +81,17 @@ class ClickModel:
         return np.append(np.asarray(self.conversion_by_grade, dtype=np.float64), 0.0)
 
 
+def check_grades(judgments: Judgments, model: ClickModel) -> None:
+    """Refuse judgments graded above the model's ``max_grade`` (they would be clipped)."""
+    top = max((g for docs in judgments.values() for g in docs.values()), default=0)
+    if top > model.max_grade:
+        raise InputError(
+            f"the judgments go up to grade {top}, but the click model has conversion "
+            f"probabilities for grades 0..{model.max_grade} only",
+            hint=f"give {top + 1} comma-separated values to --conversion",
+        )
+
+
 def grade_matrix(
     rankings: Rankings, judgments: Judgments, query_ids: Sequence[str], model: ClickModel
 ) -> np.ndarray:

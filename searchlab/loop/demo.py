@@ -15,7 +15,6 @@ documents and 225 queries but uses 20,000 users and the text pipeline's quick se
 
 from __future__ import annotations
 
-import shutil
 import time
 import urllib.request
 from collections.abc import Callable
@@ -25,8 +24,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from searchlab import __version__
-from searchlab._io import atomic_write_bytes, atomic_write_json, ensure_parent_writable
-from searchlab.errors import InputError, OutputError
+from searchlab._io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    check_output_folder,
+    staged_folder,
+)
+from searchlab.errors import InputError
 
 WORK_MARKER = ".searchlab-demo"
 DEFAULT_USERS = 200_000
@@ -47,6 +52,27 @@ class DemoConfig:
     variant_share: float = 0.5
     salt: str = "searchlab-demo"
     crawl_concurrency: int = 32
+
+    def __post_init__(self) -> None:
+        self.design()  # validates users, split, salt and seed
+        if self.folds < 2:
+            raise InputError(f"need at least 2 folds, got {self.folds}", hint="use --folds 5")
+        if not 0 < self.alpha < 1 or not 0 < self.target_power < 1:
+            raise InputError(
+                "alpha and power must lie strictly between 0 and 1", hint="e.g. 0.05, 0.8"
+            )
+        if self.crawl_concurrency < 1:
+            raise InputError("crawl concurrency must be at least 1", hint="e.g. 32")
+
+    def design(self):
+        from searchlab.loop.simulate import ExperimentDesign
+
+        return ExperimentDesign(
+            users=self.user_count,
+            variant_share=self.variant_share,
+            salt=self.salt,
+            seed=self.seed,
+        )
 
     @property
     def user_count(self) -> int:
@@ -123,42 +149,44 @@ class _Stages:
         return result
 
 
-def _prepare_out_dir(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder", hint="choose another --out")
-    work = out / "work"
-    if work.exists():
-        if not (work / WORK_MARKER).exists():
-            raise OutputError(
-                f"{work} exists and was not made by searchlab demo",
-                hint="choose another --out, or move that folder away",
-            )
-        shutil.rmtree(work)
-    ensure_parent_writable(work / WORK_MARKER)
-    (work / WORK_MARKER).write_text("scratch space of searchlab demo; safe to delete\n")
-    return work
+def check_demo_output(out: Path) -> None:
+    """Refuse --out before any work: a file, a folder holding something other than an earlier
+    demo report, or an unwritable place."""
+    check_output_folder(
+        Path(out), ours=lambda p: (p / "work" / WORK_MARKER).is_file(), what="searchlab demo report"
+    )
 
 
 def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoResult:
-    """Run every stage; returns where the report is and how long each stage took."""
+    """Run every stage; returns where the report is and how long each stage took.
+
+    Everything is built in a hidden folder beside ``config.out_dir`` and renamed into place at
+    the end, so a failed or interrupted run leaves the previous report (or nothing) behind.
+    """
+    out = Path(config.out_dir)
+    check_demo_output(out)
+    with staged_folder(out) as build:
+        timings, summary = _run_stages(config, build, progress or _Silent())
+    return DemoResult(
+        out_dir=out,
+        report_path=out / "index.html",
+        summary_path=out / "summary.json",
+        stages=timings,
+        summary=summary,
+    )
+
+
+def _run_stages(
+    config: DemoConfig, out: Path, progress: DemoProgress
+) -> tuple[tuple[StageTiming, ...], dict[str, Any]]:
     from searchlab.loop.analysis import analyse_conversion, power_check
     from searchlab.loop.report import PLOT_FILE, conclusions, write_report
-    from searchlab.loop.simulate import ExperimentDesign
 
-    design = ExperimentDesign(
-        users=config.user_count,
-        variant_share=config.variant_share,
-        salt=config.salt,
-        seed=config.seed,
-    )  # validates users, split and salt before anything is written
-    if config.folds < 2:
-        raise InputError(f"need at least 2 folds, got {config.folds}", hint="use 5")
-    if not 0 < config.alpha < 1 or not 0 < config.target_power < 1:
-        raise InputError("alpha and power must lie strictly between 0 and 1", hint="e.g. 0.05, 0.8")
-    out = Path(config.out_dir)
-    work = _prepare_out_dir(out)
+    design = config.design()
+    work = out / "work"
+    atomic_write_text(work / WORK_MARKER, "scratch space of searchlab demo; safe to delete\n")
     stages_dir = out / "stages"
-    stages = _Stages(progress or _Silent())
+    stages = _Stages(progress)
     started = time.perf_counter()
 
     from searchlab.loop._bundled import bundled_cranfield
@@ -170,7 +198,9 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
         crawl_summary = stages.run(
             "crawl", lambda update: _crawl_stage(served, work, config, update), total=len(site)
         )
-    atomic_write_json(stages_dir / "crawl.json", crawl_summary)
+    # the crawl's numbers, not its paths: those point into the build folder, renamed at the end
+    crawl_numbers = _crawl_numbers(crawl_summary)
+    atomic_write_json(stages_dir / "crawl.json", crawl_numbers)
 
     corpus = stages.run("import", lambda _: _import_stage(crawl_summary, reference, work))
     corpus_stats = {
@@ -238,7 +268,7 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
                 "salt": config.salt,
             },
             "site": {"pages": len(site)},
-            "crawl": _crawl_numbers(crawl_summary),
+            "crawl": crawl_numbers,
             "corpus": corpus_stats,
             "offline": offline,
             "simulation": _jsonable(simulation),
@@ -252,17 +282,11 @@ def run_demo(config: DemoConfig, progress: DemoProgress | None = None) -> DemoRe
         ]
         summary["total_seconds"] = time.perf_counter() - started
         summary["conclusions"] = conclusions(summary)
-        page = write_report(out, summary, out / PLOT_FILE)
-        return (page, summary), f"{page}"
+        write_report(out, summary, out / PLOT_FILE)
+        return summary, "index.html, summary.json"
 
-    page, summary = stages.run("report", report)
-    return DemoResult(
-        out_dir=out,
-        report_path=page,
-        summary_path=out / "summary.json",
-        stages=tuple(stages.timings),
-        summary=summary,
-    )
+    summary = stages.run("report", report)
+    return tuple(stages.timings), summary
 
 
 def _jsonable(obj: Any) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from searchlab._io import read_text_file
 from searchlab.errors import DataFormatError, InputError
 
 Rankings = dict[str, list[str]]
@@ -29,9 +30,7 @@ def ideal_rankings(judgments: dict[str, dict[str, int]]) -> Rankings:
 
 def read_rankings_file(path: Path) -> Rankings:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read rankings file {path}: {exc}", hint="check the path") from exc
+        data = json.loads(read_text_file(path, what="rankings file"))
     except json.JSONDecodeError as exc:
         raise DataFormatError(f"invalid JSON ({exc.msg})", path=str(path), line=exc.lineno) from exc
     if not isinstance(data, dict) or not all(
@@ -51,23 +50,32 @@ def resolve_rankings(
     seed: int = 0,
     progress: Callable[..., None] | None = None,
 ) -> tuple[list[Rankings], Any]:
-    """Rankings for each spec, and the text evaluation if one was run (else None)."""
-    evaluation = None
-    if any(s in PIPELINE_RANKERS for s in specs):
-        from searchlab.text.pipeline import evaluate_text_ranking
+    """Rankings for each spec, and the text evaluation if one was run (else None).
 
-        evaluation = evaluate_text_ranking(corpus, folds=folds, seed=seed, progress=progress)
-    out = []
+    Names and files are checked before the (minutes-long) cross-validated evaluation runs.
+    """
+    fixed: dict[str, Rankings] = {}
     for spec in specs:
-        if spec in PIPELINE_RANKERS:
-            out.append({q: list(r) for q, r in evaluation.rankings[spec].items()})
-        elif spec == "ideal":
-            out.append(ideal_rankings(corpus.judgments))
+        if spec in PIPELINE_RANKERS or spec in fixed:
+            continue
+        if spec == "ideal":
+            fixed[spec] = ideal_rankings(corpus.judgments)
         elif Path(spec).suffix.lower() == ".json":
-            out.append(read_rankings_file(Path(spec)))
+            fixed[spec] = read_rankings_file(Path(spec))
         else:
             raise InputError(
                 f"unknown ranker {spec!r}",
                 hint="use bm25, listnet, ideal, or a JSON file of rankings",
             )
+    evaluation = None
+    if any(s in PIPELINE_RANKERS for s in specs):
+        from searchlab.text.pipeline import evaluate_text_ranking
+
+        evaluation = evaluate_text_ranking(corpus, folds=folds, seed=seed, progress=progress)
+    out = [
+        {q: list(r) for q, r in evaluation.rankings[s].items()}
+        if s in PIPELINE_RANKERS
+        else fixed[s]
+        for s in specs
+    ]
     return out, evaluation

@@ -52,6 +52,9 @@ class ExperimentDesign:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from searchlab.ab.inputs import check_seed
+
+        check_seed(self.seed)
         if self.users < 2:
             raise InputError(f"need at least 2 users, got {self.users}", hint="e.g. --users 200000")
         if not 0 < self.variant_share < 1:

@@ -281,10 +281,6 @@ def load_site(collection: str | Path | None = None) -> Site:
             f"collection {path} is not a folder",
             hint="give a corpus folder written by 'searchlab text import', or leave it out",
         )
-    try:
-        from searchlab.text.corpus import load_corpus
-    except ImportError as exc:  # the text job provides corpus folders
-        raise InputError(
-            "reading corpus folders needs searchlab.text", hint="install searchlab[text]"
-        ) from exc
+    from searchlab.text.corpus import load_corpus
+
     return build_site(load_corpus(path).documents)

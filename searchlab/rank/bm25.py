@@ -52,16 +52,23 @@ class BM25Index:
             )
         import bm25s
 
-        model = bm25s.BM25(k1=k1, b=b, method=method)
-        # bm25s needs at least one token per document to build its vocabulary; an empty
-        # document simply has no terms (its score stays 0).
-        model.index([list(tokens) for tokens in doc_token_lists], show_progress=False)
+        model = None
+        # An empty document simply has no terms (its score stays 0); bm25s cannot index a
+        # collection without any term (e.g. titles that are all missing), which scores 0 too.
+        if any(len(tokens) for tokens in doc_token_lists):
+            model = bm25s.BM25(k1=k1, b=b, method=method)
+            model.index([list(tokens) for tokens in doc_token_lists], show_progress=False)
         return cls(k1=k1, b=b, method=method, n_documents=len(doc_token_lists), _model=model)
+
+    def has_term(self, token: str) -> bool:
+        """Whether some document contains ``token``."""
+        return self._model is not None and token in self._model.vocab_dict  # type: ignore[attr-defined]
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every document (float32, document order)."""
         model = self._model
-        ids = [model.vocab_dict[t] for t in query_tokens if t in model.vocab_dict]  # type: ignore[attr-defined]
+        vocab = model.vocab_dict if model is not None else {}  # type: ignore[attr-defined]
+        ids = [vocab[t] for t in query_tokens if t in vocab]
         if not ids:
             return np.zeros(self.n_documents, dtype=np.float32)
         return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]

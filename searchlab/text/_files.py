@@ -1,8 +1,8 @@
-"""Open user text files, plain or gzip-compressed, as lines without their line endings.
+"""Read user text files, plain or gzip, as lines without their line endings.
 
-Shared by the SMART, qrels and JSONL readers: every file may be ``.gz`` (the bundled
-Cranfield copy is), may use CRLF line endings (the circulating Cranfield files do), and is
-read as UTF-8 with undecodable bytes replaced rather than failing halfway.
+``read_lines`` is shared by the SMART, qrels and JSONL readers: every file may be ``.gz``
+(the bundled Cranfield copy is), may use CRLF line endings (the circulating Cranfield files
+do), and is read as UTF-8 with undecodable bytes replaced rather than failing halfway.
 """
 
 from __future__ import annotations
@@ -11,22 +11,15 @@ import gzip
 import os
 from pathlib import Path
 
-from searchlab.errors import DataFormatError, InputError
+from searchlab._io import open_input
+from searchlab.errors import DataFormatError
 
 
 def read_lines(path: str | os.PathLike[str], *, what: str = "file") -> list[str]:
     """All lines of ``path`` (gzip if it starts with the gzip magic), CR/LF stripped."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} {p} does not exist", hint="check the path") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{what} {p} is a folder, not a file", hint="give a file path") from exc
-    except OSError as exc:
-        raise InputError(
-            f"cannot read {what} {p}: {exc.strerror}", hint="check permissions"
-        ) from exc
+    with open_input(p, what=what) as handle:
+        raw = handle.read()
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

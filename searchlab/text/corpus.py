@@ -2,9 +2,9 @@
 
 A corpus folder holds ``documents.jsonl`` (``doc_id``, ``title``, ``text``, ``url``),
 ``queries.jsonl`` (``query_id``, ``text``), ``qrels.txt`` (TREC: ``query 0 document gain``)
-and ``corpus.json`` (counts and provenance; written last, so a folder without it is not a
-corpus). Each file is written atomically. Importers for the SMART format, JSONL and WARC
-crawls all produce the same ``Corpus``.
+and ``corpus.json`` (counts and provenance; a folder without it is not a corpus). The
+folder is built beside its final name and renamed into place, so it is never half-written.
+Importers for the SMART format, JSONL and WARC crawls all produce the same ``Corpus``.
 """
 
 from __future__ import annotations
@@ -80,40 +80,85 @@ class Corpus:
         )
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write the corpus folder (each file atomically, the manifest last)."""
-        out = Path(folder)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out} exists and is not a folder", hint="choose another --out")
+        """Write the corpus folder all at once: built beside it, then renamed into place.
+
+        An existing corpus folder is replaced whole (a reranker saved in it belonged to the
+        old corpus); any other non-empty folder is refused.
+        """
+        from searchlab._io import staged_folder
         from searchlab.text.qrels import format_trec_qrels
+
+        out = Path(folder)
+        check_corpus_output(out)
 
         def jsonl(rows: Iterable[dict[str, object]]) -> str:
             return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
-        atomic_write_text(
-            out / DOCUMENTS_FILE,
-            jsonl(
-                {"doc_id": d.doc_id, "title": d.title, "text": d.text, "url": d.url}
-                for d in self.documents
-            ),
-        )
-        atomic_write_text(
-            out / QUERIES_FILE,
-            jsonl({"query_id": q.query_id, "text": q.text} for q in self.queries),
-        )
-        atomic_write_text(out / QRELS_FILE, format_trec_qrels(self.judgments))
-        atomic_write_json(
-            out / MANIFEST,
-            {
-                "format": CORPUS_FORMAT,
-                "version": CORPUS_VERSION,
-                "source": self.source,
-                "documents": len(self.documents),
-                "queries": len(self.queries),
-                "judged_queries": len(self.judged_queries()),
-                "judgments": self.judgment_count,
-            },
-        )
+        with staged_folder(out) as staging:
+            atomic_write_text(
+                staging / DOCUMENTS_FILE,
+                jsonl(
+                    {"doc_id": d.doc_id, "title": d.title, "text": d.text, "url": d.url}
+                    for d in self.documents
+                ),
+            )
+            atomic_write_text(
+                staging / QUERIES_FILE,
+                jsonl({"query_id": q.query_id, "text": q.text} for q in self.queries),
+            )
+            atomic_write_text(staging / QRELS_FILE, format_trec_qrels(self.judgments))
+            atomic_write_json(
+                staging / MANIFEST,
+                {
+                    "format": CORPUS_FORMAT,
+                    "version": CORPUS_VERSION,
+                    "source": self.source,
+                    "documents": len(self.documents),
+                    "queries": len(self.queries),
+                    "judged_queries": len(self.judged_queries()),
+                    "judgments": self.judgment_count,
+                },
+            )
         return out
+
+
+def check_corpus_output(folder: str | os.PathLike[str]) -> None:
+    """Refuse an --out that is a file, holds files other than a corpus, or cannot be written."""
+    from searchlab._io import check_output_folder
+
+    check_output_folder(
+        Path(folder), ours=lambda p: (p / MANIFEST).is_file(), what="searchlab corpus"
+    )
+
+
+def _read_judgments(
+    qrels: str | os.PathLike[str] | None,
+    queries: Sequence[Query],
+    documents: Sequence[Document],
+    grades: str,
+    numbering: str,
+) -> dict[str, dict[str, int]]:
+    """The qrels file's judgments of these queries and documents ({} without a file)."""
+    from searchlab.text.qrels import read_qrels
+
+    if qrels is None:
+        return {}
+    if not queries:
+        raise InputError(
+            "qrels need queries, and no queries were given", hint="pass --queries FILE as well"
+        )
+    return read_qrels(
+        qrels,
+        query_ids=[q.query_id for q in queries],
+        doc_ids=[d.doc_id for d in documents],
+        grades=grades,
+        numbering=numbering,
+    ).judgments
+
+
+def _require_documents(documents: Sequence[Document], problem: str) -> None:
+    if not documents:
+        raise InputError(problem, hint="check the files given")
 
 
 def _check_ids(ids: Sequence[str], what: str) -> None:
@@ -178,9 +223,10 @@ def import_smart(
     """A corpus from SMART files: documents (``.T`` title, ``.W`` text), queries (``.W``),
     and qrels whose queries are numbered by position in the query file unless
     ``numbering="id"`` (see ``searchlab.text.qrels``)."""
-    from searchlab.text.qrels import read_qrels
+    from searchlab.text.qrels import check_qrels_options
     from searchlab.text.smart import read_smart
 
+    check_qrels_options(grades, numbering)
     documents = tuple(
         Document(r.record_id, r.get("T"), r.get("W"), None)
         for r in read_smart(docs, what="documents file")
@@ -190,17 +236,7 @@ def import_smart(
         query_list = tuple(
             Query(r.record_id, r.get("W")) for r in read_smart(queries, what="queries file")
         )
-    judgments: dict[str, dict[str, int]] = {}
-    if qrels is not None:
-        if queries is None:
-            raise InputError("qrels need the queries file", hint="pass --queries FILE as well")
-        judgments = read_qrels(
-            qrels,
-            query_ids=[q.query_id for q in query_list],
-            doc_ids=[d.doc_id for d in documents],
-            grades=grades,
-            numbering=numbering,
-        ).judgments
+    judgments = _read_judgments(qrels, query_list, documents, grades, numbering)
     return Corpus(documents, query_list, judgments, source=f"smart:{Path(docs).name}")
 
 
@@ -214,21 +250,13 @@ def import_jsonl(
 ) -> Corpus:
     """A corpus from JSONL documents (and optional JSONL queries and qrels)."""
     from searchlab.text.jsonl import read_jsonl_documents, read_jsonl_queries
-    from searchlab.text.qrels import read_qrels
+    from searchlab.text.qrels import check_qrels_options
 
+    check_qrels_options(grades, numbering)
     documents = tuple(read_jsonl_documents(docs))
+    _require_documents(documents, f"documents file {docs} holds no documents")
     query_list = tuple(read_jsonl_queries(queries)) if queries is not None else ()
-    judgments: dict[str, dict[str, int]] = {}
-    if qrels is not None:
-        if queries is None:
-            raise InputError("qrels need the queries file", hint="pass --queries FILE as well")
-        judgments = read_qrels(
-            qrels,
-            query_ids=[q.query_id for q in query_list],
-            doc_ids=[d.doc_id for d in documents],
-            grades=grades,
-            numbering=numbering,
-        ).judgments
+    judgments = _read_judgments(qrels, query_list, documents, grades, numbering)
     return Corpus(documents, query_list, judgments, source=f"jsonl:{Path(docs).name}")
 
 
@@ -237,4 +265,5 @@ def import_warc(paths: Sequence[str | os.PathLike[str]], *, min_chars: int = 1) 
     from searchlab.text.warc_import import read_warc_documents
 
     documents = tuple(read_warc_documents(paths, min_chars=min_chars))
+    _require_documents(documents, "the WARC files hold no HTML page with status 200 and text")
     return Corpus(documents, (), {}, source=f"warc:{len(paths)} path(s)")

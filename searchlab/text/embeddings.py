@@ -47,6 +47,9 @@ class Word2VecConfig:
     workers: int = 1
 
     def __post_init__(self) -> None:
+        from searchlab.ab.inputs import check_seed
+
+        check_seed(self.seed)
         for name in ("dim", "window", "negative", "min_count", "epochs", "workers"):
             if getattr(self, name) < 1:
                 raise InputError(f"word2vec {name} must be at least 1", hint=f"raise {name}")

@@ -15,6 +15,7 @@ ideal and MAP's denominator count every relevant document. Metrics are the rank 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,7 +85,15 @@ def evaluate_text_ranking(
     from searchlab.rank.train import train_ranker
 
     started = time.perf_counter()
+    from searchlab.ab.inputs import check_seed
+
+    check_seed(seed)
     queries = corpus.judged_queries()
+    if not queries:
+        raise InputError(
+            "the corpus has no judged queries to evaluate",
+            hint="import queries and qrels with: searchlab text import --queries ... --qrels ...",
+        )
     if folds < 2:
         raise InputError(f"need at least 2 folds, got {folds}", hint="use --folds 5")
     if len(queries) < folds:
@@ -118,7 +127,7 @@ def evaluate_text_ranking(
         note(f"fold {f + 1}/{folds}: training ListNet on {int((fold_of != f).sum())} queries")
         t0 = time.perf_counter()
         train_rows = [r for r, fo in zip(rows, fold_of, strict=True) if fo != f]
-        config = _with_seed(base_train, base_train.seed + f)
+        config = dataclasses.replace(base_train, seed=base_train.seed + f)
         with single_threaded_torch():
             ranker = train_ranker(to_ranking_data(train_rows), config)
             train_seconds.append(time.perf_counter() - t0)
@@ -189,12 +198,6 @@ def evaluate_text_ranking(
             "features": [*SCALAR_FEATURES, "q (dim)", "d (dim)"],
         },
     )
-
-
-def _with_seed(config, seed: int):
-    import dataclasses
-
-    return dataclasses.replace(config, seed=seed)
 
 
 def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):

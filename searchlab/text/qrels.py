@@ -51,6 +51,14 @@ def cranfield_gain(code: int) -> int | None:
     return 5 - code
 
 
+def check_qrels_options(grades: str, numbering: str) -> None:
+    """Refuse an unknown grade scheme or query numbering (before any file is read)."""
+    if grades not in GRADE_SCHEMES:
+        raise InputError(f"unknown grades scheme {grades!r}", hint="use cranfield or asis")
+    if numbering not in NUMBERINGS:
+        raise InputError(f"unknown query numbering {numbering!r}", hint="use position or id")
+
+
 def read_qrels(
     path: str | os.PathLike[str],
     *,
@@ -60,10 +68,7 @@ def read_qrels(
     numbering: str = "position",
 ) -> QrelsReport:
     """Read a qrels file; map its queries onto ``query_ids`` and check documents exist."""
-    if grades not in GRADE_SCHEMES:
-        raise InputError(f"unknown grades scheme {grades!r}", hint="use cranfield or asis")
-    if numbering not in NUMBERINGS:
-        raise InputError(f"unknown query numbering {numbering!r}", hint="use position or id")
+    check_qrels_options(grades, numbering)
     known_docs = set(doc_ids) if doc_ids is not None else None
     known_queries = set(query_ids)
     judgments: dict[str, dict[str, int]] = {}

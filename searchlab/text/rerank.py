@@ -28,6 +28,7 @@ from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings
 from searchlab.text.features import SCALAR_FEATURES, FeatureConfig, QueryCandidates, TextIndex
 
 MODEL_FORMAT = "searchlab-text-reranker"
+MODEL_DIR = "model"  # a corpus folder's reranker lives in CORPUS_DIR/model
 Progress = Callable[[str], None]
 
 
@@ -139,23 +140,25 @@ class TextReranker:
         ]
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
+        from searchlab._io import staged_folder
         from searchlab.text.tokenize import save_text_model_vocab
 
         out = Path(folder)
         emb = self.index.embeddings
-        save_text_model_vocab(out / "vocabulary.json", self.index.tokenizer, emb.vocab)
-        emb.save(out / "embeddings.npz")
-        self.ranker.save(out / "ranker")
-        config = dataclasses.asdict(self.index.config)
-        atomic_write_json(
-            out / "text-model.json",
-            {
-                "format": MODEL_FORMAT,
-                "fingerprint": self.fingerprint,
-                "features": config,
-                "scalar_features": list(SCALAR_FEATURES),
-            },
-        )
+        # all four parts replace the old model together, or none does
+        with staged_folder(out) as staging:
+            save_text_model_vocab(staging / "vocabulary.json", self.index.tokenizer, emb.vocab)
+            emb.save(staging / "embeddings.npz")
+            self.ranker.save(staging / "ranker")
+            atomic_write_json(
+                staging / "text-model.json",
+                {
+                    "format": MODEL_FORMAT,
+                    "fingerprint": self.fingerprint,
+                    "features": dataclasses.asdict(self.index.config),
+                    "scalar_features": list(SCALAR_FEATURES),
+                },
+            )
         return out
 
 
@@ -225,9 +228,6 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
     return TextReranker(index, load_ranker(root / "ranker"), fingerprint)
 
 
-MODEL_DIR = "model"
-
-
 def search_bm25(
     corpus: Corpus, query_text: str, k: int = 10, config: FeatureConfig | None = None
 ) -> list[SearchHit]:
@@ -244,6 +244,7 @@ def search_bm25(
         b=config.b,
         method=config.method,
     )
+    _check_known(index, terms, query_text)
     indices, scores = index.search(terms, k)
     docs = corpus.documents
     return [
@@ -262,8 +263,18 @@ def _query_terms(tokenizer, query_text: str) -> list[str]:
     return terms
 
 
+def _check_known(index, terms: list[str], query_text: str) -> None:
+    if not any(index.has_term(t) for t in terms):
+        raise InputError(
+            f"no word of the query {query_text!r} occurs in the corpus",
+            hint="use words of the corpus's documents",
+        )
+
+
 def search_reranked(reranker: TextReranker, query_text: str, k: int = 10) -> list[SearchHit]:
-    _query_terms(reranker.index.tokenizer, query_text)
+    _check_known(
+        reranker.index.bm25, _query_terms(reranker.index.tokenizer, query_text), query_text
+    )
     return reranker.search(query_text, k)
 
 

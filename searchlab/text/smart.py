@@ -50,35 +50,35 @@ def read_smart(path: str | os.PathLike[str], *, what: str = "SMART file") -> lis
             fields = {k: " ".join(" ".join(v).split()) for k, v in bodies.items()}
             records.append(SmartRecord(record_id, record_line, fields))
 
-    for number, line in enumerate(lines, start=1):
+    not_smart = "is this a SMART file? it must start with '.I <id>'"
+    number = 0
+
+    def bad(message: str, hint: str) -> DataFormatError:
+        return DataFormatError(message, path=str(path), line=number, hint=hint)
+
+    for number, line in enumerate(lines, start=1):  # bad() reports the current number
         if line.startswith(".I"):
             match = _RECORD_START.match(line)
             if match is None or match.group(1) is None:
-                raise DataFormatError(
+                raise bad(
                     f"record marker {line.strip()!r} has no id",
-                    path=str(path),
-                    line=number,
-                    hint="each record starts with '.I <id>'",
+                    "each record starts with '.I <id>'",
                 )
             finish()
             record_id, record_line, current, bodies = match.group(1), number, None, {}
             if record_id in seen_ids:
-                raise DataFormatError(
+                raise bad(
                     f"record id {record_id} repeats the record at line {seen_ids[record_id]}",
-                    path=str(path),
-                    line=number,
-                    hint="record ids must be unique",
+                    "record ids must be unique",
                 )
             seen_ids[record_id] = number
             continue
         marker = _FIELD_START.match(line) if line.startswith(".") else None
         if marker is not None and marker.group(1) in KNOWN_FIELDS and not marker.group(2):
             if record_id is None:
-                raise DataFormatError(
+                raise bad(
                     f"field .{marker.group(1)} before any '.I' record",
-                    path=str(path),
-                    line=number,
-                    hint="is this a SMART file? it must start with '.I <id>'",
+                    not_smart,
                 )
             current = marker.group(1)
             bodies.setdefault(current, [])
@@ -86,18 +86,14 @@ def read_smart(path: str | os.PathLike[str], *, what: str = "SMART file") -> lis
         if not line.strip():
             continue
         if record_id is None:
-            raise DataFormatError(
+            raise bad(
                 f"text {line.strip()[:40]!r} before any '.I' record",
-                path=str(path),
-                line=number,
-                hint="is this a SMART file? it must start with '.I <id>'",
+                not_smart,
             )
         if current is None:
-            raise DataFormatError(
+            raise bad(
                 f"text {line.strip()[:40]!r} outside any field of record {record_id}",
-                path=str(path),
-                line=number,
-                hint="field bodies follow a marker line such as '.W'",
+                "field bodies follow a marker line such as '.W'",
             )
         bodies[current].append(line)
     finish()

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from searchlab.crawl import sources
 from searchlab.crawl.sources import (
     BadLine,
     SourceUrl,
@@ -129,3 +133,19 @@ def test_check_url_accepts_only_http_urls():
     assert check_url("https://en.wikipedia.org/wiki/C%2B%2B") is None
     assert check_url("mailto:x@example.org") is not None
     assert check_url("http://exa mple.org/") is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(
+        r"\A(https?|HTTP|ftp)://([A-Za-z0-9.@:\[\]-]{0,12})(:[0-9x]{0,6})?([/?#][ -~\x00\x7f]{0,10})?\Z"
+    )
+)
+def test_check_url_fast_path_agrees_with_the_full_check(url):
+    fast = sources.check_url(url)
+    saved = sources._PLAIN_URL
+    sources._PLAIN_URL = re.compile(r"(?!)")  # never matches: only the full check runs
+    try:
+        assert fast == sources.check_url(url)
+    finally:
+        sources._PLAIN_URL = saved

@@ -12,6 +12,7 @@ import pytest
 
 from searchlab.ab import ab_test, power_plan
 from searchlab.cli import run
+from searchlab.errors import InputError
 from searchlab.loop._bundled import bundled_cranfield
 from searchlab.loop.analysis import power_check
 from searchlab.loop.demo import DEFAULT_USERS
@@ -58,7 +59,7 @@ def test_summary_holds_what_the_stages_wrote(outputs, quick_demo):
     for name in ("offline", "ab", "power", "corpus"):
         assert summary[name] == stages[name], name
     assert summary["simulation"] == stages["simulation"]
-    assert summary["crawl"]["done"] == stages["crawl"]["done"]
+    assert summary["crawl"] == stages["crawl"]
     assert [s["name"] for s in summary["stages"]] == [
         "site",
         "crawl",
@@ -150,15 +151,41 @@ def test_underpowered_report_says_how_many_users_are_needed(outputs):
     assert "underpowered" in line and "123,456 users per arm" in line and "--users 246912" in line
 
 
-def test_demo_refuses_bad_input_and_writes_nothing(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--users", "1"], "at least 2 users"),
+        (["--users", "-5"], "at least 2 users"),
+        (["--seed", "-1"], "seed must be a non-negative"),
+        (["--folds", "1"], "at least 2 folds"),
+        (["--out", "{tmp}/occupied"], "already holds files that are not a searchlab demo"),
+        (["--out", "{tmp}/file"], "exists and is not a folder"),
+        (["--out", "{tmp}/file/report"], "it is a file, not a folder"),
+    ],
+)
+def test_demo_refuses_bad_input_and_writes_nothing(tmp_path, refused, args, fragment):
+    (tmp_path / "occupied" / "work").mkdir(parents=True)
+    (tmp_path / "file").write_text("x")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    argv = ["demo", "--quick", "--out", str(tmp_path / "report")]
+    refused(argv + [a.format(tmp=tmp_path) for a in args], fragment)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_a_failing_demo_leaves_the_previous_report_and_no_partial_folder(
+    quick_demo, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
     out = tmp_path / "report"
-    assert run(["demo", "--quick", "--out", str(out), "--users", "1"]) == 2
-    assert "at least 2 users" in capsys.readouterr().err
-    assert not out.exists()
-    occupied = tmp_path / "occupied"
-    (occupied / "work").mkdir(parents=True)
-    assert run(["demo", "--quick", "--out", str(occupied)]) == 2
-    assert "not made by searchlab demo" in capsys.readouterr().err
-    a_file = tmp_path / "file"
-    a_file.write_text("x")
-    assert run(["demo", "--out", str(a_file)]) == 2
+    shutil.copytree(quick_demo, out)
+    before = (out / "summary.json").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise InputError("simulated failure after the crawl", hint="none")
+
+    monkeypatch.setattr("searchlab.loop.demo._import_stage", broken)
+    assert run(["demo", "--quick", "--out", str(out)]) == 2  # the stages so far were shown
+    assert "simulated failure" in capsys.readouterr().err
+    assert (out / "summary.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]

@@ -202,3 +202,37 @@ def test_simulate_cli_writes_a_table_for_searchlab_ab(cranfield, ideal, tmp_path
     assert run([*argv, "--users", "1", "--out", str(tmp_path / "u.csv")]) == 2
     assert "at least 2 users" in capsys.readouterr().err
     assert not (tmp_path / "u.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--control", "listnet", "--variant", "magic"], "unknown ranker 'magic'"),
+        (["--variant", "{tmp}/missing.json"], "missing.json does not exist"),
+        (["--users", "0"], "at least 2 users"),
+        (["--users", "-3"], "at least 2 users"),
+        (["--seed", "-1"], "seed must be a non-negative"),
+        (["--out", "{tmp}/file/users.csv"], "it is a file, not a folder"),
+        (["--out", "{tmp}/users.txt"], ".parquet or .csv"),
+        (["--corpus", "{tmp}/unjudged"], "has no judgments"),
+        (["--conversion", "0.1,0.2"], "go up to grade 4"),
+        (["--conversion", "0.1,x"], "not a comma-separated list of numbers"),
+    ],
+)
+def test_simulate_cli_refuses_bad_input_before_any_work(
+    cranfield, tmp_path, refused, monkeypatch, args, fragment
+):
+    from searchlab.text.corpus import Corpus
+
+    def no_evaluation(*args, **kwargs):
+        raise AssertionError("bad input must be refused before the cross-validated evaluation")
+
+    monkeypatch.setattr("searchlab.text.pipeline.evaluate_text_ranking", no_evaluation)
+    (tmp_path / "file").write_text("x")
+    Corpus(cranfield.documents[:2]).save(tmp_path / "unjudged")
+    corpus_dir = cranfield.save(tmp_path / "corpus")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    argv = ["simulate", "--corpus", str(corpus_dir), "--control", "ideal", "--variant", "ideal"]
+    argv += ["--users", "100", "--out", str(tmp_path / "users.csv")]
+    refused(argv + [a.format(tmp=tmp_path) for a in args], fragment)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -13,7 +13,6 @@ from urllib.error import HTTPError
 
 import pytest
 
-from searchlab.cli import run
 from searchlab.errors import InputError
 from searchlab.loop.site import (
     DUMP_HEADER,
@@ -149,11 +148,23 @@ def test_every_cranfield_page_is_served_with_title_h1_and_doc_id(cranfield_site)
     assert len(ids) == 1400
 
 
-def test_cli_rejects_a_bad_port_and_a_missing_collection(tmp_path, capsys):
-    assert run(["site", "serve", "--port", "70000"]) == 2
-    assert "port" in capsys.readouterr().err
-    assert run(["site", "serve", "--collection", str(tmp_path / "nope"), "--port", "0"]) == 2
-    assert "not a folder" in capsys.readouterr().err
+def test_cli_rejects_a_bad_port_and_a_missing_collection(tmp_path, refused):
+    import socket
+
+    from searchlab.text.corpus import Corpus, Document
+
+    refused(["site", "serve", "--port", "70000"], "port 70000 is out of range")
+    refused(["site", "serve", "--port", "-1"], "port -1 is out of range")
+    refused(["site", "serve", "--collection", str(tmp_path / "nope")], "not a folder")
+    refused(["site", "serve", "--collection", str(tmp_path)], "not a corpus folder")
+    Corpus((Document("1", "Alpha", "first"),)).save(tmp_path / "c")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refused(
+            ["site", "serve", "--collection", str(tmp_path / "c"), "--port", port], "cannot listen"
+        )
 
 
 def test_site_serve_command_serves_until_interrupted(tmp_path):

@@ -73,3 +73,11 @@ def test_bad_parameters_are_input_errors():
 def test_search_caps_k_at_the_number_of_documents():
     order, _ = BM25Index.build(DOCS).search(["wing"], 100)
     assert len(order) == 4
+
+
+def test_documents_without_terms_score_zero():
+    index = BM25Index.build([["wing"], [], ["lift"]])
+    assert index.scores(["wing"])[1] == 0 and index.scores(["wing"])[0] > 0
+    nothing = BM25Index.build([[], []])  # e.g. a collection whose titles are all missing
+    assert not nothing.scores(["wing"]).any()
+    assert list(nothing.search(["wing"], 5)[0]) == [0, 1]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from searchlab.errors import DataFormatError, InputError
+from searchlab.errors import DataFormatError, InputError, OutputError
 from searchlab.text.corpus import Corpus, Document, Query, import_jsonl, load_corpus
 
 
@@ -36,6 +36,36 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.queries == corpus.queries
     assert loaded.judgments == corpus.judgments
     assert [q.query_id for q in loaded.judged_queries()] == ["q1", "q2"]
+
+
+def test_saving_over_a_corpus_replaces_it_whole_and_refuses_other_folders(tmp_path):
+    out = tmp_path / "c"
+    _small().save(out)
+    (out / "model").mkdir()  # a reranker of the old corpus
+    smaller = Corpus((Document("z", "Zeppelin", "airship hull"),))
+    smaller.save(out)
+    assert load_corpus(out) == smaller and not (out / "model").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["c"]  # no staging folder left behind
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "todo.txt").write_text("mine\n")
+    with pytest.raises(OutputError, match="already holds files"):
+        smaller.save(other)
+    assert [p.name for p in other.iterdir()] == ["todo.txt"]
+
+
+def test_a_failed_save_leaves_the_previous_corpus(tmp_path, monkeypatch):
+    out = tmp_path / "c"
+    _small().save(out)
+
+    def disk_full(rows):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("searchlab.text.qrels.format_trec_qrels", disk_full)
+    with pytest.raises(OSError):
+        Corpus((Document("z", "Zeppelin", "airship hull"),)).save(out)
+    assert load_corpus(out) == _small()
+    assert [p.name for p in tmp_path.iterdir()] == ["c"]
 
 
 def test_load_rejects_a_folder_that_is_not_a_corpus(tmp_path):

@@ -65,3 +65,12 @@ def test_rm3_candidate_source_takes_the_top_of_the_feedback_ranking():
     prf = index._prf_scores(terms, first, np.argsort(-first, kind="stable")[:1])
     assert list(cands.doc_indices) == list(np.argsort(-prf, kind="stable")[:2])
     assert np.allclose(cands.features[:, column("bm25_prf")], prf[cands.doc_indices])
+
+
+def test_documents_without_titles_still_get_features():
+    """JSONL documents may have no title: the title index is empty and scores 0."""
+    untitled = [Document(d.doc_id, "", d.text) for d in DOCS]
+    cands = TextIndex(untitled, CONFIG).candidates("swept wings boundary layer")
+    assert not cands.features[:, column("bm25_title")].any()
+    assert not cands.features[:, column("title_coverage")].any()
+    assert cands.features[:, column("bm25")].max() > 0
