@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
+from searchlab._io import open_input
 from searchlab.errors import InputError
 
 DUMP_HEADER = "page_namespace\tpage_title"
@@ -105,18 +106,8 @@ def open_source(source: str | Path) -> BinaryIO:
         raw: BinaryIO = sys.stdin.buffer
         name = "<stdin>"
     else:
-        path = Path(source)
-        name = str(path)
-        try:
-            raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
-        except FileNotFoundError as exc:
-            raise InputError(f"source {name} does not exist", hint="check the path") from exc
-        except IsADirectoryError as exc:
-            raise InputError(f"source {name} is a folder", hint="give a file or '-'") from exc
-        except OSError as exc:
-            raise InputError(
-                f"cannot read source {name}: {exc.strerror}", hint="check its permissions"
-            ) from exc
+        name = str(source)
+        raw = open_input(source, what="source")
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     try:
         magic = buffered.peek(2)[:2]
