@@ -24,7 +24,9 @@ def main() -> int:
         print(f"\n=== {script.name} ===", flush=True)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, str(script)], cwd=HERE.parent, check=False)
-        print(f"=== {script.name}: exit {done.returncode}, {time.perf_counter() - started:.0f} s ===")
+        print(
+            f"=== {script.name}: exit {done.returncode}, {time.perf_counter() - started:.0f} s ==="
+        )
         if done.returncode != 0:
             failures.append(script.name)
     if failures:
