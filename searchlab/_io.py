@@ -63,18 +63,23 @@ def ensure_parent_writable(path: Path) -> None:
         raise OutputError(f"folder {parent} is not writable", hint="choose a writable path")
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Yield a file open for writing; it appears at ``path`` only if the block succeeds."""
-    target = Path(path)
+def _temp_beside(target: Path, make: Callable[..., Any], suffix: str) -> Any:
+    """A hidden temporary file or folder (``make`` is mkstemp or mkdtemp) beside ``target``."""
     ensure_parent_writable(target)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        return make(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     except OSError as exc:
         raise OutputError(
             f"cannot write in folder {target.parent}: {exc.strerror or exc}",
             hint="choose a writable path",
         ) from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Yield a file open for writing; it appears at ``path`` only if the block succeeds."""
+    target = Path(path)
+    fd, tmp_name = _temp_beside(target, tempfile.mkstemp, ".tmp")
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
@@ -149,16 +154,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
     :func:`check_output_folder`.
     """
     target = Path(target)
-    ensure_parent_writable(target)
-    try:
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        )
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write in folder {target.parent}: {exc.strerror or exc}",
-            hint="choose a writable path",
-        ) from None
+    staging = Path(_temp_beside(target, tempfile.mkdtemp, ".partial"))
     try:
         yield staging
         old = None
