@@ -126,6 +126,27 @@ def open_input(path: str | os.PathLike[str], *, what: str = "file") -> BinaryIO:
         ) from exc
 
 
+def read_manifest(
+    folder: str | os.PathLike[str], filename: str, *, fmt: str, what: str, hint: str
+) -> dict[str, Any]:
+    """The JSON manifest that marks a folder we wrote (a corpus, a model), checked for its format tag."""
+    import json
+
+    from searchlab.errors import DataFormatError
+
+    root = Path(folder)
+    path = root / filename
+    if not path.is_file():
+        raise InputError(f"{root} is not a {what} folder (no {filename})", hint=hint)
+    try:
+        manifest = json.loads(read_text_file(path, what=f"{what} manifest"))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"invalid JSON ({exc})", path=str(path), hint=hint) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        raise DataFormatError(f"not a {what} file ({fmt} expected)", path=str(path), hint=hint)
+    return manifest
+
+
 def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
     """Read a user-supplied UTF-8 text file (undecodable bytes replaced)."""
     with open_input(path, what=what) as handle:

@@ -17,7 +17,6 @@ import contextlib
 import copy
 import dataclasses
 import io
-import json
 import math
 import os
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from searchlab._io import read_manifest
 from searchlab.errors import InputError, ModelError
 from searchlab.rank.data import RankingData
 
@@ -475,17 +475,9 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
     """Load a folder written by ``TrainedRanker.save``."""
     path = Path(directory)
     meta_path = path / "ranker.json"
-    if not meta_path.is_file():
-        raise InputError(
-            f"{path} is not a searchlab model folder (no ranker.json)",
-            hint="give the --out folder of `searchlab rank train`",
-        )
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{meta_path} is not valid JSON: {exc}", hint=_RETRAIN_HINT) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError(f"{meta_path} is not a searchlab ranker file", hint=_RETRAIN_HINT)
+    meta = read_manifest(
+        path, "ranker.json", fmt=FORMAT, what="searchlab model", hint=_RETRAIN_HINT
+    )
     try:
         config = TrainConfig.from_dict(meta["config"])
         n_features = int(meta["n_features"])

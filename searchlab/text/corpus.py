@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from searchlab._io import atomic_write_json, atomic_write_text
-from searchlab.errors import DataFormatError, InputError
+from searchlab._io import atomic_write_json, atomic_write_text, read_manifest
+from searchlab.errors import InputError
 
 CORPUS_FORMAT = "searchlab-corpus"
 CORPUS_VERSION = 1
@@ -182,20 +182,13 @@ def load_corpus(folder: str | os.PathLike[str]) -> Corpus:
     from searchlab.text.qrels import read_qrels
 
     root = Path(folder)
-    manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(
-            f"{root} is not a corpus folder (no {MANIFEST})",
-            hint="create one with: searchlab text import ... --out DIR",
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"invalid JSON ({exc})", path=str(manifest_path)) from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != CORPUS_FORMAT:
-        raise DataFormatError(
-            f"not a {CORPUS_FORMAT} manifest", path=str(manifest_path), hint="re-import the corpus"
-        )
+    manifest = read_manifest(
+        root,
+        MANIFEST,
+        fmt=CORPUS_FORMAT,
+        what="corpus",
+        hint="create one with: searchlab text import ... --out DIR",
+    )
     documents = read_jsonl_documents(root / DOCUMENTS_FILE)
     queries = read_jsonl_queries(root / QUERIES_FILE) if (root / QUERIES_FILE).exists() else []
     judgments: dict[str, dict[str, int]] = {}

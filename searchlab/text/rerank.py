@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchlab._io import atomic_write_json
+from searchlab._io import atomic_write_json, read_manifest
 from searchlab.errors import DataFormatError, InputError
 from searchlab.text.corpus import Corpus, Query
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings
@@ -199,19 +198,19 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
 
     root = Path(folder)
     meta_path = root / "text-model.json"
-    if not meta_path.is_file():
-        raise InputError(
-            f"{root} holds no text reranker", hint="train one with searchlab text train"
-        )
+    meta = read_manifest(
+        root,
+        "text-model.json",
+        fmt=MODEL_FORMAT,
+        what="text reranker",
+        hint="train one with: searchlab text train CORPUS_DIR",
+    )
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         raw = dict(meta["features"])
         raw["word2vec"] = Word2VecConfig(**raw["word2vec"])
         config = FeatureConfig(**raw)
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise DataFormatError(f"not a text reranker file ({exc})", path=str(meta_path)) from exc
-    if meta.get("format") != MODEL_FORMAT:
-        raise DataFormatError("not a text reranker file", path=str(meta_path))
     if meta.get("scalar_features") != list(SCALAR_FEATURES):
         raise InputError(
             f"the reranker in {root} was trained with another feature layout",
