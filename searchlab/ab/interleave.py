@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from searchlab._json import to_jsonable
+from searchlab.ab.continuous import _SCIPY_ALTERNATIVE
 from searchlab.ab.inputs import check_alpha, check_alternative, check_resamples, check_seed
 from searchlab.ab.results import TestResult
 from searchlab.ab.sequential import (
@@ -51,7 +52,6 @@ USER_COL, CREDIT_COL, TOPIC_COL, METHOD_COL = "user_id", "credit", "topic", "met
 CLICK_COLS = ("variant_clicks", "control_clicks")
 SIGN_TEST = "sign-test"
 DEFAULT_BOOTSTRAP_RESAMPLES = 2_000
-_SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class InterleavingMetric:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return to_jsonable(self)
 
 
 @dataclass(frozen=True)
@@ -142,33 +142,20 @@ def interleaving_test(
     tuning_size: float = DEFAULT_TUNING_SIZE,
 ) -> InterleavingAnalysis:
     """Analyse an interleaving experiment from its per-query table (see the module docstring)."""
-    from scipy.stats import binomtest
-
     check_alternative(alternative)
     check_alpha(alpha)
     check_seed(seed)
     check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
     frame, source = _frame(data)
     credit, credit_source = query_credit(frame, source)
-    users = frame[USER_COL]
-    if users.isna().any():
-        raise InputError(f"column {USER_COL!r} of {source} has missing ids", hint="fill them")
-    codes, _ = _factorize(users)
-    preference = np.bincount(codes, weights=credit)
+    preference = user_preferences(frame, credit, source)
     wins, losses = int((preference > 0).sum()), int((preference < 0).sum())
     ties = int(preference.size) - wins - losses
     q_wins, q_losses = int((credit > 0).sum()), int((credit < 0).sum())
     q_ties = int(credit.size) - q_wins - q_losses
 
-    decided = wins + losses
-    share = wins / decided if decided else None
-    if decided:
-        sign = binomtest(wins, decided, 0.5, alternative=_SCIPY_ALTERNATIVE[alternative])
-        pvalue = float(sign.pvalue)
-        exact = sign.proportion_ci(confidence_level=1.0 - alpha, method="exact")
-        exact_ci = (float(exact.low), float(exact.high))
-    else:
-        pvalue, exact_ci = 1.0, (None, None)
+    share = _share(wins, losses)
+    pvalue, exact_ci = sign_test(wins, losses, alternative=alternative, alpha=alpha)
     tests = [
         TestResult(
             method=SIGN_TEST,
@@ -246,6 +233,29 @@ def query_credit(frame: Any, source: str = "table") -> tuple[np.ndarray, str]:
         f"{source} has neither a {CREDIT_COL!r} column nor {CLICK_COLS[0]!r} and {CLICK_COLS[1]!r}",
         hint="columns present: " + ", ".join(map(str, list(frame.columns)[:15])),
     )
+
+
+def user_preferences(frame: Any, credit: np.ndarray, source: str = "table") -> np.ndarray:
+    """Each user's preference (sum of their queries' credit), in order of first appearance."""
+    users = frame[USER_COL]
+    if users.isna().any():
+        raise InputError(f"column {USER_COL!r} of {source} has missing ids", hint="fill them")
+    codes, _ = _factorize(users)
+    return np.bincount(codes, weights=credit)
+
+
+def sign_test(
+    wins: int, losses: int, *, alternative: str = "two-sided", alpha: float = 0.05
+) -> tuple[float, tuple[float | None, float | None]]:
+    """(p-value, Clopper–Pearson interval of the share) of the exact sign test: ``wins`` users
+    prefer the variant, ``losses`` the control (ties left out). No decided user: p = 1."""
+    from scipy.stats import binomtest
+
+    if wins + losses == 0:
+        return 1.0, (None, None)
+    result = binomtest(wins, wins + losses, 0.5, alternative=_SCIPY_ALTERNATIVE[alternative])
+    interval = result.proportion_ci(confidence_level=1.0 - alpha, method="exact")
+    return float(result.pvalue), (float(interval.low), float(interval.high))
 
 
 def _frame(data: Any) -> tuple[Any, str]:
@@ -353,33 +363,46 @@ def _bootstrap(
     )
 
 
+def share_sequence(
+    wins: Any,
+    decided: Any,
+    *,
+    alpha: float = 0.05,
+    tuning_size: float = DEFAULT_TUNING_SIZE,
+    alternative: str = "two-sided",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, always-valid p) of the preference share against 1/2, elementwise over
+    counts of variant-preferring and decided (non-tied) users; fewer than two decided users
+    give no interval (NaN) and p = 1."""
+    wins = np.asarray(wins, dtype=np.float64)
+    decided = np.asarray(decided, dtype=np.float64)
+    enough = decided >= 2
+    n = np.where(enough, decided, 2.0)
+    share = np.where(enough, wins / n, 0.5)
+    variance = share * (1.0 - share) * n / (n - 1.0)
+    low, high, p = confidence_sequence(
+        share, variance, n, null=0.5, alpha=alpha, tuning_size=tuning_size, alternative=alternative
+    )
+    return np.where(enough, low, np.nan), np.where(enough, high, np.nan), np.where(enough, p, 1.0)
+
+
 def _sequence(
     wins: int, losses: int, alternative: str, alpha: float, tuning_size: float
 ) -> TestResult:
-    decided = wins + losses
-    if decided < 2:
-        low = high = estimate = None
-        pvalue = 1.0
-    else:
-        estimate = wins / decided
-        variance = estimate * (1.0 - estimate) * decided / (decided - 1)
-        lows, highs, ps = confidence_sequence(
-            estimate,
-            variance,
-            decided,
-            null=0.5,
-            alpha=alpha,
-            tuning_size=tuning_size,
-            alternative=alternative,
+    low, high, p = (
+        float(x)
+        for x in share_sequence(
+            wins, wins + losses, alpha=alpha, tuning_size=tuning_size, alternative=alternative
         )
-        low, high, pvalue = float(lows), float(highs), float(ps)
+    )
+    enough = wins + losses >= 2
     return TestResult(
         method=CS_METHOD,
         alternative=alternative,
-        pvalue=pvalue,
-        statistic=estimate,
-        ci_low=low,
-        ci_high=high,
+        pvalue=p,
+        statistic=wins / (wins + losses) if enough else None,
+        ci_low=low if enough else None,
+        ci_high=high if enough else None,
         ci_level=1.0 - alpha,
         note=method_note(tuning_size).replace("excludes 0", "excludes 1/2")
         + "; over non-tied users, for the preference share",

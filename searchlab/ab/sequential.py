@@ -247,7 +247,7 @@ class SequentialSRMCheck:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return to_jsonable(self)
 
 
 def sequential_srm(
@@ -330,7 +330,7 @@ class SequentialPath:
     alternative: str
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return to_jsonable(self)
 
 
 @dataclass(frozen=True)
@@ -351,22 +351,13 @@ class SequentialMetric:
     tuning_size: float
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return to_jsonable(self)
 
 
 @dataclass(frozen=True)
 class SequentialAnalysis:
     metrics: tuple[SequentialMetric, ...]
     srm: SequentialSRMCheck
-
-    def metric(self, name: str) -> SequentialMetric:
-        for metric in self.metrics:
-            if metric.name == name:
-                return metric
-        raise InputError(
-            f"no metric {name!r} in this analysis",
-            hint="its metrics: " + ", ".join(m.name for m in self.metrics),
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

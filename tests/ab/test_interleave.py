@@ -189,3 +189,15 @@ def test_ab_imports_neither_torch_nor_serve_nor_loop():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_share_sequence_is_vectorised_and_matches_the_analysis():
+    from searchlab.ab.interleave import share_sequence
+
+    low, high, p = share_sequence([0, 700, 500], [1, 1_000, 1_000])
+    assert np.isnan(low[0]) and p[0] == 1.0
+    assert p[1] < 0.05 < p[2] and low[1] > 0.5 > low[2]
+    users = np.arange(1_000)
+    frame = pd.DataFrame({"user_id": users, "credit": np.where(users < 700, 1, -1)})
+    test = interleaving_test(frame, sequential=True).preference.test("asymptotic-cs")
+    assert (test.ci_low, test.ci_high, test.pvalue) == pytest.approx((low[1], high[1], p[1]))
