@@ -51,10 +51,13 @@ from typing import Any
 import numpy as np
 
 from searchlab._json import to_jsonable
+from searchlab.ab.analysis import _looks_binary
 from searchlab.ab.inputs import (
     Counts,
+    Histogram,
     as_binary_counts,
     as_float_vector,
+    as_histogram,
     check_alpha,
     check_alternative,
 )
@@ -376,12 +379,12 @@ def sequential_test(
     metric_type: str = "auto",
     **options: Any,
 ) -> SequentialAnalysis:
-    """Anytime-valid analysis of one metric (Counts, ``(converted, users)``, ``"c/n"``, or
-    per-user values per arm); ``options`` as :func:`sequential_analyze`."""
+    """Anytime-valid analysis of one metric (Counts, ``(converted, users)``, ``"c/n"``,
+    Histograms, or per-user values per arm); ``options`` as :func:`sequential_analyze`."""
     check_metric_type(metric_type)
     kind = metric_type
     if kind == "auto":
-        kind = "binary" if _binary_like(control) and _binary_like(variant) else "continuous"
+        kind = "binary" if _looks_binary(control) and _looks_binary(variant) else "continuous"
     return sequential_analyze([MetricSamples(name, kind, control, variant)], **options)
 
 
@@ -487,14 +490,6 @@ def sequential_path(
     )
 
 
-def _binary_like(data: Any) -> bool:
-    if isinstance(data, Counts | str) or (
-        isinstance(data, tuple) and len(data) == 2 and all(np.ndim(x) == 0 for x in data)
-    ):
-        return True
-    return bool(np.isin(as_float_vector(data, what="metric values"), (0.0, 1.0)).all())
-
-
 @dataclass(frozen=True)
 class _Arm:
     summary: GroupSummary
@@ -504,6 +499,15 @@ class _Arm:
 
 def _arm(data: Any, kind: str, label: str, name: str) -> _Arm:
     if kind == "binary":
+        if isinstance(data, Histogram):
+            data = as_histogram(data, what=f"{label} histogram of {name}")
+            if not np.isin(data.values, (0.0, 1.0)).all():
+                raise InputError(
+                    f"metric {name!r} is declared binary but its {label} histogram holds "
+                    "values other than 0/1",
+                    hint="use metric_type='continuous', or recode the values to 0/1",
+                )
+            data = Counts(int(data.counts[data.values == 1.0].sum()), data.users)
         c = as_binary_counts(data, what=label)
         if c.users < 2:
             raise InputError(f"{label} has {c.users} user; each arm needs at least two")
@@ -517,19 +521,18 @@ def _arm(data: Any, kind: str, label: str, name: str) -> _Arm:
         raise InputError(
             f"metric {name!r}: counts describe a binary metric", hint="give per-user values"
         )
-    values = as_float_vector(data, what=f"{label} values of {name}")
-    if values.size < 2:
-        raise InputError(f"{label} has {values.size} user; each arm needs at least two")
-    var = float(values.var(ddof=1))
-    summary = GroupSummary(
-        label,
-        int(values.size),
-        float(values.mean()),
-        float(values.sum()),
-        math.sqrt(var),
-        int(np.unique(values).size),
-    )
-    return _Arm(summary, float(values.mean()), var)
+    if isinstance(data, Histogram):
+        hist = as_histogram(data, what=f"{label} histogram of {name}")
+    else:
+        hist = as_histogram(as_float_vector(data, what=f"{label} values of {name}"), what=label)
+    users = hist.users
+    if users < 2:
+        raise InputError(f"{label} has {users} user; each arm needs at least two")
+    total = float(np.dot(hist.values, hist.counts))
+    mean = total / users
+    var = float(np.dot(hist.counts, (hist.values - mean) ** 2)) / (users - 1)
+    summary = GroupSummary(label, users, mean, total, math.sqrt(var), int(hist.values.size))
+    return _Arm(summary, mean, var)
 
 
 def _metric(

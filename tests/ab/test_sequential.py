@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from searchlab._json import dumps
-from searchlab.ab.inputs import Counts
+from searchlab.ab.inputs import Counts, Histogram
 from searchlab.ab.sequential import (
     CS_METHOD,
     DEFAULT_TUNING_SIZE,
@@ -197,6 +197,17 @@ def test_result_has_the_shape_of_ab_test_json():
     assert values.metrics[0].tests[0].pvalue == pytest.approx(result.metrics[0].tests[0].pvalue)
     continuous = sequential_test(np.arange(10.0), np.arange(10.0) + 0.5)
     assert continuous.metrics[0].type == "continuous"
+    # histograms give the same answers as the per-user values they summarise
+    spend_c, spend_v = (
+        np.array([0.0] * 50 + [5.0] * 30 + [20.0] * 3),
+        np.array([0.0] * 40 + [5.0] * 45),
+    )
+    as_hist = [Histogram(*np.unique(x, return_counts=True)) for x in (spend_c, spend_v)]
+    assert sequential_test(*as_hist).to_dict() == sequential_test(spend_c, spend_v).to_dict()
+    binary_hist = Histogram(np.array([0.0, 1.0]), np.array([4_500, 500]))
+    assert sequential_test(binary_hist, Counts(600, 5_000)).to_dict() == result.to_dict() | {
+        "metrics": [dict(result.to_dict()["metrics"][0], name="metric")]
+    }
     with pytest.raises(InputError, match="at least two"):
         sequential_test([1.0], [2.0, 3.0])
     with pytest.raises(InputError, match="binary"):
