@@ -3,7 +3,7 @@
 Today this holds the pure functions the live service and the offline simulator share: the
 stable assignment hash (:mod:`searchlab.serve.assignment`) and team-draft / probabilistic
 interleaving with per-query credit (:mod:`searchlab.serve.interleaving`). Importing it loads
-only numpy; the HTTP service itself lives in its own modules.
+only numpy; the HTTP service (issue 11) is to live in modules of its own beside them.
 """
 
 from __future__ import annotations
