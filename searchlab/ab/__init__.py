@@ -10,6 +10,7 @@ from searchlab.ab.analysis import ab_test, analyze
 from searchlab.ab.binary import binary_test, exact_permutation_pvalue
 from searchlab.ab.continuous import continuous_test, permutation_pvalue
 from searchlab.ab.inputs import Counts, Histogram, parse_counts
+from searchlab.ab.interleave import InterleavingAnalysis, interleaving_test
 from searchlab.ab.paired import PairedPermutationResult, paired_permutation_test
 from searchlab.ab.plot import plot_analysis, plot_null_distribution
 from searchlab.ab.power import PowerPlan, power_plan
@@ -28,6 +29,13 @@ from searchlab.ab.results import (
     SRMCheck,
     TestResult,
 )
+from searchlab.ab.sequential import (
+    SequentialAnalysis,
+    sequential_analyze,
+    sequential_path,
+    sequential_srm,
+    sequential_test,
+)
 from searchlab.ab.srm import srm_check
 from searchlab.ab.tables import (
     MetricSamples,
@@ -41,12 +49,14 @@ __all__ = [
     "Counts",
     "GroupSummary",
     "Histogram",
+    "InterleavingAnalysis",
     "MetricAnalysis",
     "MetricSamples",
     "NullDistribution",
     "PairedPermutationResult",
     "PowerPlan",
     "SRMCheck",
+    "SequentialAnalysis",
     "TestResult",
     "ab_test",
     "analysis_fragment",
@@ -54,6 +64,7 @@ __all__ = [
     "binary_test",
     "continuous_test",
     "exact_permutation_pvalue",
+    "interleaving_test",
     "metric_fragment",
     "paired_permutation_test",
     "parse_counts",
@@ -66,6 +77,10 @@ __all__ = [
     "render_html_page",
     "samples_from_histogram",
     "samples_from_table",
+    "sequential_analyze",
+    "sequential_path",
+    "sequential_srm",
+    "sequential_test",
     "srm_check",
     "write_html_report",
 ]

@@ -118,3 +118,9 @@ def query_conversion_probability(grades: np.ndarray, model: ClickModel) -> np.nd
     per_slot = model.examination()[None, :] * model.attractiveness()[grades]
     per_slot *= model.conversion()[grades]
     return 1.0 - np.prod(1.0 - per_slot, axis=1)
+
+
+def slot_probabilities(grades: np.ndarray, model: ClickModel) -> tuple[np.ndarray, np.ndarray]:
+    """(P(click), P(click and convert)) at each slot of a grade array whose last axis is rank."""
+    p_click = model.examination() * model.attractiveness()[grades]
+    return p_click, p_click * model.conversion()[grades]
