@@ -68,6 +68,21 @@ def _check_out_dir(out: Path, option: str = "--out") -> None:
     check_writable_folder(out)
 
 
+def _progress_bar(description: str, total: int | None):
+    """A transient progress bar on stderr: (bar, task id); the caller starts and stops it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+        transient=True,
+    )
+    return bar, bar.add_task(description, total=total, status="")
+
+
 def _refuse_other_family(model: str, changed: dict[str, bool]) -> None:
     """Tree options with a neural --model, or neural options with LambdaMART, are mistakes."""
     wrong = (
@@ -224,18 +239,8 @@ def train(
     valid_data = None if valid is None else _read(valid, valid_groups, train_data.n_features)
     progress_fn, bar = None, None
     if not quiet and not as_json:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=err_console,
-            transient=True,
-        )
         total = config.num_trees if model == "lambdamart" else config.epochs
-        task = bar.add_task(f"train {model}", total=total, status="")
+        bar, task = _progress_bar(f"train {model}", total)
 
         def progress_fn(epoch, n_epochs, loss, valid_ndcg):
             parts = []
@@ -341,17 +346,7 @@ def tune_command(
     check_tune_settings(train_data, folds=cv, grid=grid, losses=wanted, metric=metric, seed=seed)
     bar, progress_fn = None, None
     if not quiet and not as_json:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        bar = Progress(
-            TextColumn("tune"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=err_console,
-            transient=True,
-        )
-        task = bar.add_task("tune", total=None, status="")
+        bar, task = _progress_bar("tune", None)
 
         def progress_fn(done: int, total: int, status: str) -> None:
             bar.update(task, completed=done, total=total, status=status)

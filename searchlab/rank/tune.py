@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from searchlab._io import read_json_file
 from searchlab.errors import InputError
 from searchlab.rank.base import TrainConfig
 from searchlab.rank.data import RankingData
@@ -338,15 +337,7 @@ def config_from_json(obj: Any, *, source: str = "config") -> TrainConfig:
 
 def read_config(path: str | os.PathLike[str]) -> TrainConfig:
     """Read a ``--config`` file: tune's JSON, or a JSON object of ``TrainConfig`` fields."""
-    from searchlab._io import read_text_file
-
-    p = Path(path)
-    text = read_text_file(p, what="config file")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{p} is not valid JSON ({exc.msg}, line {exc.lineno})",
-            hint="give the JSON `searchlab rank tune --out FILE` writes",
-        ) from None
-    return config_from_json(obj, source=str(p))
+    obj = read_json_file(
+        path, what="config file", hint="give the JSON `searchlab rank tune --out FILE` writes"
+    )
+    return config_from_json(obj, source=str(path))

@@ -8,7 +8,7 @@ import pytest
 from searchlab.errors import DataFormatError, InputError
 from searchlab.rank.data import RankingData, read_groups, read_ranking_file, write_ranking_file
 
-from .yahoo import YAHOO
+from .helpers import YAHOO
 
 SAMPLE = """\
 2 qid:10 1:0.5 3:1.25 # docid = D1

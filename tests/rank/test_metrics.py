@@ -12,7 +12,7 @@ from searchlab.errors import InputError
 from searchlab.rank.data import RankingData, read_ranking_file, write_ranking_file
 from searchlab.rank.metrics import evaluate_rankings, ndcg_at_k
 
-from .yahoo import yahoo
+from .helpers import yahoo
 
 
 def _random_data(seed: int, n_queries: int = 30, with_empty: bool = True):

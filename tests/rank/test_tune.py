@@ -23,7 +23,7 @@ from searchlab.rank.tune import (
     tune,
 )
 
-from .yahoo import YAHOO, yahoo
+from .helpers import YAHOO, fails_one_line, yahoo
 
 TINY = (
     TrainConfig(loss="listnet", epochs=12, hidden=(8,), early_stopping_patience=3),
@@ -138,14 +138,6 @@ def _tune_cli(*extra: str) -> list[str]:
             "--groups", str(YAHOO / "yahoo.train.query"), *extra]  # fmt: skip
 
 
-def _one_line_error(capsys, argv, message):
-    code = run(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert message in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -158,7 +150,7 @@ def _one_line_error(capsys, argv, message):
 )
 def test_tune_cli_bad_input(capsys, tmp_path, extra, message):
     out = tmp_path / "tuned.json"
-    _one_line_error(capsys, [*_tune_cli("--quiet", "--out", str(out)), *extra], message)
+    fails_one_line(capsys, [*_tune_cli("--quiet", "--out", str(out)), *extra], message)
     assert not out.exists()
 
 
@@ -171,10 +163,10 @@ def test_train_config_cli_bad_input(capsys, tmp_path, tuned):
     broken.write_text("{not json")
     train = ["rank", "train", "--data", str(YAHOO / "yahoo.train"), "--groups",
              str(YAHOO / "yahoo.train.query"), "--quiet", "--out", str(tmp_path / "m")]  # fmt: skip
-    _one_line_error(capsys, [*train, "--config", str(bad)], "unknown field 'leaves'")
-    _one_line_error(capsys, [*train, "--config", str(broken)], "is not valid JSON")
-    _one_line_error(capsys, [*train, "--config", str(tmp_path / "none.json")], "does not exist")
-    _one_line_error(
+    fails_one_line(capsys, [*train, "--config", str(bad)], "unknown field 'leaves'")
+    fails_one_line(capsys, [*train, "--config", str(broken)], "not valid JSON")
+    fails_one_line(capsys, [*train, "--config", str(tmp_path / "none.json")], "does not exist")
+    fails_one_line(
         capsys, [*train, "--config", str(good), "--epochs", "5"], "--epochs cannot be combined"
     )
     assert not (tmp_path / "m").exists()
