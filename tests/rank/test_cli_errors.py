@@ -111,6 +111,23 @@ def test_damaged_model_folders(capsys, lab, tmp_path, kind, how, message):
     )
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--ties", "random"], "--ties must be one of id, average, input"),
+        (["--max-grade", "0"], "--max-grade must be a positive number"),
+        (["--max-grade", "2"], "label 4 is above ERR's top grade 2"),  # the data has grade 4
+        (["--no-relevant", "maybe"], "--no-relevant must be one of"),
+    ],
+)
+def test_bad_evaluation_settings(capsys, lab, tmp_path, extra, message):
+    per_query = tmp_path / "run.json"
+    argv = ["rank", "eval", "--model", str(lab / "neural"), "--data", str(lab / "data.svm"),
+            "--per-query", str(per_query), *extra]  # fmt: skip
+    fails_one_line(capsys, argv, message)
+    assert not per_query.exists()
+
+
 def test_outputs_that_are_folders_or_inputs(capsys, lab, tmp_path):
     data = lab / "data.svm"
     before = data.read_bytes()
