@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from searchlab._io import atomic_write_bytes, atomic_write_json
 from searchlab.errors import InputError
 from searchlab.rank.data import RankingData
 
@@ -232,8 +233,6 @@ class TrainedRanker:
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the model folder: each file atomically, ``ranker.json`` last."""
-        from searchlab._io import atomic_write_bytes, atomic_write_json
-
         out = Path(directory)
         if out.exists() and not out.is_dir():
             raise InputError(f"{out} exists and is not a folder", hint="choose a new --out path")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from searchlab._io import read_manifest
+from searchlab._io import ensure_parent_writable, read_manifest
 from searchlab.errors import InputError, ModelError
 from searchlab.rank.base import (
     ALL_MODELS,
@@ -39,6 +39,7 @@ from searchlab.rank.base import (
 )
 from searchlab.rank.data import RankingData
 from searchlab.rank.lambdamart import load_lambdamart, train_lambdamart
+from searchlab.rank.metrics import ndcg_at_k
 
 # re-exported: callers import the config and ranker types from here or from ``base``
 __all__ = [
@@ -123,8 +124,6 @@ def train_ranker(
     if config.loss == "lambdamart":
         return train_lambdamart(data, config, valid=valid, progress=progress)
     if checkpoint_dir is not None:
-        from searchlab._io import ensure_parent_writable
-
         ensure_parent_writable(Path(checkpoint_dir) / "ranker.json")
     with _torch_threads(config.threads):
         return _train_neural(data, config, valid, progress, checkpoint_dir)
@@ -148,7 +147,6 @@ def _train_neural(data, config, valid, progress, checkpoint_dir) -> NeuralRanker
 
     from searchlab.rank.batching import iterate_batches
     from searchlab.rank.losses import LOSSES
-    from searchlab.rank.metrics import ndcg_at_k
     from searchlab.rank.model import FeatureScaler, MLPScorer
 
     full_data = data
