@@ -153,6 +153,23 @@ def read_text_file(path: str | os.PathLike[str], *, what: str = "file") -> str:
         return handle.read().decode("utf-8", errors="replace")
 
 
+def read_json_file(
+    path: str | os.PathLike[str], *, what: str = "file", hint: str | None = None
+) -> Any:
+    """Parse a user-supplied JSON file; invalid JSON is a DataFormatError naming its line."""
+    import json
+
+    from searchlab.errors import DataFormatError
+
+    p = Path(path)
+    try:
+        return json.loads(read_text_file(p, what=what))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(
+            f"not valid JSON ({exc.msg})", path=str(p), line=exc.lineno, hint=hint
+        ) from None
+
+
 def check_output_folder(target: Path, *, ours: Callable[[Path], bool], what: str) -> None:
     """Refuse an output folder before any work: a file, a folder holding something that is
     not ours (``ours(target)`` says whether an earlier run wrote it), or an unwritable place."""

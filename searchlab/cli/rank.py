@@ -1,4 +1,4 @@
-"""CLI for the rank job: ``searchlab rank train|eval|predict|compare`` (thin; logic in searchlab.rank)."""
+"""CLI for the rank job: ``searchlab rank tune|train|eval|predict|compare`` (thin; logic in searchlab.rank)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from searchlab._io import check_output_files, check_writable_folder
 from searchlab.cli._common import console, err_console, print_json
 from searchlab.errors import InputError
+from searchlab.rank.metrics import DEFAULT_MAX_GRADE
 
 app = typer.Typer(
     name="rank",
@@ -67,6 +68,37 @@ def _check_out_dir(out: Path, option: str = "--out") -> None:
     check_writable_folder(out)
 
 
+def _progress_bar(description: str, total: int | None):
+    """A transient progress bar on stderr: (bar, task id); the caller starts and stops it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+        transient=True,
+    )
+    return bar, bar.add_task(description, total=total, status="")
+
+
+def _refuse_other_family(model: str, changed: dict[str, bool]) -> None:
+    """Tree options with a neural --model, or neural options with LambdaMART, are mistakes."""
+    wrong = (
+        ("--epochs", "--lr", "--hidden")
+        if model == "lambdamart"
+        else ("--num-trees", "--num-leaves", "--tree-lr")
+    )
+    for flag in wrong:
+        if changed[flag]:
+            raise InputError(
+                f"{flag} does not apply to --model {model}",
+                hint="--num-trees, --num-leaves and --tree-lr set LambdaMART; "
+                "--epochs, --lr and --hidden set the neural models",
+            )
+
+
 @app.command("train")
 def train(
     data: Path = typer.Option(..., "--data", help=DATA_HELP),
@@ -84,7 +116,9 @@ def train(
     ),
     out: Path = typer.Option(..., "--out", help="Model folder to write."),
     epochs: int = typer.Option(100, "--epochs", help="Maximum epochs (neural models)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for initialisation, batching, splits."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed for initialisation, batching, splits (default 0, or --config's)."
+    ),
     hidden: str = typer.Option("64", "--hidden", help="Hidden layer sizes, e.g. 128,64."),
     dropout: float = typer.Option(0.1, "--dropout"),
     weight_decay: float = typer.Option(1e-4, "--weight-decay"),
@@ -116,58 +150,87 @@ def train(
     num_trees: int = typer.Option(100, "--num-trees", help="LambdaMART trees."),
     num_leaves: int = typer.Option(31, "--num-leaves", help="LambdaMART leaves per tree."),
     tree_lr: float = typer.Option(0.1, "--tree-lr", help="LambdaMART learning rate."),
+    config_file: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Settings from `rank tune --out FILE` (or a JSON object of training settings); "
+        "replaces the model options.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a ranker and save it to --out."""
+    import dataclasses
+
     from searchlab.rank.train import TrainConfig, train_ranker
+    from searchlab.rank.tune import read_config
 
     if valid_groups is not None and valid is None:
         raise InputError("--valid-groups needs --valid", hint="give the validation data file")
     if patience < 0:
         raise InputError(f"--patience must be >= 0, got {patience}", hint="0 turns it off")
     defaults = TrainConfig()
-    only_for_trees = {
+    model_options = {
+        "--model": model != defaults.loss,
+        "--epochs": epochs != defaults.epochs,
+        "--hidden": _hidden(hidden) != defaults.hidden,
+        "--dropout": dropout != defaults.dropout,
+        "--weight-decay": weight_decay != defaults.weight_decay,
+        "--lr": learning_rate != defaults.learning_rate,
+        "--batch-queries": batch_queries != defaults.batch_queries,
+        "--norm": norm != defaults.norm,
+        "--optimizer": optimizer != defaults.optimizer,
+        "--patience": (patience or None) != defaults.early_stopping_patience,
+        "--valid-fraction": valid_fraction != defaults.valid_fraction,
+        "--max-list-len": max_list_len != defaults.max_list_len,
+        "--refit": refit != defaults.refit,
+        "--no-relevant": no_relevant != defaults.no_relevant,
+        "--temperature": temperature != defaults.approx_temperature,
         "--num-trees": num_trees != defaults.num_trees,
         "--num-leaves": num_leaves != defaults.num_leaves,
         "--tree-lr": tree_lr != defaults.tree_learning_rate,
     }
-    only_for_neural = {
-        "--epochs": epochs != defaults.epochs,
-        "--lr": learning_rate != defaults.learning_rate,
-        "--hidden": _hidden(hidden) != defaults.hidden,
-    }
-    misplaced = only_for_neural if model == "lambdamart" else only_for_trees
-    for flag, given in misplaced.items():
+    if config_file is not None:
+        given = [flag for flag, changed in model_options.items() if changed]
         if given:
             raise InputError(
-                f"{flag} does not apply to --model {model}",
-                hint="--num-trees, --num-leaves and --tree-lr set LambdaMART; "
-                "--epochs, --lr and --hidden set the neural models",
+                f"{given[0]} cannot be combined with --config (the file holds every model setting)",
+                hint="edit the config file, or drop --config",
             )
-    config = TrainConfig(
-        loss=model,
-        epochs=epochs,
-        seed=seed,
-        hidden=_hidden(hidden),
-        dropout=dropout,
-        weight_decay=weight_decay,
-        learning_rate=learning_rate,
-        batch_queries=batch_queries,
-        norm=norm,
-        optimizer=optimizer,
-        early_stopping_patience=patience or None,
-        valid_fraction=valid_fraction,
-        max_list_len=max_list_len,
-        refit=refit,
-        no_relevant=no_relevant,
-        approx_temperature=temperature,
-        threads=threads,
-        device=device,
-        num_trees=num_trees,
-        num_leaves=num_leaves,
-        tree_learning_rate=tree_lr,
-    )
+        _refuse_overwriting_inputs(out, "--out", config_file)
+        config = read_config(config_file)
+        config = dataclasses.replace(
+            config,
+            seed=config.seed if seed is None else seed,
+            threads=threads,
+            device=device,
+        )
+    else:
+        _refuse_other_family(model, model_options)
+        config = TrainConfig(
+            loss=model,
+            epochs=epochs,
+            seed=0 if seed is None else seed,
+            hidden=_hidden(hidden),
+            dropout=dropout,
+            weight_decay=weight_decay,
+            learning_rate=learning_rate,
+            batch_queries=batch_queries,
+            norm=norm,
+            optimizer=optimizer,
+            early_stopping_patience=patience or None,
+            valid_fraction=valid_fraction,
+            max_list_len=max_list_len,
+            refit=refit,
+            no_relevant=no_relevant,
+            approx_temperature=temperature,
+            threads=threads,
+            device=device,
+            num_trees=num_trees,
+            num_leaves=num_leaves,
+            tree_learning_rate=tree_lr,
+        )
+    model = config.loss
     config.validate()
     _check_out_dir(out)
     if checkpoint_dir is not None:
@@ -176,18 +239,8 @@ def train(
     valid_data = None if valid is None else _read(valid, valid_groups, train_data.n_features)
     progress_fn, bar = None, None
     if not quiet and not as_json:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=err_console,
-            transient=True,
-        )
-        total = num_trees if model == "lambdamart" else epochs
-        task = bar.add_task(f"train {model}", total=total, status="")
+        total = config.num_trees if model == "lambdamart" else config.epochs
+        bar, task = _progress_bar(f"train {model}", total)
 
         def progress_fn(epoch, n_epochs, loss, valid_ndcg):
             parts = []
@@ -217,7 +270,9 @@ def train(
         "train_rows": train_data.n_rows,
         "train_queries_total": train_data.n_queries,
         "features": train_data.n_features,
-        "seed": seed,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "config_file": None if config_file is None else str(config_file),
         "metrics": {k: v for k, v in m.items() if k != "history"},
     }
     if as_json:
@@ -225,19 +280,117 @@ def train(
         return
     _say(
         f"trained {model} on {train_data.n_queries} queries / {train_data.n_rows} rows "
-        f"({train_data.n_features} features), seed {seed}, in {m['train_seconds']:.1f} s"
+        f"({train_data.n_features} features), seed {config.seed}, in {m['train_seconds']:.1f} s"
     )
-    if "best_epoch" in m:
-        best = m.get("best_valid_ndcg@10")
-        valid_text = (
-            "" if best is None else f"; best valid NDCG@10 {best:.4f} ({m['valid_source']})"
-        )
-        _say(f"epochs run {m['epochs_run']}, kept epoch {m['best_epoch']}{valid_text}")
-        if m.get("refit_on_all_queries"):
-            _say(f"then retrained on all {m['train_queries']} queries for {m['best_epoch']} epochs")
+    if config_file is not None:
+        _say(f"settings from {config_file}: {_settings_text(config)}")
+    best = m.get("best_valid_ndcg@10")
+    valid_text = "" if best is None else f"; best valid NDCG@10 {best:.4f} ({m['valid_source']})"
+    if model == "lambdamart":
+        ran, kept, unit = m["trees_trained"], m["best_iteration"], "trees"
+        _say(f"trees trained {ran}, kept {kept}{valid_text}")
     else:
-        _say(f"trees {m['trees']}")
+        ran, kept, unit = m["epochs_run"], m["best_epoch"], "epochs"
+        _say(f"epochs run {ran}, kept epoch {kept}{valid_text}")
+    if m.get("refit_on_all_queries"):
+        _say(f"then retrained on all {train_data.n_queries} queries for {kept} {unit}")
     _say(f"saved to {out}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _settings_text(config) -> str:
+    """The settings that differ from TrainConfig's defaults, as name=value pairs."""
+    from searchlab.rank.base import TrainConfig
+
+    defaults = TrainConfig().to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if v != defaults[k] or k == "loss"}
+    return ", ".join(f"{k}={v}" for k, v in changed.items())
+
+
+@app.command("tune")
+def tune_command(
+    data: Path = typer.Option(..., "--data", help="Training queries (svmlight/LETOR file)."),
+    groups: Path | None = typer.Option(None, "--groups", help=GROUPS_HELP),
+    cv: int = typer.Option(5, "--cv", help="Folds of cross-validation over the training queries."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds, splits and every model."),
+    grid: str = typer.Option(
+        "default", "--grid", help="default (22 candidates) or small (one per model)."
+    ),
+    losses: str | None = typer.Option(
+        None, "--losses", help="Only these models, e.g. listnet,lambdamart (default: all)."
+    ),
+    metric: str = typer.Option("ndcg@10", "--metric", help="What CV maximises."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the result JSON here (for `rank train --config`)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Choose the model, its settings and its length by K-fold CV on training queries only."""
+    from searchlab._io import atomic_write_json
+    from searchlab.rank.tune import check_tune_settings, tune
+
+    check_output_files(out)
+    _refuse_overwriting_inputs(out, "--out", data, groups)
+    wanted = None
+    if losses is not None:
+        wanted = tuple(part.strip() for part in losses.split(",") if part.strip())
+        if not wanted:
+            raise InputError("--losses is empty", hint="e.g. --losses listnet,lambdamart")
+    if cv < 2:  # before reading the data
+        raise InputError(f"--cv must be at least 2 folds, got {cv}", hint="e.g. --cv 5")
+    train_data = _read(data, groups)
+    check_tune_settings(train_data, folds=cv, grid=grid, losses=wanted, metric=metric, seed=seed)
+    bar, progress_fn = None, None
+    if not quiet and not as_json:
+        bar, task = _progress_bar("tune", None)
+
+        def progress_fn(done: int, total: int, status: str) -> None:
+            bar.update(task, completed=done, total=total, status=status)
+
+        bar.start()
+    try:
+        result = tune(
+            train_data,
+            folds=cv,
+            seed=seed,
+            grid=grid,
+            losses=wanted,
+            metric=metric,
+            progress=progress_fn,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    record = {**result.to_dict(), "data": str(data)}
+    if out is not None:
+        atomic_write_json(out, record)
+    if as_json:
+        print_json(record)
+        return
+    _say(
+        f"{cv}-fold CV over {result.n_queries} training queries of {data} "
+        f"({_count(len(result.candidates), 'candidate')}, grid {result.grid}, seed {seed}, "
+        f"{result.seconds:.0f} s); {metric} of each query by the fold model that never saw it"
+    )
+    width = max(len(c.name) for c in result.candidates)
+    for c in result.candidates:
+        unit = "trees" if c.config.loss == "lambdamart" else "epochs"
+        mark = "  <- chosen" if c.name == result.name else ""
+        lengths = ",".join(str(n) for n in c.fold_lengths)
+        _say(
+            f"  {c.name:<{width}}  {c.cv_score:.4f} ± {c.cv_std:.4f}  "
+            f"{unit} {c.length} (folds {lengths}){mark}"
+        )
+    _say(f"chosen: {result.name}, CV {metric} {result.cv_score:.4f} ± {result.cv_std:.4f}")
+    _say(f"  {_settings_text(result.config)}")
+    if out is not None:
+        _say(
+            f"wrote {out}; train on all training queries with: searchlab rank train --config {out}"
+        )
 
 
 @app.command("eval")
@@ -251,22 +404,37 @@ def evaluate(
     no_relevant: str = typer.Option(
         "one",
         "--no-relevant",
-        help="NDCG/MAP/MRR of a query with no relevant doc: one, zero, skip.",
+        help="Every metric of a query with no relevant doc: one, zero, skip.",
+    ),
+    ties: str = typer.Option(
+        "id",
+        "--ties",
+        help="Tied scores: id (trec_eval: doc id descending; file position without ids), "
+        "average (exact mean over tied orders) or input (file order, as LightGBM).",
+    ),
+    max_grade: float = typer.Option(
+        DEFAULT_MAX_GRADE, "--max-grade", help="The data set's top grade, for ERR (Yahoo/MSLR: 4)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
 ) -> None:
     """Evaluate a model: NDCG@1/3/5/10, MAP, MRR, P@10, ERR."""
     from searchlab.rank.compare import write_run
-    from searchlab.rank.metrics import NO_RELEVANT_CONVENTIONS, evaluate_rankings
+    from searchlab.rank.metrics import NO_RELEVANT_CONVENTIONS, TIE_CONVENTIONS, evaluate_rankings
     from searchlab.rank.train import load_ranker
 
     if no_relevant not in NO_RELEVANT_CONVENTIONS:
         raise InputError(f"--no-relevant must be one of {', '.join(NO_RELEVANT_CONVENTIONS)}")
+    if ties not in TIE_CONVENTIONS:
+        raise InputError(f"--ties must be one of {', '.join(TIE_CONVENTIONS)}, got {ties!r}")
+    if not 0 < max_grade < float("inf"):
+        raise InputError(f"--max-grade must be a positive number, got {max_grade}", hint="e.g. 4")
     check_output_files(per_query)
     _refuse_overwriting_inputs(per_query, "--per-query", data, groups)
     ranker = load_ranker(model)
     dataset = _read(data, groups, ranker.n_features)
-    ev = evaluate_rankings(dataset, ranker.score(dataset), no_relevant=no_relevant)
+    ev = evaluate_rankings(
+        dataset, ranker.score(dataset), no_relevant=no_relevant, ties=ties, max_grade=max_grade
+    )
     if per_query is not None:
         write_run(per_query, ev, model=model, data=data)
     if as_json:
@@ -276,6 +444,9 @@ def evaluate(
                 "queries": ev.n_queries,
                 "queries_without_relevant": ev.n_no_relevant,
                 "no_relevant": no_relevant,
+                "ties": ties,
+                "queries_with_tied_scores": ev.n_tied_queries,
+                "max_grade": max_grade,
                 "model": str(model),
                 "model_kind": ranker.config.loss,
                 "data": str(data),
@@ -284,7 +455,8 @@ def evaluate(
         return
     _say(
         f"{ranker.config.loss} on {data} ({ev.n_queries} queries, "
-        f"{ev.n_no_relevant} without a relevant document → {no_relevant})"
+        f"{ev.n_no_relevant} without a relevant document → {no_relevant}; "
+        f"{ev.n_tied_queries} with tied scores → ties {ties}; ERR top grade {max_grade:g})"
     )
     for name, value in ev.mean.items():
         _say(f"  {name:<8} {value:.4f}")

@@ -17,192 +17,40 @@ import contextlib
 import copy
 import dataclasses
 import io
-import math
 import os
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from searchlab._io import read_manifest
+from searchlab._io import ensure_parent_writable, read_manifest
 from searchlab.errors import InputError, ModelError
+from searchlab.rank.base import (
+    ALL_MODELS,
+    FORMAT,
+    NEURAL_LOSSES,
+    RETRAIN_HINT,
+    ProgressFn,
+    TrainConfig,
+    TrainedRanker,
+    holdout_split,
+)
 from searchlab.rank.data import RankingData
+from searchlab.rank.lambdamart import load_lambdamart, train_lambdamart
+from searchlab.rank.metrics import ndcg_at_k
 
-NEURAL_LOSSES = ("listnet", "listnet_kl", "listmle", "lambdaloss", "approxndcg", "mse")
-ALL_MODELS = (*NEURAL_LOSSES, "lambdamart")
-FORMAT = "searchlab-ranker"
-ProgressFn = Callable[[int, int, float, float], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (saved with the model)."""
-
-    loss: str = "listnet"
-    epochs: int = 100
-    seed: int = 0
-    hidden: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    dropout: float = 0.1
-    input_dropout: float = 0.0
-    norm: str = "none"  # none | batch | layer
-    optimizer: str = "adam"  # adam | sgd (momentum 0.9)
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    batch_queries: int = 16
-    max_list_len: int | None = None  # random truncation of longer training lists
-    standardize: bool = True
-    no_relevant: str = "skip"  # training lists with no relevant doc: skip | keep
-    early_stopping_patience: int | None = 15  # epochs without valid NDCG@10 gain; None: off
-    valid_fraction: float = 0.2  # held-out training queries when no valid set is given
-    approx_temperature: float = 0.1  # approxndcg: sigmoid temperature of the smooth ranks
-    lambdaloss_mu: float = 10.0  # lambdaloss: weight of the NDCG-Loss2 term
-    lambdaloss_k: int | None = None  # lambdaloss: only pairs inside the top k
-    refit: bool = False  # after early stopping on held-out queries, retrain on all for best_epoch
-    # torch CPU threads while training and scoring (None: torch's default). One by default: these
-    # small MLPs are bound by per-operation overhead, and on a busy 2-core machine OpenMP
-    # threads made training up to 20x slower (measured: 0.4 s vs 10 s for the same 10 epochs).
-    threads: int | None = 1
-    device: str = "auto"  # auto | cpu | cuda
-    # LambdaMART (LightGBM) settings, used when loss == "lambdamart"
-    num_trees: int = 100
-    num_leaves: int = 31
-    tree_learning_rate: float = 0.1
-    min_data_in_leaf: int = 20
-
-    def validate(self) -> None:
-        """Refuse a bad setting: its name and value, and an example of a good one."""
-        seed_ok = isinstance(self.seed, int | np.integer) and not isinstance(self.seed, bool)
-        seed_ok = seed_ok and self.seed >= 0
-        checks = (
-            (self.loss in ALL_MODELS, f"unknown model/loss {self.loss!r}",
-             "use one of " + ", ".join(ALL_MODELS)),
-            (seed_ok, f"seed must be a non-negative integer, got {self.seed!r}", "e.g. seed 0"),
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}", "e.g. 100 epochs"),
-            (all(size >= 1 for size in self.hidden),
-             f"hidden layer sizes must be positive, got {tuple(self.hidden)}", "e.g. (64, 32)"),
-            (_positive(self.learning_rate), f"learning rate must be > 0, got {self.learning_rate}",
-             "e.g. 0.001"),
-            (_positive(self.tree_learning_rate),
-             f"LambdaMART learning rate must be > 0, got {self.tree_learning_rate}", "e.g. 0.1"),
-            (self.weight_decay == 0 or _positive(self.weight_decay),
-             f"weight decay must be >= 0, got {self.weight_decay}", "e.g. 0.0001"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}", "e.g. 0.9"),
-            (self.early_stopping_patience is None or self.early_stopping_patience >= 1,
-             f"early-stopping patience must be >= 1 epoch, got {self.early_stopping_patience}",
-             "e.g. 15, or None (--patience 0) to turn early stopping off"),
-            (self.num_trees >= 1, f"LambdaMART needs at least 1 tree, got {self.num_trees}",
-             "e.g. 100"),
-            (self.num_leaves >= 2, f"LambdaMART needs at least 2 leaves, got {self.num_leaves}",
-             "e.g. 31"),
-            (self.min_data_in_leaf >= 1, f"min_data_in_leaf must be >= 1, got "
-             f"{self.min_data_in_leaf}", "e.g. 20"),
-            (self.lambdaloss_mu == 0 or _positive(self.lambdaloss_mu),
-             f"lambdaloss_mu must be >= 0, got {self.lambdaloss_mu}", "e.g. 10"),
-            (self.lambdaloss_k is None or self.lambdaloss_k >= 1,
-             f"lambdaloss_k must be >= 1, got {self.lambdaloss_k}", "e.g. 10, or None: all pairs"),
-            (self.batch_queries >= 1, f"batch_queries must be >= 1, got {self.batch_queries}",
-             "e.g. 16"),
-            (0 <= self.dropout < 1 and 0 <= self.input_dropout < 1,
-             f"dropout must be in [0, 1), got {self.dropout} (input {self.input_dropout})",
-             "e.g. 0.1"),
-            (self.norm in ("none", "batch", "layer"), f"unknown norm {self.norm!r}",
-             "use none, batch or layer"),
-            (self.optimizer in ("adam", "sgd"), f"unknown optimizer {self.optimizer!r}",
-             "use adam or sgd"),
-            (self.activation in ("relu", "gelu", "tanh", "elu"),
-             f"unknown activation {self.activation!r}", "use relu, gelu, tanh or elu"),
-            (self.no_relevant in ("skip", "keep"),
-             f"unknown no-relevant convention {self.no_relevant!r}", "use skip or keep"),
-            (0 <= self.valid_fraction < 1,
-             f"valid fraction must be in [0, 1), got {self.valid_fraction}", "e.g. 0.2"),
-            (self.device in ("auto", "cpu", "cuda"), f"unknown device {self.device!r}",
-             "use auto, cpu or cuda"),
-            (_positive(self.approx_temperature),
-             f"ApproxNDCG temperature must be > 0, got {self.approx_temperature}", "e.g. 0.1"),
-            (self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}",
-             "e.g. 1"),
-            (self.max_list_len is None or self.max_list_len >= 2,
-             f"max_list_len must be >= 2, got {self.max_list_len}", "e.g. 100, or None: no cut"),
-        )  # fmt: skip
-        for ok, problem, fix in checks:
-            if not ok:
-                raise InputError(problem, hint=fix)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in obj.items() if k in known}
-        if "hidden" in values:
-            values["hidden"] = tuple(values["hidden"])
-        return cls(**values)
-
-
-def _positive(value: float) -> bool:
-    """A finite number above zero (NaN is not)."""
-    return 0 < value < math.inf
-
-
-class TrainedRanker:
-    """A trained model: ``score(features)`` gives one score per row, in input order."""
-
-    kind = "base"
-
-    def __init__(self, config: TrainConfig, n_features: int, metrics: dict[str, Any]) -> None:
-        self.config = config
-        self.n_features = n_features
-        self.metrics = metrics
-
-    def score(self, features: np.ndarray | RankingData) -> np.ndarray:
-        raise NotImplementedError
-
-    def _features(self, features: np.ndarray | RankingData) -> np.ndarray:
-        if isinstance(features, RankingData):
-            features = features.with_n_features(self.n_features).features
-        x = np.asarray(features, dtype=np.float32)
-        if x.ndim != 2:
-            raise InputError(f"features must be 2-D (rows, features), got shape {x.shape}")
-        if x.shape[1] != self.n_features:
-            raise InputError(
-                f"features have {x.shape[1]} columns but the model was trained on "
-                f"{self.n_features}",
-                hint="pass RankingData (padded automatically) or the same feature layout",
-            )
-        return x
-
-    def _payload(self) -> tuple[dict[str, Any], dict[str, bytes]]:
-        raise NotImplementedError
-
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the model folder: each file atomically, ``ranker.json`` last."""
-        from searchlab._io import atomic_write_bytes, atomic_write_json
-
-        out = Path(directory)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out} exists and is not a folder", hint="choose a new --out path")
-        meta, blobs = self._payload()
-        for name, blob in blobs.items():
-            atomic_write_bytes(out / name, blob)
-        atomic_write_json(
-            out / "ranker.json",
-            {
-                "format": FORMAT,
-                "version": 1,
-                "kind": self.kind,
-                "config": self.config.to_dict(),
-                "n_features": self.n_features,
-                "metrics": self.metrics,
-                **meta,
-            },
-        )
-        return out
+# re-exported: callers import the config and ranker types from here or from ``base``
+__all__ = [
+    "ALL_MODELS",
+    "NEURAL_LOSSES",
+    "NeuralRanker",
+    "TrainConfig",
+    "TrainedRanker",
+    "load_ranker",
+    "train_ranker",
+]
 
 
 class NeuralRanker(TrainedRanker):
@@ -247,18 +95,6 @@ def _resolve_device(name: str):
     return torch.device(name)
 
 
-def _split_valid(
-    data: RankingData, fraction: float, seed: int
-) -> tuple[RankingData, RankingData | None]:
-    n_valid = round(data.n_queries * fraction)
-    if fraction <= 0 or n_valid < 1 or data.n_queries - n_valid < 1:
-        return data, None
-    order = np.random.default_rng(seed).permutation(data.n_queries)
-    return data.subset_queries(np.sort(order[n_valid:])), data.subset_queries(
-        np.sort(order[:n_valid])
-    )
-
-
 def train_ranker(
     data: RankingData,
     config: TrainConfig | None = None,
@@ -286,12 +122,8 @@ def train_ranker(
     if valid is not None:
         valid = valid.with_n_features(data.n_features)
     if config.loss == "lambdamart":
-        from searchlab.rank.lambdamart import train_lambdamart
-
         return train_lambdamart(data, config, valid=valid, progress=progress)
     if checkpoint_dir is not None:
-        from searchlab._io import ensure_parent_writable
-
         ensure_parent_writable(Path(checkpoint_dir) / "ranker.json")
     with _torch_threads(config.threads):
         return _train_neural(data, config, valid, progress, checkpoint_dir)
@@ -315,13 +147,12 @@ def _train_neural(data, config, valid, progress, checkpoint_dir) -> NeuralRanker
 
     from searchlab.rank.batching import iterate_batches
     from searchlab.rank.losses import LOSSES
-    from searchlab.rank.metrics import ndcg_at_k
     from searchlab.rank.model import FeatureScaler, MLPScorer
 
     full_data = data
     held_out = False
     if valid is None and config.early_stopping_patience is not None:
-        data, valid = _split_valid(data, config.valid_fraction, config.seed)
+        data, valid = holdout_split(data, config.valid_fraction, config.seed)
         held_out = valid is not None
     train_labels = data.labels
     offsets = data.query_offsets
@@ -475,22 +306,18 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
     """Load a folder written by ``TrainedRanker.save``."""
     path = Path(directory)
     meta_path = path / "ranker.json"
-    meta = read_manifest(
-        path, "ranker.json", fmt=FORMAT, what="searchlab model", hint=_RETRAIN_HINT
-    )
+    meta = read_manifest(path, "ranker.json", fmt=FORMAT, what="searchlab model", hint=RETRAIN_HINT)
     try:
         config = TrainConfig.from_dict(meta["config"])
         n_features = int(meta["n_features"])
         kind = meta["kind"]
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(
-            f"{meta_path} is damaged ({type(exc).__name__}: {exc})", hint=_RETRAIN_HINT
+            f"{meta_path} is damaged ({type(exc).__name__}: {exc})", hint=RETRAIN_HINT
         ) from None
     metrics = meta.get("metrics", {})
     try:
         if kind == "lambdamart":
-            from searchlab.rank.lambdamart import load_lambdamart
-
             return load_lambdamart(path, config, n_features, metrics)
         if kind == NeuralRanker.kind:
             return _load_neural(path, config, n_features, metrics, meta)
@@ -500,12 +327,9 @@ def load_ranker(directory: str | os.PathLike[str]) -> TrainedRanker:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputError(
             f"cannot load the model in {path}: {type(exc).__name__}: {first}"[:300],
-            hint=_RETRAIN_HINT,
+            hint=RETRAIN_HINT,
         ) from None
-    raise InputError(f"{meta_path} holds an unknown model kind {kind!r}", hint=_RETRAIN_HINT)
-
-
-_RETRAIN_HINT = "give a folder written by `searchlab rank train`, or retrain the model"
+    raise InputError(f"{meta_path} holds an unknown model kind {kind!r}", hint=RETRAIN_HINT)
 
 
 def _load_neural(path: Path, config, n_features, metrics, meta) -> NeuralRanker:
@@ -515,7 +339,7 @@ def _load_neural(path: Path, config, n_features, metrics, meta) -> NeuralRanker:
 
     weights = path / "model.pt"
     if not weights.is_file():
-        raise InputError(f"{weights} is missing", hint=_RETRAIN_HINT)
+        raise InputError(f"{weights} is missing", hint=RETRAIN_HINT)
     module = MLPScorer(
         n_features,
         tuple(config.hidden),
@@ -529,13 +353,13 @@ def _load_neural(path: Path, config, n_features, metrics, meta) -> NeuralRanker:
             warnings.simplefilter("ignore")
             state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception:  # pickle, zip and torch errors alike: the file is not our weights
-        raise InputError(f"{weights} is damaged or not a model file", hint=_RETRAIN_HINT) from None
+        raise InputError(f"{weights} is damaged or not a model file", hint=RETRAIN_HINT) from None
     try:
         module.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError):
         raise InputError(
             f"{weights} does not match the network described in {path / 'ranker.json'}",
-            hint=_RETRAIN_HINT,
+            hint=RETRAIN_HINT,
         ) from None
     module.eval()
     return NeuralRanker(

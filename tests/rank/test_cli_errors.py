@@ -11,6 +11,7 @@ from searchlab.cli import run
 from searchlab.rank.data import write_ranking_file
 from searchlab.rank.train import TrainConfig, train_ranker
 
+from .helpers import fails_one_line
 from .test_train import synthetic
 
 
@@ -24,14 +25,6 @@ def lab(tmp_path_factory):
     train_ranker(data, TrainConfig(**tiny)).save(folder / "neural")
     train_ranker(data, TrainConfig(loss="lambdamart", num_trees=2)).save(folder / "trees")
     return folder
-
-
-def _fails(capsys, argv, message):
-    code = run(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert message in err, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
@@ -53,7 +46,7 @@ def _fails(capsys, argv, message):
 )
 def test_bad_training_settings(capsys, lab, tmp_path, extra, message):
     out = tmp_path / "model"
-    _fails(capsys, ["rank", "train", "--data", str(lab / "data.svm"), "--out", str(out),
+    fails_one_line(capsys, ["rank", "train", "--data", str(lab / "data.svm"), "--out", str(out),
                     "--quiet", *extra], message)  # fmt: skip
     assert not out.exists()
 
@@ -71,15 +64,15 @@ def test_bad_group_files(capsys, lab, tmp_path):
     ]
     for groups, message in cases:
         argv = ["rank", "eval", "--model", str(lab / "neural"), "--data", str(lab / "data.svm")]
-        _fails(capsys, [*argv, "--groups", str(groups)], message)
+        fails_one_line(capsys, [*argv, "--groups", str(groups)], message)
 
 
 def test_model_folder_under_a_file_is_refused_before_training(capsys, lab, tmp_path):
     a_file = tmp_path / "a.txt"
     a_file.write_text("keep")
     argv = ["rank", "train", "--data", str(lab / "data.svm"), "--quiet"]
-    _fails(capsys, [*argv, "--out", str(a_file / "model")], "it is a file, not a folder")
-    _fails(
+    fails_one_line(capsys, [*argv, "--out", str(a_file / "model")], "it is a file, not a folder")
+    fails_one_line(
         capsys, [*argv, "--out", str(tmp_path / "m"), "--checkpoint-dir", str(a_file)], "is a file"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
@@ -113,19 +106,38 @@ def test_damaged_model_folders(capsys, lab, tmp_path, kind, how, message):
     model = tmp_path / "model"
     shutil.copytree(lab / kind, model)
     _damage(model, how)
-    _fails(
+    fails_one_line(
         capsys, ["rank", "eval", "--model", str(model), "--data", str(lab / "data.svm")], message
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--ties", "random"], "--ties must be one of id, average, input"),
+        (["--max-grade", "0"], "--max-grade must be a positive number"),
+        (["--max-grade", "2"], "label 4 is above ERR's top grade 2"),  # the data has grade 4
+        (["--no-relevant", "maybe"], "--no-relevant must be one of"),
+    ],
+)
+def test_bad_evaluation_settings(capsys, lab, tmp_path, extra, message):
+    per_query = tmp_path / "run.json"
+    argv = ["rank", "eval", "--model", str(lab / "neural"), "--data", str(lab / "data.svm"),
+            "--per-query", str(per_query), *extra]  # fmt: skip
+    fails_one_line(capsys, argv, message)
+    assert not per_query.exists()
 
 
 def test_outputs_that_are_folders_or_inputs(capsys, lab, tmp_path):
     data = lab / "data.svm"
     before = data.read_bytes()
     common = ["--model", str(lab / "neural"), "--data", str(data)]
-    _fails(capsys, ["rank", "eval", *common, "--per-query", str(tmp_path)], "is a folder")
-    _fails(capsys, ["rank", "predict", *common, "--out", str(tmp_path)], "is a folder")
-    _fails(capsys, ["rank", "predict", *common, "--out", str(data)], "also an input file")
-    _fails(capsys, ["rank", "eval", *common, "--per-query", str(data)], "also an input file")
+    fails_one_line(capsys, ["rank", "eval", *common, "--per-query", str(tmp_path)], "is a folder")
+    fails_one_line(capsys, ["rank", "predict", *common, "--out", str(tmp_path)], "is a folder")
+    fails_one_line(capsys, ["rank", "predict", *common, "--out", str(data)], "also an input file")
+    fails_one_line(
+        capsys, ["rank", "eval", *common, "--per-query", str(data)], "also an input file"
+    )
     assert data.read_bytes() == before and not any(tmp_path.iterdir())
 
 
@@ -143,7 +155,7 @@ def test_broken_or_mismatched_runs(capsys, lab, tmp_path):
     for change, message in cases:
         broken = tmp_path / "b.json"
         broken.write_text(json.dumps({**good, **change}))
-        _fails(capsys, ["rank", "compare", str(broken), str(run_file)], message)
+        fails_one_line(capsys, ["rank", "compare", str(broken), str(run_file)], message)
 
 
 def test_compare_refuses_more_sign_vectors_than_memory_holds(capsys, lab, tmp_path):
@@ -152,7 +164,7 @@ def test_compare_refuses_more_sign_vectors_than_memory_holds(capsys, lab, tmp_pa
                 "--per-query", str(run_file)]) == 0  # fmt: skip
     capsys.readouterr()
     argv = ["rank", "compare", str(run_file), str(run_file), "--resamples", "100000000000"]
-    _fails(capsys, argv, "from 1 to 10,000,000")
+    fails_one_line(capsys, argv, "from 1 to 10,000,000")
 
 
 @pytest.mark.parametrize("model", ["listnet", "lambdamart"])
@@ -160,5 +172,5 @@ def test_data_with_nothing_to_learn_is_refused(capsys, tmp_path, model):
     flat = tmp_path / "flat.svm"  # every document of every query has the same grade
     flat.write_text("".join(f"0 qid:{q} 1:{d / 10}\n" for q in range(1, 4) for d in range(3)))
     argv = ["rank", "train", "--data", str(flat), "--out", str(tmp_path / "m"), "--quiet"]
-    _fails(capsys, [*argv, "--model", model], "no order to learn")
+    fails_one_line(capsys, [*argv, "--model", model], "no order to learn")
     assert not (tmp_path / "m").exists()

@@ -8,6 +8,8 @@ import pytest
 from searchlab.errors import DataFormatError, InputError
 from searchlab.rank.data import RankingData, read_groups, read_ranking_file, write_ranking_file
 
+from .helpers import YAHOO
+
 SAMPLE = """\
 2 qid:10 1:0.5 3:1.25 # docid = D1
 0 qid:10 2:-1 # docid = D2
@@ -116,13 +118,17 @@ def test_subset_and_width_changes():
     np.testing.assert_array_equal(data.with_n_features(1).features[:, 0], data.features[:, 0])
 
 
-def test_yahoo_sample_reads_identically_with_both_parsers(shared_data):
-    folder = shared_data / "yahoo-ltr-sample"
-    fast = read_ranking_file(folder / "rank.test", folder / "rank.test.query")
-    slow = read_ranking_file(folder / "rank.test", folder / "rank.test.query", fast=False)
-    assert fast.n_rows == 768 and fast.n_queries == 50
-    np.testing.assert_array_equal(fast.features, slow.features)
-    np.testing.assert_array_equal(fast.labels, slow.labels)
+def test_yahoo_rows_read_identically_with_both_parsers():
+    # real Yahoo! rows (tests/rank/data/README.md says where they come from)
+    for name, rows, queries in (("yahoo.train", 125, 12), ("yahoo.test", 59, 4)):
+        path, groups = YAHOO / name, YAHOO / f"{name}.query"
+        fast = read_ranking_file(path, groups)
+        slow = read_ranking_file(path, groups, fast=False)
+        assert fast.n_rows == rows and fast.n_queries == queries
+        assert fast.n_features <= 300 and set(np.unique(fast.labels)) <= {0, 1, 2, 3, 4}
+        np.testing.assert_array_equal(fast.features, slow.features)
+        np.testing.assert_array_equal(fast.labels, slow.labels)
+        np.testing.assert_array_equal(fast.query_offsets, slow.query_offsets)
 
 
 def test_chunked_fast_path_equals_line_parser(tmp_path):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 from searchlab.errors import InputError
-from searchlab.rank.data import RankingData
+from searchlab.rank.data import RankingData, read_ranking_file, write_ranking_file
 from searchlab.rank.metrics import evaluate_rankings, ndcg_at_k
+
+from .helpers import yahoo
 
 
 def _random_data(seed: int, n_queries: int = 30, with_empty: bool = True):
@@ -37,10 +40,96 @@ def test_ndcg_three_documents_by_hand():
     assert ndcg_at_k(grades, scores, 2)[0] == pytest.approx(7.0 / ideal)
 
 
-def test_ties_keep_input_order():
-    # equal scores: the first row ranks first (stable), so order is as given
-    assert ndcg_at_k([0, 2], [1.0, 1.0], 1)[0] == 0.0
-    assert ndcg_at_k([2, 0], [1.0, 1.0], 1)[0] == 1.0
+def test_ties_break_by_doc_id_descending_like_trec_eval():
+    # trec_eval sorts ties by strcmp(docno2, docno1): "d2" > "d10" > "d1" (byte order)
+    data = RankingData.from_arrays(np.zeros((3, 1)), [2, 1, 0], [5, 5, 5], ["d1", "d10", "d2"])
+    ev = evaluate_rankings(data, np.zeros(3), metrics=("mrr", "p@1", "ndcg@1"))
+    assert ev.mean == {"mrr": 0.5, "p@1": 0.0, "ndcg@1": 0.0}  # ranked d2 (0), d10 (1), d1 (2)
+    assert ev.ties == "id" and ev.n_tied_queries == 1
+    # without doc ids the position in the file is the id, compared as a number: last row first
+    assert ndcg_at_k([2, 0], [1.0, 1.0], 1)[0] == 0.0
+    assert ndcg_at_k([0, 2], [1.0, 1.0], 1)[0] == 1.0
+    # file order (LightGBM's stable sort) only when asked for
+    assert ndcg_at_k([2, 0], [1.0, 1.0], 1, ties="input")[0] == 1.0
+    # scores still decide first
+    assert ndcg_at_k([2, 0], [1.0, 0.5], 1)[0] == 1.0
+
+
+def test_constant_scorer_on_a_label_sorted_file_does_not_score_perfectly(tmp_path):
+    """A file sorted best-first must not hand a constant scorer NDCG 1.0 through its order."""
+    data = yahoo("train")
+    order = np.concatenate(
+        [
+            lo + np.argsort(-data.labels[lo:hi], kind="stable")
+            for lo, hi in zip(data.query_offsets[:-1], data.query_offsets[1:], strict=True)
+        ]
+    )
+    path = tmp_path / "sorted.svm"
+    write_ranking_file(path, RankingData.from_arrays(
+        data.features[order], data.labels[order], data.query_ids[order]
+    ))  # fmt: skip
+    best_first = read_ranking_file(path)
+    constant = np.zeros(best_first.n_rows)
+    leak = evaluate_rankings(best_first, constant, ties="input").mean["ndcg@10"]
+    default = evaluate_rankings(best_first, constant).mean["ndcg@10"]
+    average = evaluate_rankings(best_first, constant, ties="average")
+    assert leak == pytest.approx(1.0)  # file order: the leak the default avoids
+    assert default < 0.7  # trec_eval's order ranks these rows worst-first
+    assert default < average.mean["ndcg@10"] < 0.95
+    # the tie average does not depend on the file order: shuffle every query's rows
+    rng = np.random.default_rng(0)
+    shuffled = best_first.subset_queries(range(best_first.n_queries))
+    rows = np.concatenate(
+        [
+            lo + rng.permutation(hi - lo)
+            for lo, hi in zip(shuffled.query_offsets[:-1], shuffled.query_offsets[1:], strict=True)
+        ]
+    )
+    again = RankingData.from_arrays(
+        shuffled.features[rows], shuffled.labels[rows], shuffled.query_ids[rows]
+    )
+    other = evaluate_rankings(again, constant, ties="average")
+    for name, value in average.mean.items():
+        assert other.mean[name] == pytest.approx(value, abs=1e-12)
+
+
+def _all_orders_mean(labels, scores, metrics, **kwargs):
+    """Brute force: every order of the documents that the scores allow, each scored alone."""
+    n = len(labels)
+    totals, count = dict.fromkeys(metrics, 0.0), 0
+    for perm in itertools.permutations(range(n)):
+        if np.any(np.diff(scores[list(perm)]) > 0):
+            continue  # not a ranking by these scores
+        data = RankingData.from_arrays(np.zeros((n, 1)), labels[list(perm)], np.zeros(n))
+        ev = evaluate_rankings(data, -np.arange(n, dtype=float), metrics=metrics, **kwargs)
+        for name in metrics:
+            totals[name] += ev.mean[name]
+        count += 1
+    return {name: total / count for name, total in totals.items()}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tie_average_is_the_exact_mean_over_tied_orders(seed):
+    rng = np.random.default_rng(seed)
+    metrics = ("ndcg@3", "ndcg@10", "map", "map@3", "mrr", "mrr@2", "p@3", "err", "err@3")
+    for _ in range(8):
+        n = int(rng.integers(2, 7))
+        labels = rng.integers(0, 5, n).astype(float)
+        scores = rng.integers(0, 3, n).astype(float)  # many ties
+        data = RankingData.from_arrays(np.zeros((n, 1)), labels, np.zeros(n))
+        got = evaluate_rankings(data, scores, metrics=metrics, ties="average").mean
+        want = _all_orders_mean(labels, scores, metrics)
+        for name in metrics:
+            assert got[name] == pytest.approx(want[name], abs=1e-12), name
+
+
+def test_without_ties_every_tie_convention_agrees():
+    data, scores = _random_data(6)
+    by = {ties: evaluate_rankings(data, scores, ties=ties) for ties in ("id", "average", "input")}
+    assert by["id"].n_tied_queries == 0
+    for name, value in by["id"].mean.items():
+        assert by["average"].mean[name] == pytest.approx(value, abs=1e-12)
+        assert by["input"].mean[name] == value
 
 
 @pytest.mark.parametrize("k", [1, 3, 5, 10, 20])
@@ -71,6 +160,49 @@ def test_no_relevant_conventions():
         evaluate_rankings(data, scores, no_relevant="maybe")
 
 
+@pytest.mark.parametrize("metric", ["ndcg@10", "map", "mrr", "p@10", "err", "err@3", "p@1"])
+def test_every_metric_follows_the_no_relevant_convention(metric):
+    data, scores = _random_data(2)  # queries 0 and 1 have no relevant document
+    for convention, want in (("one", 1.0), ("zero", 0.0)):
+        ev = evaluate_rankings(data, scores, metrics=(metric,), no_relevant=convention)
+        assert list(ev.per_query[metric][:2]) == [want, want]
+    skip = evaluate_rankings(data, scores, metrics=(metric,), no_relevant="skip")
+    assert np.isnan(skip.per_query[metric][:2]).all()
+    assert not np.isnan(skip.per_query[metric][2:]).any()
+    assert skip.mean[metric] == pytest.approx(skip.per_query[metric][2:].mean())
+
+
+def test_err_top_grade_belongs_to_the_data_set_not_the_slice():
+    data, scores = _random_data(7, with_empty=False)
+    low = [
+        q
+        for q in range(data.n_queries)
+        if data.labels[data.query_offsets[q] : data.query_offsets[q + 1]].max() <= 2
+    ]
+    assert low, "the random data needs a query whose top label is at most 2"
+    whole = evaluate_rankings(data, scores, metrics=("err",))
+    sub = data.subset_queries(low)
+    rows = np.concatenate(
+        [np.arange(data.query_offsets[q], data.query_offsets[q + 1]) for q in low]
+    )
+    alone = evaluate_rankings(sub, scores[rows], metrics=("err",))
+    # the same query scores the same ERR in any slice: the top grade (4) is the data set's
+    np.testing.assert_allclose(alone.per_query["err"], whole.per_query["err"][low], rtol=1e-12)
+    assert alone.max_grade == whole.max_grade == 4.0
+    explicit = evaluate_rankings(sub, scores[rows], metrics=("err",), max_grade=4)
+    assert explicit.mean == alone.mean
+    with pytest.raises(InputError, match="above ERR's top grade 3"):
+        evaluate_rankings(data, scores, metrics=("err",), max_grade=3)
+    # other metrics never look at it
+    evaluate_rankings(data, scores, metrics=("ndcg@10",), max_grade=3)
+
+
+def test_mrr_at_k_cuts_the_list():
+    data = RankingData.from_arrays(np.zeros((3, 1)), [0, 0, 1], [1, 1, 1])
+    ev = evaluate_rankings(data, np.array([3.0, 2.0, 1.0]), metrics=("mrr", "mrr@2", "mrr@3"))
+    assert ev.mean == {"mrr": pytest.approx(1 / 3), "mrr@2": 0.0, "mrr@3": pytest.approx(1 / 3)}
+
+
 def _lightgbm_eval(data, metric, eval_at):
     """Train a tiny LightGBM ranker; return its own metric values and its predictions."""
     import lightgbm as lgb
@@ -99,7 +231,7 @@ def _lightgbm_eval(data, metric, eval_at):
 def test_ndcg_matches_lightgbm_including_queries_without_relevant_documents():
     data, _ = _random_data(3)
     values, preds = _lightgbm_eval(data, "ndcg", [1, 3, 5, 10])
-    ev = evaluate_rankings(data, preds)  # default convention: LightGBM's
+    ev = evaluate_rankings(data, preds, ties="input")  # LightGBM's conventions
     for k in (1, 3, 5, 10):
         assert ev.mean[f"ndcg@{k}"] == pytest.approx(values[f"ndcg@{k}"], abs=1e-9)
 
@@ -107,7 +239,7 @@ def test_ndcg_matches_lightgbm_including_queries_without_relevant_documents():
 def test_map_matches_lightgbm():
     data, _ = _random_data(4, with_empty=False)
     values, preds = _lightgbm_eval(data, "map", [1000])
-    ev = evaluate_rankings(data, preds, metrics=("map",))
+    ev = evaluate_rankings(data, preds, metrics=("map",), ties="input")  # stable, as LightGBM
     assert ev.mean["map"] == pytest.approx(values["map@1000"], abs=1e-9)
 
 
@@ -131,3 +263,5 @@ def test_bad_inputs_raise_input_errors():
         evaluate_rankings(data, np.full_like(scores, np.nan))
     with pytest.raises(InputError, match="unknown metric"):
         evaluate_rankings(data, scores, metrics=("auc",))
+    with pytest.raises(InputError, match="ties must be one of"):
+        evaluate_rankings(data, scores, ties="random")

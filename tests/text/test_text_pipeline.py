@@ -97,7 +97,10 @@ def bm25_over_the_collection(corpus: Corpus, stemmer: str) -> dict[str, float]:
         np.asarray(labels, np.float32),
         np.repeat(np.array([q.query_id for q in queries], dtype=object), len(doc_ids)),
     )
-    ev = evaluate_rankings(data, scores.astype(np.float64), metrics=("ndcg@10", "map", "p@10"))
+    # ties in collection order, as bm25s's top-k returns them to the pipeline
+    ev = evaluate_rankings(
+        data, scores.astype(np.float64), metrics=("ndcg@10", "map", "p@10"), ties="input"
+    )
     return {m: float(v) for m, v in ev.mean.items()}
 
 
