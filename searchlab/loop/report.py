@@ -237,7 +237,18 @@ def _offline_table(page: _Page) -> str:
         "cross-validation over queries (each query ranked by a model that never trained on it); "
         f"paired permutation test across queries on NDCG@10: p = {page.num('offline/pvalue', 'p')} "
         f"({html.escape(page.summary['offline']['test_method'])}).</p>"
+        + _feature_groups(page.summary["offline"])
     )
+
+
+def _feature_groups(offline: dict[str, Any]) -> str:
+    """Which feature groups each fold's reranker used, and how they were chosen."""
+    folds = "; ".join(
+        f"fold {i}: {html.escape('+'.join(groups))}"
+        for i, groups in enumerate(offline.get("feature_groups", []), start=1)
+    )
+    how = html.escape(str(offline.get("settings", {}).get("feature_groups", "")))
+    return f'<p id="feature-groups">Reranker feature groups ({how}): {folds}.</p>' if folds else ""
 
 
 def _ab_table(page: _Page) -> str:
