@@ -20,6 +20,10 @@ app = typer.Typer(
 )
 
 FORMATS = ("smart", "jsonl", "warc")
+GROUPS_HELP = (
+    "Reranker feature groups: select (chosen on training queries by inner CV), all, or a "
+    "comma list of lexical, feedback, semantic, vectors (bm25 is always used)."
+)
 
 
 def _format_p(p: float) -> str:
@@ -57,7 +61,13 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON object."),
 ) -> None:
     """Read documents (and queries and judgments) and write a corpus folder."""
-    from searchlab.text.corpus import check_corpus_output, import_jsonl, import_smart, import_warc
+    from searchlab.text.corpus import (
+        check_corpus_output,
+        import_jsonl,
+        import_smart,
+        import_warc,
+        save_corpus,
+    )
 
     if fmt not in FORMATS:
         raise InputError(f"unknown --format {fmt!r}", hint="use smart, jsonl or warc")
@@ -80,7 +90,7 @@ def import_(
         corpus = importer(
             docs, queries, qrels, grades=grades or defaults[0], numbering=numbering or defaults[1]
         )
-    corpus.save(out)
+    save_corpus(corpus, out)
     summary = {
         "out": str(out),
         "documents": len(corpus.documents),
@@ -105,17 +115,19 @@ def eval_(
     epochs: int = typer.Option(100, "--epochs", help="ListNet training epochs per fold."),
     k1: float = typer.Option(1.5, "--k1", help="BM25 k1."),
     b: float = typer.Option(0.75, "--b", help="BM25 b."),
+    feature_groups: str = typer.Option("select", "--feature-groups", help=GROUPS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every number."),
 ) -> None:
     """BM25 vs BM25 + ListNet rerank, cross-validated over queries, with a permutation test."""
     from searchlab.text.corpus import load_corpus
     from searchlab.text.embeddings import Word2VecConfig
-    from searchlab.text.features import FeatureConfig
+    from searchlab.text.features import FeatureConfig, parse_feature_groups
     from searchlab.text.pipeline import REPORTED_METRICS, evaluate_text_ranking
-    from searchlab.text.rerank import default_train_config
+    from searchlab.text.training import default_train_config
 
     if epochs < 1:
         raise InputError(f"--epochs must be at least 1, got {epochs}", hint="use e.g. 100")
+    groups = parse_feature_groups(feature_groups)
     corpus = load_corpus(corpus_dir)
     features = FeatureConfig(k1=k1, b=b, word2vec=Word2VecConfig(seed=seed))
     ev = evaluate_text_ranking(
@@ -125,6 +137,7 @@ def eval_(
         progress=_progress,
         feature_config=features,
         train_config=default_train_config(seed, epochs),
+        feature_groups=groups,
     )
     if as_json:
         print_json(
@@ -166,12 +179,14 @@ def eval_(
         typer.echo(
             f"fold {fold['fold']}: {fold['queries']} queries  NDCG@10 bm25 "
             f"{fold['bm25']['ndcg@10']:.4f}  listnet {fold['listnet']['ndcg@10']:.4f}  "
-            f"train {fold['train_seconds']:.1f} s"
+            f"features {'+'.join(fold['feature_groups'])}"
         )
+    typer.echo(f"feature groups: {ev.settings['feature_groups']}")
     t = ev.timings
     typer.echo(
         f"time: index+embeddings {t['index_and_embeddings']:.1f} s, features {t['features']:.1f} s, "
-        f"training {t['train_total']:.1f} s, total {t['total']:.1f} s"
+        f"choosing groups {t['select_total']:.1f} s, training {t['train_total']:.1f} s, "
+        f"total {t['total']:.1f} s"
     )
 
 
@@ -179,18 +194,29 @@ def eval_(
 def train(
     corpus_dir: Path = typer.Argument(..., help="Corpus folder (from searchlab text import)."),
     seed: int = typer.Option(0, "--seed", help="Seed of embeddings and training."),
+    feature_groups: str = typer.Option("select", "--feature-groups", help=GROUPS_HELP),
 ) -> None:
     """Train the reranker on every judged query; saved in CORPUS_DIR/model for search."""
     from searchlab.text.corpus import load_corpus
+    from searchlab.text.features import parse_feature_groups
     from searchlab.text.rerank import MODEL_DIR, corpus_reranker
 
+    groups = parse_feature_groups(feature_groups)
     corpus = load_corpus(corpus_dir)
-    reranker = corpus_reranker(corpus_dir, corpus, seed=seed, retrain=True, progress=_progress)
+    reranker = corpus_reranker(
+        corpus_dir, corpus, seed=seed, retrain=True, feature_groups=groups, progress=_progress
+    )
     metrics = reranker.ranker.metrics
+    chosen = "+".join(reranker.groups)
+    if reranker.selection is not None:
+        chosen += (
+            f" (chosen by inner {reranker.selection.inner_folds}-fold CV, "
+            f"NDCG@10 {reranker.selection.score:.4f})"
+        )
     typer.echo(
         f"saved {Path(corpus_dir) / MODEL_DIR}: ListNet on {metrics.get('train_queries')} queries, "
         f"{metrics.get('train_seconds', 0):.1f} s, {reranker.index.embeddings.vectors.shape[0]} "
-        f"word vectors"
+        f"word vectors; features {chosen}"
     )
 
 
@@ -256,10 +282,11 @@ def search(
 ) -> None:
     """Search a corpus folder and print the ranked titles."""
     from searchlab.text.corpus import load_corpus
+    from searchlab.text.pipeline import RANKERS
     from searchlab.text.rerank import corpus_reranker, search_bm25, search_reranked
 
-    if ranker not in ("bm25", "listnet"):
-        raise InputError(f"unknown --ranker {ranker!r}", hint="use bm25 or listnet")
+    if ranker not in RANKERS:
+        raise InputError(f"unknown --ranker {ranker!r}", hint="use " + " or ".join(RANKERS))
     if k < 1:
         raise InputError(f"-k must be at least 1, got {k}", hint="use e.g. -k 10")
     corpus = load_corpus(corpus_dir)

@@ -337,7 +337,8 @@ def _crawl_numbers(summary: Any) -> dict[str, Any]:
 
 
 def _import_stage(crawl_summary: Any, reference: Any, work: Path):
-    from searchlab.text.corpus import Corpus, import_warc
+    from searchlab.text.corpus import import_warc, save_corpus
+    from searchlab.text.model import Corpus
 
     crawled = import_warc(list(crawl_summary.warc_files))
     present = {d.doc_id for d in crawled.documents}
@@ -348,7 +349,7 @@ def _import_stage(crawl_summary: Any, reference: Any, work: Path):
     corpus = Corpus(
         crawled.documents, reference.queries, judgments, source="demo:crawled-cranfield"
     )
-    corpus.save(work / "corpus")
+    save_corpus(corpus, work / "corpus")
     missing = len(reference.documents) - len(present & {d.doc_id for d in reference.documents})
     return corpus, (
         f"{len(corpus.documents):,} docs{f' ({missing} missing)' if missing else ''}, "
@@ -359,8 +360,8 @@ def _import_stage(crawl_summary: Any, reference: Any, work: Path):
 def _offline_stage(corpus: Any, config: DemoConfig, update: Callable[..., None]):
     from searchlab.text.embeddings import Word2VecConfig
     from searchlab.text.features import FeatureConfig
-    from searchlab.text.pipeline import evaluate_text_ranking
-    from searchlab.text.rerank import default_train_config
+    from searchlab.text.pipeline import evaluate_text_ranking, progress_steps
+    from searchlab.text.training import default_train_config
 
     # quick: fewer embedding and ListNet epochs; the same documents, queries and folds.
     word2vec = Word2VecConfig(
@@ -369,7 +370,7 @@ def _offline_stage(corpus: Any, config: DemoConfig, update: Callable[..., None])
     train = default_train_config(
         config.seed, **({"epochs": QUICK_LISTNET_EPOCHS} if config.quick else {})
     )
-    steps = config.folds + 2  # embeddings, one training per fold, evaluation
+    steps = progress_steps(config.folds, selecting=True)
     messages: list[str] = []
 
     def progress(message: str) -> None:
@@ -391,11 +392,10 @@ def _offline_stage(corpus: Any, config: DemoConfig, update: Callable[..., None])
 
 
 def _offline_summary(evaluation: Any, config: DemoConfig) -> dict[str, Any]:
-    reported = ("ndcg@10", "map", "p@10")
-    metrics = {
-        name: {m: float(evaluation.metrics[name][m]) for m in reported}
-        for name in ("bm25", "listnet")
-    }
+    from searchlab.text.pipeline import RANKERS
+    from searchlab.text.pipeline import REPORTED_METRICS as reported
+
+    metrics = {name: {m: float(evaluation.metrics[name][m]) for m in reported} for name in RANKERS}
     return {
         "folds": evaluation.folds,
         "seed": evaluation.seed,
@@ -406,6 +406,7 @@ def _offline_summary(evaluation: Any, config: DemoConfig) -> dict[str, Any]:
         "pvalues": {m: float(evaluation.pvalues[m]) for m in reported},
         "pvalue": float(evaluation.pvalue),
         "test_method": f"{evaluation.test_method}, two-sided",
+        "feature_groups": [fold["feature_groups"] for fold in evaluation.per_fold],
         "timings": {k: float(v) for k, v in evaluation.timings.items()},
         "settings": _jsonable(evaluation.settings),
     }

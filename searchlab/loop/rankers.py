@@ -15,9 +15,9 @@ from typing import Any
 
 from searchlab._io import read_text_file
 from searchlab.errors import DataFormatError, InputError
+from searchlab.text.pipeline import RANKERS, evaluate_text_ranking
 
 Rankings = dict[str, list[str]]
-PIPELINE_RANKERS = ("bm25", "listnet")
 
 
 def ideal_rankings(judgments: dict[str, dict[str, int]]) -> Rankings:
@@ -56,7 +56,7 @@ def resolve_rankings(
     """
     fixed: dict[str, Rankings] = {}
     for spec in specs:
-        if spec in PIPELINE_RANKERS or spec in fixed:
+        if spec in RANKERS or spec in fixed:
             continue
         if spec == "ideal":
             fixed[spec] = ideal_rankings(corpus.judgments)
@@ -68,14 +68,10 @@ def resolve_rankings(
                 hint="use bm25, listnet, ideal, or a JSON file of rankings",
             )
     evaluation = None
-    if any(s in PIPELINE_RANKERS for s in specs):
-        from searchlab.text.pipeline import evaluate_text_ranking
-
+    if any(s in RANKERS for s in specs):
         evaluation = evaluate_text_ranking(corpus, folds=folds, seed=seed, progress=progress)
     out = [
-        {q: list(r) for q, r in evaluation.rankings[s].items()}
-        if s in PIPELINE_RANKERS
-        else fixed[s]
+        {q: list(r) for q, r in evaluation.rankings[s].items()} if s in RANKERS else fixed[s]
         for s in specs
     ]
     return out, evaluation

@@ -20,6 +20,18 @@ from searchlab._io import atomic_write_json, atomic_write_text
 
 PLOT_FILE = "null-distribution.png"
 OFFLINE_METRICS = (("ndcg@10", "NDCG@10"), ("map", "MAP"), ("p@10", "P@10"))
+# The fields of summary.json that measure time instead of results. Everything else is a
+# function of the seed (on one machine: same seed, same summary), and the reproducibility
+# test compares it field by field between runs. A pattern names a field by its path; "*"
+# stands for any one key or list index, and a pattern naming an object covers all of it.
+TIMING_FIELDS = (
+    "created_utc",  # when the report was written
+    "total_seconds",  # the demo's wall time
+    "stages/*/seconds",  # each stage's wall time
+    "stages/*/detail",  # each stage's one-line summary as printed; the crawl's holds pages/s
+    "crawl/pages_per_second",
+    "offline/timings",  # seconds per step of the offline evaluation
+)
 
 
 def lookup(summary: dict[str, Any], key: str) -> Any:
@@ -27,6 +39,41 @@ def lookup(summary: dict[str, Any], key: str) -> Any:
     for part in key.split("/"):
         value = value[int(part)] if isinstance(value, list) else value[part]
     return value
+
+
+def _is_timing(path: tuple[str, ...]) -> bool:
+    for pattern in TIMING_FIELDS:
+        parts = pattern.split("/")
+        if len(parts) <= len(path) and all(
+            want in ("*", got) for want, got in zip(parts, path, strict=False)
+        ):
+            return True
+    return False
+
+
+def summary_differences(first: Any, second: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Paths (``a/b/0/c``) whose values differ between two summaries, ``TIMING_FIELDS`` aside.
+
+    Values are compared exactly (floats bit for bit); a key present in one summary only, or
+    lists of different lengths, count as differences.
+    """
+    if _is_timing(path):
+        return []
+    where = "/".join(path)
+    if isinstance(first, dict) and isinstance(second, dict):
+        out = ["/".join((*path, str(key))) for key in first.keys() ^ second.keys()]
+        for key in first.keys() & second.keys():
+            out += summary_differences(first[key], second[key], (*path, str(key)))
+        return sorted(out)
+    if isinstance(first, list) and isinstance(second, list):
+        if len(first) != len(second):
+            return [where or "(whole)"]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(first, second, strict=True))
+            for d in summary_differences(a, b, (*path, str(i)))
+        ]
+    return [] if first == second and type(first) is type(second) else [where or "(whole)"]
 
 
 def format_value(value: Any, kind: str) -> str:
@@ -190,7 +237,18 @@ def _offline_table(page: _Page) -> str:
         "cross-validation over queries (each query ranked by a model that never trained on it); "
         f"paired permutation test across queries on NDCG@10: p = {page.num('offline/pvalue', 'p')} "
         f"({html.escape(page.summary['offline']['test_method'])}).</p>"
+        + _feature_groups(page.summary["offline"])
     )
+
+
+def _feature_groups(offline: dict[str, Any]) -> str:
+    """Which feature groups each fold's reranker used, and how they were chosen."""
+    folds = "; ".join(
+        f"fold {i}: {html.escape('+'.join(groups))}"
+        for i, groups in enumerate(offline.get("feature_groups", []), start=1)
+    )
+    how = html.escape(str(offline.get("settings", {}).get("feature_groups", "")))
+    return f'<p id="feature-groups">Reranker feature groups ({how}): {folds}.</p>' if folds else ""
 
 
 def _ab_table(page: _Page) -> str:

@@ -1,34 +1,41 @@
 """Features of (query, candidate document) pairs and the expanded batch for the reranker.
 
 Candidates are the top ``candidates`` documents of the shipped BM25 (bm25s ``lucene``,
-k1 1.5, b 0.75, title + text, stemmed tokens, stopwords removed). Each candidate row is
+k1 1.5, b 0.75, title + text, stemmed tokens, stopwords removed). Each candidate row holds
+the features below, in this order, in five groups:
 
-======================  ==========================================================
-``bm25``                the candidate BM25 score
-``bm25_rel``            ``bm25`` divided by the query's best candidate score
-``bm25_plain``          BM25 on unstemmed tokens (exact word forms)
-``bm25_title``          BM25 on the title alone
-``bm25_prf``            RM3 pseudo-relevance feedback: BM25 of the query mixed half
-                        and half with the ``prf_terms`` strongest terms of the
-                        relevance model of the top ``prf_docs`` BM25 documents (no
-                        judgments are used)
-``coverage``            share of distinct query terms present in the document
-``idf_coverage``        the same, weighted by each term's idf
-``title_coverage``      share of distinct query terms present in the title
-``log_length``          log(1 + document length in tokens)
-``cosine``              cosine of the averaged query and document embeddings
-``soft_match``          mean over query terms of the best cosine to a document term
-``prf_cosine``          cosine of the document embedding to the mean embedding of
-                        the top ``prf_docs`` BM25 documents
-``bm25_prf_rel``        ``bm25_prf`` divided by the query's best candidate value
-``bm25_prf_z``          ``bm25_prf`` standardised within the query's candidates
-``bm25_z``              ``bm25`` standardised within the query's candidates
-``q0 .. q{d-1}``        the averaged query embedding (repeated on every row)
-``d0 .. d{d-1}``        the averaged document embedding
-======================  ==========================================================
+==================  ============  ==============================================================
+feature             group         what
+==================  ============  ==============================================================
+``bm25``            ``bm25``      the candidate BM25 score
+``bm25_rel``        ``bm25``      ``bm25`` divided by the query's best candidate score
+``bm25_plain``      ``lexical``   BM25 on unstemmed tokens (exact word forms)
+``bm25_title``      ``lexical``   BM25 on the title alone
+``bm25_prf``        ``feedback``  RM3 pseudo-relevance feedback: BM25 of the query mixed half
+                                  and half with the ``prf_terms`` strongest terms of the
+                                  relevance model of the top ``prf_docs`` BM25 documents (no
+                                  judgments are used)
+``coverage``        ``lexical``   share of distinct query terms present in the document
+``idf_coverage``    ``lexical``   the same, weighted by each term's idf
+``title_coverage``  ``lexical``   share of distinct query terms present in the title
+``log_length``      ``lexical``   log(1 + document length in tokens)
+``cosine``          ``semantic``  cosine of the averaged query and document embeddings
+``soft_match``      ``semantic``  mean over query terms of the best cosine to a document term
+``prf_cosine``      ``semantic``  cosine of the document embedding to the mean embedding of
+                                  the top ``prf_docs`` BM25 documents
+``bm25_prf_rel``    ``feedback``  ``bm25_prf`` divided by the query's best candidate value
+``bm25_prf_z``      ``feedback``  ``bm25_prf`` standardised within the query's candidates
+``bm25_z``          ``bm25``      ``bm25`` standardised within the query's candidates
+``q0 .. q{d-1}``    ``vectors``   the averaged query embedding (repeated on every row)
+``d0 .. d{d-1}``    ``vectors``   the averaged document embedding
+==================  ============  ==============================================================
 
 The rows of one query form one rectangle (the "expanded batch"): query embedding repeated
-per candidate, concatenated with the document embedding and the scalar signals above.
+per candidate, concatenated with the document embedding and the scalar signals above. The
+index always computes every feature; a reranker uses the columns of the groups it was given
+or chose (``feature_columns``). ``bm25`` is always among them: the reranker reorders BM25's
+candidates. Which other groups to use is chosen on training queries only
+(``searchlab.text.selection``).
 """
 
 from __future__ import annotations
@@ -41,8 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from searchlab.errors import InputError
-from searchlab.rank.bm25 import BM25Index
-from searchlab.text.corpus import Corpus
+from searchlab.text.bm25 import BM25Index
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
 from searchlab.text.tokenize import Tokenizer
 
@@ -64,6 +70,56 @@ SCALAR_FEATURES = (
     "bm25_prf_z",
     "bm25_z",
 )
+
+
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "bm25": ("bm25", "bm25_rel", "bm25_z"),
+    "lexical": (
+        "bm25_plain",
+        "bm25_title",
+        "coverage",
+        "idf_coverage",
+        "title_coverage",
+        "log_length",
+    ),
+    "feedback": ("bm25_prf", "bm25_prf_rel", "bm25_prf_z"),
+    "semantic": ("cosine", "soft_match", "prf_cosine"),
+    "vectors": (),  # the query and document embeddings, q0.. and d0..
+}
+BASE_GROUP = "bm25"  # always used
+OPTIONAL_GROUPS = tuple(g for g in FEATURE_GROUPS if g != BASE_GROUP)
+
+
+def check_feature_groups(groups: Sequence[str]) -> tuple[str, ...]:
+    """The named groups, with ``bm25``, in ``FEATURE_GROUPS`` order; InputError if unknown."""
+    unknown = [g for g in groups if g not in FEATURE_GROUPS]
+    if unknown:
+        raise InputError(
+            f"unknown feature group {unknown[0]!r}",
+            hint="use some of " + ", ".join(FEATURE_GROUPS),
+        )
+    chosen = {BASE_GROUP, *groups}
+    return tuple(g for g in FEATURE_GROUPS if g in chosen)
+
+
+def parse_feature_groups(text: str) -> tuple[str, ...] | None:
+    """``select`` -> None (choose on training queries); ``all`` or ``a,b`` -> those groups."""
+    value = text.strip().lower()
+    if value == "select":
+        return None
+    if value == "all":
+        return tuple(FEATURE_GROUPS)
+    return check_feature_groups([g.strip() for g in value.split(",") if g.strip()])
+
+
+def feature_columns(groups: Sequence[str], dim: int) -> np.ndarray:
+    """Column indices (in layout order) of the features of ``groups`` (``bm25`` always)."""
+    chosen = check_feature_groups(groups)
+    names = {name for g in chosen for name in FEATURE_GROUPS[g]}
+    columns = [i for i, name in enumerate(SCALAR_FEATURES) if name in names]
+    if "vectors" in chosen:
+        columns.extend(range(len(SCALAR_FEATURES), len(SCALAR_FEATURES) + 2 * dim))
+    return np.asarray(columns, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -97,10 +153,20 @@ def feature_names(dim: int) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class QueryTerms:
+    """A query analysed once: stemmed terms (BM25, features) and unstemmed ones (``bm25_plain``)."""
+
+    text: str
+    terms: tuple[str, ...]
+    plain: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class QueryCandidates:
-    """One query's rectangle: candidate document indices (BM25 order), features, BM25 scores."""
+    """One query's rectangle: candidate documents (BM25 order), features, BM25 scores."""
 
     doc_indices: np.ndarray  # int64 (k,)
+    doc_ids: tuple[str, ...]  # the candidates' document ids (metrics break ties by them)
     features: np.ndarray  # float32 (k, n_features)
     bm25: np.ndarray  # float32 (k,)
 
@@ -142,10 +208,6 @@ class TextIndex:
         )
         self.doc_unit = _normalise(self.doc_vectors)
 
-    @classmethod
-    def from_corpus(cls, corpus: Corpus, config: FeatureConfig | None = None) -> TextIndex:
-        return cls(corpus.documents, config or FeatureConfig())
-
     @property
     def n_features(self) -> int:
         return len(SCALAR_FEATURES) + 2 * self.embeddings.dim
@@ -183,9 +245,27 @@ class TextIndex:
             out += weight * self.bm25.scores([term])
         return out.astype(np.float32)
 
-    def candidates(self, query_text: str, k: int | None = None) -> QueryCandidates:
+    def rm3_scores(self, query: str | QueryTerms) -> np.ndarray:
+        """RM3 feedback scores of every document (the ``bm25_prf`` feature); no judgments."""
+        analysed = self.analyse(query) if isinstance(query, str) else query
+        terms = list(analysed.terms)
+        first = self.bm25.scores(terms)
+        top = np.argsort(-first, kind="stable")[: self.config.prf_docs]
+        return self._prf_scores(terms, first, top)
+
+    def analyse(self, query_text: str) -> QueryTerms:
+        """Tokenize a query once for everything the index does with it."""
+        return QueryTerms(
+            query_text,
+            tuple(self.tokenizer.tokenize(query_text)),
+            tuple(self.plain_tokenizer.tokenize(query_text)),
+        )
+
+    def candidates(self, query: str | QueryTerms, k: int | None = None) -> QueryCandidates:
+        """The top ``k`` (default ``config.candidates``) candidates and their feature rows."""
         k = k or self.config.candidates
-        terms = self.tokenizer.tokenize(query_text)
+        analysed = self.analyse(query) if isinstance(query, str) else query
+        terms = list(analysed.terms)
         all_bm25 = self.bm25.scores(terms)
         bm25_order = np.argsort(-all_bm25, kind="stable")
         top = bm25_order[: self.config.prf_docs]
@@ -201,9 +281,7 @@ class TextIndex:
         scalars[:, 0] = bm25
         best = float(bm25.max()) if rows and bm25.max() > 0 else 1.0
         scalars[:, 1] = bm25 / best
-        scalars[:, 2] = self.bm25_plain.score_documents(
-            self.plain_tokenizer.tokenize(query_text), doc_idx
-        )
+        scalars[:, 2] = self.bm25_plain.score_documents(analysed.plain, doc_idx)
         scalars[:, 3] = self.bm25_title.score_documents(terms, doc_idx)
         scalars[:, 4] = prf[doc_idx]
         idf_total = sum(self.idf.get(t, 0.0) for t in distinct) or 1.0
@@ -237,7 +315,8 @@ class TextIndex:
         features = np.hstack(
             [scalars, np.repeat(query_vector[None, :], rows, axis=0), self.doc_vectors[doc_idx]]
         ).astype(np.float32)
-        return QueryCandidates(doc_idx, features, bm25.astype(np.float32))
+        doc_ids = tuple(self.doc_ids[i] for i in doc_idx)
+        return QueryCandidates(doc_idx, doc_ids, features, bm25.astype(np.float32))
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 
 from searchlab.errors import DataFormatError
 from searchlab.text._files import read_lines
+from searchlab.text.model import Document, Query
 
 
 def _objects(path: str | os.PathLike[str], what: str) -> list[tuple[int, dict[str, Any]]]:
@@ -55,9 +56,7 @@ def _text_field(
     return ""
 
 
-def read_jsonl_documents(path: str | os.PathLike[str]) -> list:
-    from searchlab.text.corpus import Document
-
+def read_jsonl_documents(path: str | os.PathLike[str]) -> list[Document]:
     docs = []
     for line, obj in _objects(path, "documents file"):
         doc_id = _text_field(obj, ("doc_id", "id"), path, line, required=True)
@@ -73,9 +72,7 @@ def read_jsonl_documents(path: str | os.PathLike[str]) -> list:
     return docs
 
 
-def read_jsonl_queries(path: str | os.PathLike[str]) -> list:
-    from searchlab.text.corpus import Query
-
+def read_jsonl_queries(path: str | os.PathLike[str]) -> list[Query]:
     return [
         Query(
             _text_field(obj, ("query_id", "id"), path, line, required=True),

@@ -3,7 +3,10 @@
 Folds are over queries: the judged queries are shuffled with ``seed`` and split into
 ``folds`` parts; each part is scored by a model trained on the other parts only, so no
 query is ever evaluated by a model that trained on it. Word embeddings are trained once on
-the documents (no judgments involved), so sharing them across folds leaks nothing.
+the documents (no judgments involved), so sharing them across folds leaks nothing. The
+reranker's feature groups are chosen inside each fold from its training queries alone
+(``selection``, an inner cross-validation), so nothing about the held-out queries, not even
+which features to use, reaches the model that scores them.
 
 Evaluation ranks ``eval_depth`` documents per query (default 1000, as trec_eval): BM25's
 order, and for the reranker its top ``candidates`` reordered by the model followed by the
@@ -11,31 +14,50 @@ rest in BM25 order. Judged documents outside that depth are appended last so tha
 ideal and MAP's denominator count every relevant document. Metrics are the rank core's
 (NDCG gain ``2**g - 1``), the test is ``searchlab.ab.paired_permutation_test`` over queries
 (two-sided, listnet minus bm25).
+
+Same seed, same numbers: the corpus arrives in canonical id order (``model``), threads are
+pinned while features are computed and models trained (``training.pinned_threads``), and
+every random step (folds, inner folds, word2vec, ListNet, the permutation test) is seeded
+from ``seed``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from searchlab.ab import paired_permutation_test
+from searchlab.ab.inputs import check_seed
 from searchlab.errors import InputError
-from searchlab.text.corpus import Corpus
+from searchlab.rank.data import RankingData
+from searchlab.rank.metrics import evaluate_rankings
 from searchlab.text.embeddings import Word2VecConfig
-from searchlab.text.features import SCALAR_FEATURES, FeatureConfig, TextIndex
-from searchlab.text.rerank import (
-    TextReranker,
+from searchlab.text.features import (
+    FeatureConfig,
+    TextIndex,
+    check_feature_groups,
+    feature_columns,
+)
+from searchlab.text.model import Corpus
+from searchlab.text.rerank import TextReranker
+from searchlab.text.selection import DEFAULT_INNER_FOLDS, select_feature_groups
+from searchlab.text.training import (
+    LabelledQuery,
     default_train_config,
+    fold_assignment,
     labelled_candidates,
-    single_threaded_torch,
-    to_ranking_data,
+    pinned_threads,
+    train_listnet,
 )
 
 REPORTED_METRICS = ("ndcg@10", "map", "p@10")
+# The rankers the evaluation produces held-out rankings for: the one table of their names
+# (``searchlab simulate`` and ``searchlab search`` accept exactly these).
 RANKERS = ("bm25", "listnet")
 Progress = Callable[[str], None]
 
@@ -49,7 +71,7 @@ class TextEvaluation:
     pvalues: dict[str, float]  # the same test for each reported metric
     mean_difference: dict[str, float]  # listnet - bm25, per metric
     per_query: dict[str, dict[str, dict[str, float]]]  # ranker -> metric -> query_id -> value
-    per_fold: list[dict[str, Any]]
+    per_fold: list[dict[str, Any]]  # includes each fold's feature groups and their selection
     timings: dict[str, float]  # seconds
     rankings: dict[str, dict[str, list[str]]] = field(repr=False)
     folds: int = 5
@@ -60,12 +82,9 @@ class TextEvaluation:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def _fold_assignment(n: int, folds: int, seed: int) -> np.ndarray:
-    order = np.random.default_rng(seed).permutation(n)
-    fold_of = np.empty(n, dtype=np.int64)
-    for f, part in enumerate(np.array_split(order, folds)):
-        fold_of[part] = f
-    return fold_of
+def progress_steps(folds: int, *, selecting: bool) -> int:
+    """How many messages ``evaluate_text_ranking`` sends ``progress`` (for a progress bar)."""
+    return 2 + folds * (2 if selecting else 1)
 
 
 def evaluate_text_ranking(
@@ -76,17 +95,18 @@ def evaluate_text_ranking(
     *,
     feature_config: FeatureConfig | None = None,
     train_config=None,
+    feature_groups: Sequence[str] | None = None,
+    inner_folds: int = DEFAULT_INNER_FOLDS,
     eval_depth: int = 1000,
     ranking_depth: int = 100,
 ) -> TextEvaluation:
-    """BM25 vs BM25 + ListNet with ``folds``-fold cross-validation over the judged queries."""
-    from searchlab.ab import paired_permutation_test
-    from searchlab.rank.metrics import evaluate_rankings
-    from searchlab.rank.train import train_ranker
+    """BM25 vs BM25 + ListNet with ``folds``-fold cross-validation over the judged queries.
 
+    ``feature_groups=None`` chooses the reranker's feature groups inside each fold, on that
+    fold's training queries only (``selection``: nested cross-validation with
+    ``inner_folds``); a list of groups fixes them for every fold instead.
+    """
     started = time.perf_counter()
-    from searchlab.ab.inputs import check_seed
-
     check_seed(seed)
     queries = corpus.judged_queries()
     if not queries:
@@ -103,40 +123,41 @@ def evaluate_text_ranking(
         )
     if eval_depth < 1 or ranking_depth < 1:
         raise InputError("eval_depth and ranking_depth must be at least 1", hint="raise them")
+    fixed_groups = None if feature_groups is None else check_feature_groups(feature_groups)
     feature_config = feature_config or FeatureConfig(word2vec=Word2VecConfig(seed=seed))
+    base_train = train_config or default_train_config(seed)
     timings: dict[str, float] = {}
 
     def note(message: str) -> None:
         if progress is not None:
             progress(message)
 
-    note(f"indexing {len(corpus.documents)} documents, training word embeddings")
-    t0 = time.perf_counter()
-    index = TextIndex(corpus.documents, feature_config)
-    timings["index_and_embeddings"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    rows = labelled_candidates(index, corpus, queries)
-    timings["features"] = time.perf_counter() - t0
-
-    fold_of = _fold_assignment(len(queries), folds, seed)
-    reranked: dict[str, np.ndarray] = {}
-    train_seconds = []
-    base_train = train_config or default_train_config(seed)
-    for f in range(folds):
-        note(f"fold {f + 1}/{folds}: training ListNet on {int((fold_of != f).sum())} queries")
+    with pinned_threads():
+        note(f"indexing {len(corpus.documents)} documents, training word embeddings")
         t0 = time.perf_counter()
-        train_rows = [r for r, fo in zip(rows, fold_of, strict=True) if fo != f]
-        config = dataclasses.replace(base_train, seed=base_train.seed + f)
-        with single_threaded_torch():
-            ranker = train_ranker(to_ranking_data(train_rows), config)
-            train_seconds.append(time.perf_counter() - t0)
-            model = TextReranker(index, ranker, fingerprint="")
-            for (query, cands, _), fo in zip(rows, fold_of, strict=True):
+        index = TextIndex(corpus.documents, feature_config)
+        timings["index_and_embeddings"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        rows = labelled_candidates(index, corpus, queries)
+        timings["features"] = time.perf_counter() - t0
+
+        fold_of = fold_assignment(len(queries), folds, seed)
+        reranked: dict[str, np.ndarray] = {}
+        fold_runs = []
+        for f in range(folds):
+            train_rows = [r for r, fo in zip(rows, fold_of, strict=True) if fo != f]
+            config = dataclasses.replace(base_train, seed=base_train.seed + f)
+            run = _train_fold(
+                index, train_rows, config, fixed_groups, inner_folds, f"fold {f + 1}/{folds}", note
+            )
+            fold_runs.append(run)
+            for row, fo in zip(rows, fold_of, strict=True):
                 if fo == f:
-                    reranked[query.query_id] = model.rerank(cands)[0]
-    timings["train_total"] = float(sum(train_seconds))
-    timings["train_per_fold_mean"] = float(np.mean(train_seconds))
+                    reranked[row.query.query_id] = run["model"].rerank(row.candidates)[0]
+    timings["select_total"] = float(sum(r["select_seconds"] for r in fold_runs))
+    timings["train_total"] = float(sum(r["train_seconds"] for r in fold_runs))
+    timings["train_per_fold_mean"] = timings["train_total"] / folds
 
     note("evaluating held-out rankings")
     t0 = time.perf_counter()
@@ -147,7 +168,7 @@ def evaluate_text_ranking(
         "bm25": evaluate_rankings(eval_data, bm25_scores, metrics=REPORTED_METRICS),
         "listnet": evaluate_rankings(eval_data, listnet_scores, metrics=REPORTED_METRICS),
     }
-    query_ids = [q.query_id for q, _, _ in rows]
+    query_ids = [row.query.query_id for row in rows]
     per_query = {
         name: {
             m: dict(zip(query_ids, ev.per_query[m].tolist(), strict=True)) for m in REPORTED_METRICS
@@ -164,12 +185,15 @@ def evaluate_text_ranking(
         for m in REPORTED_METRICS
     }
     per_fold = []
-    for f in range(folds):
+    for f, run in enumerate(fold_runs):
         members = fold_of == f
         entry: dict[str, Any] = {"fold": f + 1, "queries": int(members.sum())}
         for name, ev in evaluations.items():
             entry[name] = {m: float(ev.per_query[m][members].mean()) for m in REPORTED_METRICS}
-        entry["train_seconds"] = train_seconds[f]
+        entry["feature_groups"] = list(run["model"].groups)
+        entry["selection"] = run["selection"]
+        entry["select_seconds"] = run["select_seconds"]
+        entry["train_seconds"] = run["train_seconds"]
         per_fold.append(entry)
     timings["evaluate"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
@@ -195,19 +219,56 @@ def evaluate_text_ranking(
             "eval_depth": eval_depth,
             "word2vec": vars(cfg.word2vec) | {"sg": 1},
             "listnet": base_train.to_dict(),
-            "features": [*SCALAR_FEATURES, "q (dim)", "d (dim)"],
+            "feature_groups": (
+                fold_runs[0]["selection"]["method"] + ", on each fold's training queries only"
+                if fixed_groups is None
+                else "fixed: " + "+".join(fixed_groups)
+            ),
         },
     )
 
 
+def _train_fold(
+    index: TextIndex,
+    train_rows: list[LabelledQuery],
+    config: Any,
+    fixed_groups: tuple[str, ...] | None,
+    inner_folds: int,
+    label: str,
+    note: Progress,
+) -> dict[str, Any]:
+    """One outer fold: choose the groups on its training rows (unless fixed), then train."""
+    t0 = time.perf_counter()
+    selection = None
+    groups = fixed_groups
+    if groups is None:
+        note(
+            f"{label}: choosing feature groups on {len(train_rows)} training queries "
+            f"(inner {inner_folds}-fold CV)"
+        )
+        selection = select_feature_groups(
+            train_rows, config, dim=index.embeddings.dim, inner_folds=inner_folds
+        )
+        groups = selection.groups
+    select_seconds = time.perf_counter() - t0
+    note(f"{label}: training ListNet on {len(train_rows)} queries ({'+'.join(groups)})")
+    t0 = time.perf_counter()
+    ranker = train_listnet(train_rows, feature_columns(groups, index.embeddings.dim), config)
+    return {
+        "model": TextReranker(index, ranker, "", groups, selection),
+        "selection": None if selection is None else dataclasses.asdict(selection),
+        "select_seconds": select_seconds,
+        "train_seconds": time.perf_counter() - t0,
+    }
+
+
 def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):
     """Full held-out rankings per query as RankingData plus one score vector per ranker."""
-    from searchlab.rank.data import RankingData
-
     depth = min(eval_depth, len(index.doc_ids))
     position = {doc_id: i for i, doc_id in enumerate(index.doc_ids)}
     labels, qids, bm25_scores, listnet_scores = [], [], [], []
     rankings: dict[str, dict[str, list[str]]] = {"bm25": {}, "listnet": {}}
+    doc_ids: list[str] = []
     for query, _, _ in rows:
         judged = corpus.judgments.get(query.query_id, {})
         bm25_order, _ = index.bm25.search(index.tokenizer.tokenize(query.text), depth)
@@ -231,6 +292,7 @@ def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):
         listnet_scores.append(-rank_in_listnet[bm25_full].astype(np.float64))
         labels.append(np.array([judged.get(index.doc_ids[i], 0) for i in bm25_full], np.float32))
         qids.append(np.full(n, query.query_id, dtype=object))
+        doc_ids.extend(index.doc_ids[i] for i in bm25_full)
         rankings["bm25"][query.query_id] = [index.doc_ids[i] for i in bm25_full[:ranking_depth]]
         rankings["listnet"][query.query_id] = [
             index.doc_ids[i] for i in listnet_full[:ranking_depth]
@@ -239,5 +301,6 @@ def _evaluation_lists(index, corpus, rows, reranked, eval_depth, ranking_depth):
         np.zeros((sum(len(x) for x in labels), 1), np.float32),
         np.concatenate(labels),
         np.concatenate(qids),
+        doc_ids=doc_ids,
     )
     return data, np.concatenate(bm25_scores), np.concatenate(listnet_scores), rankings

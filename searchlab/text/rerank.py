@@ -1,75 +1,52 @@
-"""BM25 + ListNet reranking: training data from a corpus, the trained reranker, save/load.
+"""The trained BM25 + ListNet reranker: train it on a corpus, save and load it, search with it.
 
-The scorer is the rank core's ListNet (``searchlab.rank.train``); this module only turns
-(query, candidate) pairs into its ``RankingData`` (one rectangle per query, see
-``features``) and maps its scores back to document ids. A saved reranker is a folder:
-``text-model.json`` (feature settings and a fingerprint of the corpus it was trained on),
-``vocabulary.json`` (tokenizer settings and vocabulary), ``embeddings.npz`` and
-``ranker/`` (the rank core's model folder).
+Training data and the trainer are ``training``'s; the feature groups are chosen on the
+training queries by ``selection`` unless given. A saved reranker is a folder:
+``text-model.json`` (feature settings, the feature groups used and how they were chosen, and
+a fingerprint of the corpus it was trained on), ``vocabulary.json`` (tokenizer settings and
+vocabulary), ``embeddings.npz`` and ``ranker/`` (the rank core's model folder).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from searchlab._io import atomic_write_json, read_manifest
+from searchlab._io import atomic_write_json, read_manifest, staged_folder
 from searchlab.errors import DataFormatError, InputError
-from searchlab.text.corpus import Corpus, Query
-from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings
-from searchlab.text.features import SCALAR_FEATURES, FeatureConfig, QueryCandidates, TextIndex
+from searchlab.rank.train import load_ranker
+from searchlab.text.bm25 import BM25Index
+from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
+from searchlab.text.features import (
+    FEATURE_GROUPS,
+    SCALAR_FEATURES,
+    FeatureConfig,
+    QueryCandidates,
+    QueryTerms,
+    TextIndex,
+    check_feature_groups,
+    feature_columns,
+)
+from searchlab.text.model import Corpus
+from searchlab.text.selection import select_feature_groups
+from searchlab.text.tokenize import Tokenizer, save_text_model_vocab
+from searchlab.text.training import (
+    default_train_config,
+    labelled_candidates,
+    pinned_threads,
+    train_listnet,
+)
 
 MODEL_FORMAT = "searchlab-text-reranker"
 MODEL_DIR = "model"  # a corpus folder's reranker lives in CORPUS_DIR/model
 Progress = Callable[[str], None]
-
-
-def default_train_config(seed: int = 0, epochs: int = 100):
-    """ListNet on a linear scorer over the expanded batch.
-
-    Chosen among a handful of settings (learning rate 1e-2/3e-3/1e-3, weight decay, input
-    dropout, epochs, one hidden layer) by 5-fold CV on Cranfield with three fold seeds, so
-    the Cranfield numbers are slightly optimistic; a hidden layer and early stopping on
-    held-out training queries both did worse there (fewer than 200 training queries).
-    """
-    from searchlab.rank.train import TrainConfig
-
-    return TrainConfig(
-        loss="listnet",
-        epochs=epochs,
-        seed=seed,
-        hidden=(),
-        dropout=0.0,
-        learning_rate=1e-3,
-        weight_decay=1e-3,
-        batch_queries=16,
-        early_stopping_patience=None,
-    )
-
-
-@contextlib.contextmanager
-def single_threaded_torch() -> Iterator[None]:
-    """Run torch on one intra-op thread, then restore the previous setting.
-
-    The reranker is a small linear ListNet (a few thousand rows per step): thread hand-offs
-    cost more than they save. Measured on the 2-core machine under load from other jobs,
-    one fold trained in 6.5 s with one thread and 44 s with two.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def corpus_fingerprint(corpus: Corpus) -> str:
@@ -83,30 +60,6 @@ def corpus_fingerprint(corpus: Corpus) -> str:
     return digest.hexdigest()
 
 
-def labelled_candidates(
-    index: TextIndex, corpus: Corpus, queries: Sequence[Query]
-) -> list[tuple[Query, QueryCandidates, np.ndarray]]:
-    """Each query's candidates with their gains (unjudged documents: 0)."""
-    out = []
-    for query in queries:
-        cands = index.candidates(query.text)
-        judged = corpus.judgments.get(query.query_id, {})
-        labels = np.array([judged.get(index.doc_ids[i], 0) for i in cands.doc_indices], np.float32)
-        out.append((query, cands, labels))
-    return out
-
-
-def to_ranking_data(rows: Sequence[tuple[Query, QueryCandidates, np.ndarray]]):
-    """The expanded batch of several queries as the rank core's ``RankingData``."""
-    from searchlab.rank.data import RankingData
-
-    return RankingData.from_arrays(
-        np.vstack([c.features for _, c, _ in rows]),
-        np.concatenate([labels for _, _, labels in rows]),
-        np.concatenate([np.full(len(labels), q.query_id, dtype=object) for q, _, labels in rows]),
-    )
-
-
 @dataclass(frozen=True)
 class SearchHit:
     rank: int
@@ -116,32 +69,43 @@ class SearchHit:
 
 
 class TextReranker:
-    """A trained BM25 + ListNet reranker bound to the corpus index it featurises with."""
+    """A trained BM25 + ListNet reranker bound to the corpus index it featurises with.
 
-    def __init__(self, index: TextIndex, ranker, fingerprint: str) -> None:
+    ``groups`` are the feature groups its ranker was trained on (``bm25`` always);
+    ``selection`` is how they were chosen (a ``GroupSelection``), None when they were given.
+    """
+
+    def __init__(
+        self,
+        index: TextIndex,
+        ranker: Any,
+        fingerprint: str,
+        groups: Sequence[str] = tuple(FEATURE_GROUPS),
+        selection: Any = None,
+    ) -> None:
         self.index = index
         self.ranker = ranker
         self.fingerprint = fingerprint
+        self.groups = check_feature_groups(groups)
+        self.selection = selection
+        self.columns = feature_columns(self.groups, index.embeddings.dim)
 
     def rerank(self, cands: QueryCandidates) -> tuple[np.ndarray, np.ndarray]:
         """Candidates reordered by the model (ties keep BM25 order): indices and scores."""
         if len(cands.doc_indices) == 0:
             return cands.doc_indices, cands.bm25
-        scores = np.asarray(self.ranker.score(cands.features), dtype=np.float64)
+        scores = np.asarray(self.ranker.score(cands.features[:, self.columns]), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         return cands.doc_indices[order], scores[order]
 
-    def search(self, query_text: str, k: int = 10) -> list[SearchHit]:
-        indices, scores = self.rerank(self.index.candidates(query_text))
+    def search(self, query: str | QueryTerms, k: int = 10) -> list[SearchHit]:
+        indices, scores = self.rerank(self.index.candidates(query))
         return [
             SearchHit(rank, self.index.doc_ids[i], self.index.titles[i], float(s))
             for rank, (i, s) in enumerate(zip(indices[:k], scores[:k], strict=True), start=1)
         ]
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        from searchlab._io import staged_folder
-        from searchlab.text.tokenize import save_text_model_vocab
-
         out = Path(folder)
         emb = self.index.embeddings
         # all four parts replace the old model together, or none does
@@ -156,6 +120,10 @@ class TextReranker:
                     "fingerprint": self.fingerprint,
                     "features": dataclasses.asdict(self.index.config),
                     "scalar_features": list(SCALAR_FEATURES),
+                    "feature_groups": list(self.groups),
+                    "selection": None
+                    if self.selection is None
+                    else dataclasses.asdict(self.selection),
                 },
             )
         return out
@@ -166,36 +134,44 @@ def train_text_reranker(
     *,
     feature_config: FeatureConfig | None = None,
     train_config=None,
+    feature_groups: Sequence[str] | None = None,
     seed: int = 0,
     index: TextIndex | None = None,
     progress: Progress | None = None,
 ) -> TextReranker:
-    """Train on every judged query of ``corpus`` (for search; evaluation uses ``pipeline``)."""
-    from searchlab.rank.train import train_ranker
+    """Train on every judged query of ``corpus`` (for search; evaluation uses ``pipeline``).
 
+    ``feature_groups=None`` chooses them by inner cross-validation over the judged queries
+    (``selection``); otherwise those groups (``bm25`` always) are used as given.
+    """
     queries = corpus.judged_queries()
     if not queries:
         raise InputError(
             "the corpus has no judged queries to learn from",
             hint="import queries and qrels (--queries, --qrels), or use --ranker bm25",
         )
-    if index is None:
-        feature_config = feature_config or FeatureConfig(word2vec=Word2VecConfig(seed=seed))
-        if progress:
-            progress("building BM25 indexes and training word embeddings")
-        index = TextIndex(corpus.documents, feature_config)
+    config = train_config or default_train_config(seed)
+    with pinned_threads():
+        if index is None:
+            feature_config = feature_config or FeatureConfig(word2vec=Word2VecConfig(seed=seed))
+            if progress:
+                progress("building BM25 indexes and training word embeddings")
+            index = TextIndex(corpus.documents, feature_config)
+        rows = labelled_candidates(index, corpus, queries)
+    selection = None
+    if feature_groups is None:
+        selection = select_feature_groups(rows, config, dim=index.embeddings.dim, progress=progress)
+        groups = selection.groups
+    else:
+        groups = check_feature_groups(feature_groups)
     if progress:
-        progress(f"training ListNet on {len(queries)} judged queries")
-    data = to_ranking_data(labelled_candidates(index, corpus, queries))
-    with single_threaded_torch():
-        ranker = train_ranker(data, train_config or default_train_config(seed))
-    return TextReranker(index, ranker, corpus_fingerprint(corpus))
+        progress(f"training ListNet on {len(queries)} judged queries ({'+'.join(groups)})")
+    ranker = train_listnet(rows, feature_columns(groups, index.embeddings.dim), config)
+    return TextReranker(index, ranker, corpus_fingerprint(corpus), groups, selection)
 
 
 def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextReranker:
     """Load a saved reranker; InputError if it was trained on a different corpus."""
-    from searchlab.rank.train import load_ranker
-
     root = Path(folder)
     meta_path = root / "text-model.json"
     meta = read_manifest(
@@ -209,6 +185,8 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
         raw = dict(meta["features"])
         raw["word2vec"] = Word2VecConfig(**raw["word2vec"])
         config = FeatureConfig(**raw)
+        # models saved before feature groups were chosen used every group
+        groups = check_feature_groups(meta.get("feature_groups", list(FEATURE_GROUPS)))
     except (KeyError, TypeError) as exc:
         raise DataFormatError(f"not a text reranker file ({exc})", path=str(meta_path)) from exc
     if meta.get("scalar_features") != list(SCALAR_FEATURES):
@@ -224,19 +202,17 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
         )
     embeddings = WordEmbeddings.load(root / "embeddings.npz")
     index = TextIndex(corpus.documents, config, embeddings=embeddings)
-    return TextReranker(index, load_ranker(root / "ranker"), fingerprint)
+    return TextReranker(index, load_ranker(root / "ranker"), fingerprint, groups)
 
 
 def search_bm25(
     corpus: Corpus, query_text: str, k: int = 10, config: FeatureConfig | None = None
 ) -> list[SearchHit]:
     """The shipped BM25 baseline alone (no embeddings are trained)."""
-    from searchlab.rank.bm25 import BM25Index
-    from searchlab.text.tokenize import Tokenizer
-
     config = config or FeatureConfig()
     tokenizer = Tokenizer(stopwords=config.stopwords, stemmer=config.stemmer)
-    terms = _query_terms(tokenizer, query_text)
+    terms = tokenizer.tokenize(query_text)
+    _require_terms(terms, query_text)
     index = BM25Index.build(
         tokenizer.tokenize_many(f"{d.title} {d.text}" for d in corpus.documents),
         k1=config.k1,
@@ -252,17 +228,15 @@ def search_bm25(
     ]
 
 
-def _query_terms(tokenizer, query_text: str) -> list[str]:
-    terms = tokenizer.tokenize(query_text)
+def _require_terms(terms: Sequence[str], query_text: str) -> None:
     if not terms:
         raise InputError(
             f"the query {query_text!r} has no searchable words (only stopwords or punctuation)",
             hint="use content words",
         )
-    return terms
 
 
-def _check_known(index, terms: list[str], query_text: str) -> None:
+def _check_known(index: BM25Index, terms: Sequence[str], query_text: str) -> None:
     if not any(index.has_term(t) for t in terms):
         raise InputError(
             f"no word of the query {query_text!r} occurs in the corpus",
@@ -271,10 +245,11 @@ def _check_known(index, terms: list[str], query_text: str) -> None:
 
 
 def search_reranked(reranker: TextReranker, query_text: str, k: int = 10) -> list[SearchHit]:
-    _check_known(
-        reranker.index.bm25, _query_terms(reranker.index.tokenizer, query_text), query_text
-    )
-    return reranker.search(query_text, k)
+    """The reranker's top ``k``; the query is tokenized once for the check and the search."""
+    query = reranker.index.analyse(query_text)
+    _require_terms(query.terms, query_text)
+    _check_known(reranker.index.bm25, query.terms, query_text)
+    return reranker.search(query, k)
 
 
 def corpus_reranker(
@@ -283,10 +258,12 @@ def corpus_reranker(
     *,
     seed: int = 0,
     retrain: bool = False,
+    feature_groups: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> TextReranker:
     """The reranker saved in ``CORPUS_DIR/model``; trained (on all judged queries) and saved
-    there first when missing, stale (the corpus changed) or when ``retrain`` is set."""
+    there first when missing, stale (the corpus changed) or when ``retrain`` is set
+    (``feature_groups``: see ``train_text_reranker``)."""
     folder = Path(corpus_dir) / MODEL_DIR
     if not retrain and (folder / "text-model.json").is_file():
         try:
@@ -294,7 +271,9 @@ def corpus_reranker(
         except InputError:
             if progress:
                 progress("the saved reranker belongs to an older corpus; retraining")
-    reranker = train_text_reranker(corpus, seed=seed, progress=progress)
+    reranker = train_text_reranker(
+        corpus, seed=seed, feature_groups=feature_groups, progress=progress
+    )
     reranker.save(folder)
     return reranker
 
@@ -308,9 +287,6 @@ def corpus_embeddings(
 ):
     """(tokenizer, word embeddings) of a corpus: the saved reranker's when the corpus has
     judgments (training and caching one if needed), else freshly trained on the documents."""
-    from searchlab.text.embeddings import train_word2vec
-    from searchlab.text.tokenize import Tokenizer
-
     if corpus.judged_queries():
         reranker = corpus_reranker(corpus_dir, corpus, seed=seed, progress=progress)
         return reranker.index.tokenizer, reranker.index.embeddings

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from searchlab.errors import DataFormatError, InputError
+from searchlab.text.model import Document
 
 _DROPPED_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "template", "svg"]
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -44,11 +45,9 @@ def warc_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return found
 
 
-def html_to_document(html: str | bytes, url: str | None):
+def html_to_document(html: str | bytes, url: str | None) -> Document:
     """One ``Document`` from an HTML page (doc id from its meta tag, else the URL)."""
     from selectolax.lexbor import LexborHTMLParser
-
-    from searchlab.text.corpus import Document
 
     tree = LexborHTMLParser(html)
     meta = tree.css_first('meta[name="searchlab-doc-id"]')
@@ -61,7 +60,9 @@ def html_to_document(html: str | bytes, url: str | None):
     return Document(doc_id or (url or ""), title, text, url)
 
 
-def read_warc_documents(paths: Sequence[str | os.PathLike[str]], *, min_chars: int = 1) -> Iterator:
+def read_warc_documents(
+    paths: Sequence[str | os.PathLike[str]], *, min_chars: int = 1
+) -> Iterator[Document]:
     """Every HTML 200 response of the WARC files as a ``Document``, in file order."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed

@@ -43,8 +43,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def test_report_renders_in_chromium(served_report, quick_demo, artifacts_dir):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); make install adds it")
+    # a missing browser is a failure, not a skip: `make browser` (or .ci/run) installs it
+    assert CHROMIUM.exists(), "Debian's chromium is missing (/usr/bin/chromium): run make browser"
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []

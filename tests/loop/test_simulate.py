@@ -23,6 +23,8 @@ from searchlab.loop.simulate import (
     write_user_table,
 )
 from searchlab.rank.metrics import ndcg_at_k
+from searchlab.text.corpus import save_corpus
+from searchlab.text.model import Corpus
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +188,7 @@ def test_user_table_round_trips_and_bad_suffix_writes_nothing(cranfield, ideal, 
 def test_simulate_cli_writes_a_table_for_searchlab_ab(cranfield, ideal, tmp_path, capsys):
     import json
 
-    corpus_dir = cranfield.save(tmp_path / "corpus")
+    corpus_dir = save_corpus(cranfield, tmp_path / "corpus")
     worse = tmp_path / "worse.json"
     worse.write_text(json.dumps(demoted(cranfield, ideal, 2)))
     out = tmp_path / "users.csv"
@@ -222,15 +224,13 @@ def test_simulate_cli_writes_a_table_for_searchlab_ab(cranfield, ideal, tmp_path
 def test_simulate_cli_refuses_bad_input_before_any_work(
     cranfield, tmp_path, refused, monkeypatch, args, fragment
 ):
-    from searchlab.text.corpus import Corpus
-
     def no_evaluation(*args, **kwargs):
         raise AssertionError("bad input must be refused before the cross-validated evaluation")
 
-    monkeypatch.setattr("searchlab.text.pipeline.evaluate_text_ranking", no_evaluation)
+    monkeypatch.setattr("searchlab.loop.rankers.evaluate_text_ranking", no_evaluation)
     (tmp_path / "file").write_text("x")
-    Corpus(cranfield.documents[:2]).save(tmp_path / "unjudged")
-    corpus_dir = cranfield.save(tmp_path / "corpus")
+    save_corpus(Corpus(cranfield.documents[:2]), tmp_path / "unjudged")
+    corpus_dir = save_corpus(cranfield, tmp_path / "corpus")
     before = sorted(p.name for p in tmp_path.rglob("*"))
     argv = ["simulate", "--corpus", str(corpus_dir), "--control", "ideal", "--variant", "ideal"]
     argv += ["--users", "100", "--out", str(tmp_path / "users.csv")]

@@ -23,6 +23,8 @@ from searchlab.loop.site import (
     title_dump_text,
     title_to_url_path,
 )
+from searchlab.text.corpus import save_corpus
+from searchlab.text.model import Corpus, Document
 
 TRICKY = ["!!!", "AC/DC", "C++", "100% Pure", "Über", "What? Why", "a#b", "x [y] {z}", "q & a"]
 
@@ -151,13 +153,11 @@ def test_every_cranfield_page_is_served_with_title_h1_and_doc_id(cranfield_site)
 def test_cli_rejects_a_bad_port_and_a_missing_collection(tmp_path, refused):
     import socket
 
-    from searchlab.text.corpus import Corpus, Document
-
     refused(["site", "serve", "--port", "70000"], "port 70000 is out of range")
     refused(["site", "serve", "--port", "-1"], "port -1 is out of range")
     refused(["site", "serve", "--collection", str(tmp_path / "nope")], "not a folder")
     refused(["site", "serve", "--collection", str(tmp_path)], "not a corpus folder")
-    Corpus((Document("1", "Alpha", "first"),)).save(tmp_path / "c")
+    save_corpus(Corpus((Document("1", "Alpha", "first"),)), tmp_path / "c")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -172,9 +172,9 @@ def test_site_serve_command_serves_until_interrupted(tmp_path):
     import subprocess
     import sys
 
-    from searchlab.text.corpus import Corpus, Document
-
-    Corpus((Document("1", "Alpha", "first"), Document("2", "Beta", "second"))).save(tmp_path / "c")
+    save_corpus(
+        Corpus((Document("1", "Alpha", "first"), Document("2", "Beta", "second"))), tmp_path / "c"
+    )
     process = subprocess.Popen(
         [
             sys.executable,

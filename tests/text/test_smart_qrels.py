@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 
 import pytest
 
@@ -12,33 +13,55 @@ from searchlab.text.corpus import import_smart
 from searchlab.text.qrels import cranfield_gain, read_qrels
 from searchlab.text.smart import read_smart
 
+# SHA-256 of the files as they circulate (``sha256sum ../shared/data/cranfield/*``); the bundled
+# copies, gunzipped, must be these exact bytes, so tests on the bundled copy test the original.
+ORIGINAL_SHA256 = {
+    "cran.all.1400": "fbb8935a93263ab6c9fadefb507fd7cd5e101e7fbeb31c12e6bff6dd501315e8",
+    "cran.qry": "99578ceb88941ef89c14faf7c63c23776a376d8fba319b990f01d0c601d8b03f",
+    "cranqrel": "a90f56082cd44db70bf2c21ebca39a1a34e37c82ccb5ddf1bcc64f18795234c7",
+    "cranqrel.readme": "5d5b5e72a4799df3e4ea98476ed803b2caac01d90c859a91771ac794971a1ad3",
+}
 
-def _cranfield(folder):
+
+def _cranfield():
+    folder = bundled_path("cranfield")
     return import_smart(
-        folder / "cran.all.1400", folder / "cran.qry", folder / "cranqrel", grades="cranfield"
+        folder / "cran.all.1400.gz",
+        folder / "cran.qry.gz",
+        folder / "cranqrel.gz",
+        grades="cranfield",
     )
 
 
-def test_cranfield_counts(shared_data):
-    corpus = _cranfield(shared_data / "cranfield")
+def test_bundled_copy_is_the_circulating_files_byte_for_byte():
+    for name, digest in ORIGINAL_SHA256.items():
+        raw = gzip.decompress(bundled_path("cranfield", name + ".gz").read_bytes())
+        assert hashlib.sha256(raw).hexdigest() == digest, name
+
+
+def test_cranfield_counts():
+    corpus = _cranfield()
     assert len(corpus.documents) == 1400
     assert len(corpus.queries) == 225
     # cranqrel has 1837 lines, 225 of them code -1 ("no judgment"), which are dropped
     assert corpus.judgment_count == 1837 - 225 == 1612
     assert len(corpus.judged_queries()) == 225
     assert all(g in (1, 2, 3, 4) for docs in corpus.judgments.values() for g in docs.values())
+    # the corpus's canonical order (numeric ids by value) is Cranfield's file order
+    assert [d.doc_id for d in corpus.documents] == [str(i) for i in range(1, 1401)]
 
 
-def test_bundled_gzip_copy_parses_the_same(shared_data):
-    folder = bundled_path("cranfield")
-    bundled = import_smart(
-        folder / "cran.all.1400.gz", folder / "cran.qry.gz", folder / "cranqrel.gz"
-    )
-    assert bundled == _cranfield(shared_data / "cranfield")
+def test_plain_and_gzip_files_parse_the_same(tmp_path):
+    for name in ("cran.all.1400", "cran.qry", "cranqrel"):
+        (tmp_path / name).write_bytes(
+            gzip.decompress(bundled_path("cranfield", name + ".gz").read_bytes())
+        )
+    plain = import_smart(tmp_path / "cran.all.1400", tmp_path / "cran.qry", tmp_path / "cranqrel")
+    assert plain == _cranfield()
 
 
-def test_queries_are_numbered_by_position_and_codes_become_5_minus_code(shared_data):
-    corpus = _cranfield(shared_data / "cranfield")
+def test_queries_are_numbered_by_position_and_codes_become_5_minus_code():
+    corpus = _cranfield()
     # the third query's .I id is 004; cranqrel calls it query 3
     assert [q.query_id for q in corpus.queries[:4]] == ["001", "002", "004", "008"]
     assert corpus.queries[2].text.startswith("what problems of heat conduction in composite slabs")

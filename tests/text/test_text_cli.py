@@ -8,7 +8,8 @@ import pytest
 
 from searchlab.cli import run
 from searchlab.data import bundled_path
-from searchlab.text.corpus import Corpus, Document, import_smart, load_corpus
+from searchlab.text.corpus import import_smart, load_corpus, save_corpus
+from searchlab.text.model import Corpus, Document
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def small_corpus(tmp_path_factory):
     judgments = {q: j for q, j in judgments.items() if j}
     queries = tuple(q for q in full.queries if q.query_id in judgments)
     out = tmp_path_factory.mktemp("small") / "corpus"
-    Corpus(docs, queries, judgments).save(out)
+    save_corpus(Corpus(docs, queries, judgments), out)
     return out
 
 
@@ -73,12 +74,29 @@ def test_eval_json_has_both_rankers_and_a_pvalue(small_corpus, capsys):
         assert set(result[ranker]) >= {"ndcg@10", "map", "p@10"}
     assert 0 < result["pvalue"] <= 1
     assert len(result["per_fold"]) == 2 and result["seed"] == 1
+    # feature groups chosen inside each fold, on its training queries (nested CV)
+    for fold in result["per_fold"]:
+        assert fold["feature_groups"][0] == "bm25"
+        assert fold["selection"]["groups"] == fold["feature_groups"]
+        assert fold["selection"]["queries"] == sum(
+            f["queries"] for f in result["per_fold"] if f is not fold
+        )
+    assert "inner 3-fold CV" in result["settings"]["feature_groups"]
     # the seed reaches every random step (same seed, same numbers: test_text_pipeline)
     assert result["settings"]["word2vec"]["seed"] == 1
     assert result["settings"]["listnet"]["seed"] == 1
 
 
-def test_search_neighbours_and_plot(small_corpus, tmp_path, capsys):
+def test_train_with_given_groups_then_search_neighbours_and_plot(small_corpus, tmp_path, capsys):
+    # fixed groups (choosing them is tested through text eval and test_selection): fast
+    groups = ["text", "train", str(small_corpus), "--feature-groups", "semantic,lexical"]
+    assert run(groups) == 0
+    out = capsys.readouterr().out
+    assert "features bm25+lexical+semantic" in out and "chosen by" not in out
+    meta = json.loads((small_corpus / "model" / "text-model.json").read_text())
+    assert meta["feature_groups"] == ["bm25", "lexical", "semantic"] and meta["selection"] is None
+    assert run(["text", "train", str(small_corpus), "--feature-groups", "bm25,colour"]) == 2
+    assert "unknown feature group 'colour'" in capsys.readouterr().err
     assert (
         run(
             [
@@ -191,7 +209,7 @@ def test_bad_input_exits_2_with_one_line(small_corpus, tmp_path, capsys, args, f
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("keep me\n")
     unjudged = tmp_path / "unjudged"
-    Corpus((Document("1", "wings", "swept wings"),)).save(unjudged)
+    save_corpus(Corpus((Document("1", "wings", "swept wings"),)), unjudged)
     args = [a.format(corpus=small_corpus, tmp=tmp_path, unjudged=unjudged) for a in args]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     assert run(args) == 2

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from searchlab.errors import DataFormatError, InputError, OutputError
-from searchlab.text.corpus import Corpus, Document, Query, import_jsonl, load_corpus
+from searchlab.text.corpus import import_jsonl, load_corpus, save_corpus
+from searchlab.text.model import Corpus, Document, Query
 
 
 def _small() -> Corpus:
@@ -24,7 +25,7 @@ def _small() -> Corpus:
 
 def test_save_load_round_trip(tmp_path):
     corpus = _small()
-    corpus.save(tmp_path / "c")
+    save_corpus(corpus, tmp_path / "c")
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [
         "corpus.json",
         "documents.jsonl",
@@ -40,30 +41,30 @@ def test_save_load_round_trip(tmp_path):
 
 def test_saving_over_a_corpus_replaces_it_whole_and_refuses_other_folders(tmp_path):
     out = tmp_path / "c"
-    _small().save(out)
+    save_corpus(_small(), out)
     (out / "model").mkdir()  # a reranker of the old corpus
     smaller = Corpus((Document("z", "Zeppelin", "airship hull"),))
-    smaller.save(out)
+    save_corpus(smaller, out)
     assert load_corpus(out) == smaller and not (out / "model").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["c"]  # no staging folder left behind
     other = tmp_path / "notes"
     other.mkdir()
     (other / "todo.txt").write_text("mine\n")
     with pytest.raises(OutputError, match="already holds files"):
-        smaller.save(other)
+        save_corpus(smaller, other)
     assert [p.name for p in other.iterdir()] == ["todo.txt"]
 
 
 def test_a_failed_save_leaves_the_previous_corpus(tmp_path, monkeypatch):
     out = tmp_path / "c"
-    _small().save(out)
+    save_corpus(_small(), out)
 
     def disk_full(rows):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("searchlab.text.qrels.format_trec_qrels", disk_full)
+    monkeypatch.setattr("searchlab.text.corpus.format_trec_qrels", disk_full)
     with pytest.raises(OSError):
-        Corpus((Document("z", "Zeppelin", "airship hull"),)).save(out)
+        save_corpus(Corpus((Document("z", "Zeppelin", "airship hull"),)), out)
     assert load_corpus(out) == _small()
     assert [p.name for p in tmp_path.iterdir()] == ["c"]
 

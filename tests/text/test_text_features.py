@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from searchlab.text.corpus import Document
 from searchlab.text.embeddings import Word2VecConfig
 from searchlab.text.features import SCALAR_FEATURES, FeatureConfig, TextIndex, feature_names
+from searchlab.text.model import Document
 
 DOCS = [
     Document("1", "Swept wings", "lift of swept wings at supersonic speed"),

@@ -5,43 +5,55 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import searchlab.rank.train as rank_train
+import searchlab.text.pipeline as pipeline
+import searchlab.text.training as training
+from searchlab.data import bundled_path
 from searchlab.errors import InputError
-from searchlab.rank.bm25 import BM25Index
 from searchlab.rank.data import RankingData
 from searchlab.rank.metrics import evaluate_rankings
-from searchlab.text.corpus import Corpus, import_smart
+from searchlab.text.bm25 import BM25Index
+from searchlab.text.corpus import import_smart
 from searchlab.text.embeddings import Word2VecConfig
 from searchlab.text.features import FeatureConfig
-from searchlab.text.pipeline import _fold_assignment, evaluate_text_ranking
-from searchlab.text.rerank import default_train_config
+from searchlab.text.model import Corpus
+from searchlab.text.pipeline import evaluate_text_ranking
 from searchlab.text.tokenize import Tokenizer
+from searchlab.text.training import default_train_config, fold_assignment
 
 FAST = FeatureConfig(word2vec=Word2VecConfig(dim=8, epochs=1, negative=2))
 
 
 @pytest.fixture(scope="module")
-def cranfield(shared_data) -> Corpus:
-    folder = shared_data / "cranfield"
-    return import_smart(folder / "cran.all.1400", folder / "cran.qry", folder / "cranqrel")
+def cranfield() -> Corpus:
+    """The bundled copy (byte-identical to ../shared/data/cranfield, see test_smart_qrels)."""
+    folder = bundled_path("cranfield")
+    return import_smart(folder / "cran.all.1400.gz", folder / "cran.qry.gz", folder / "cranqrel.gz")
 
 
 def test_folds_partition_the_queries_and_depend_on_the_seed():
-    folds = _fold_assignment(225, 5, seed=3)
+    folds = fold_assignment(225, 5, seed=3)
     assert sorted(np.bincount(folds).tolist()) == [45] * 5
-    assert np.array_equal(folds, _fold_assignment(225, 5, seed=3))
-    assert not np.array_equal(folds, _fold_assignment(225, 5, seed=4))
+    assert np.array_equal(folds, fold_assignment(225, 5, seed=3))
+    assert not np.array_equal(folds, fold_assignment(225, 5, seed=4))
 
 
 def test_cranfield_cross_validation_never_scores_a_training_query(cranfield, monkeypatch):
+    """Nested: each fold's feature groups are chosen, and its model trained, on its
+    training queries alone; no training run of a fold sees one of its held-out queries."""
     trained_on: list[set[str]] = []
-    real_train = rank_train.train_ranker
+    selected_on: list[set[str]] = []
+    real_train, real_select = training.train_ranker, pipeline.select_feature_groups
 
     def recording_train(data, config=None, **kwargs):
         trained_on.append(set(data.query_keys.tolist()))
         return real_train(data, config, **kwargs)
 
-    monkeypatch.setattr(rank_train, "train_ranker", recording_train)
+    def recording_select(rows, config, **kwargs):
+        selected_on.append({r.query.query_id for r in rows})
+        return real_select(rows, config, **kwargs)
+
+    monkeypatch.setattr(training, "train_ranker", recording_train)
+    monkeypatch.setattr(pipeline, "select_feature_groups", recording_select)
     ev = evaluate_text_ranking(
         cranfield,
         folds=5,
@@ -50,12 +62,27 @@ def test_cranfield_cross_validation_never_scores_a_training_query(cranfield, mon
         train_config=default_train_config(0, epochs=2),
     )
     query_ids = [q.query_id for q in cranfield.judged_queries()]
-    folds = _fold_assignment(len(query_ids), 5, seed=0)
-    assert len(trained_on) == 5
-    for f, train_set in enumerate(trained_on):
-        held_out = {q for q, fo in zip(query_ids, folds, strict=True) if fo == f}
-        assert len(held_out) == 45
-        assert train_set == set(query_ids) - held_out
+    folds = fold_assignment(len(query_ids), 5, seed=0)
+    complements = [
+        set(query_ids) - {q for q, fo in zip(query_ids, folds, strict=True) if fo == f}
+        for f in range(5)
+    ]
+    assert [len(c) for c in complements] == [180] * 5
+    assert selected_on == complements
+    # each fold: inner-CV trainings on parts of its training queries, then the final model
+    # on all of them; the final trainings are exactly the five complements, in fold order
+    finals = [i for i, s in enumerate(trained_on) if s in complements]
+    assert [trained_on[i] for i in finals] == complements
+    start = 0
+    for f, end in enumerate(finals):
+        assert len(trained_on[start:end]) >= 3 * 5  # 3 inner folds x at least 5 group sets
+        assert all(s < complements[f] for s in trained_on[start:end])
+        start = end + 1
+    assert start == len(trained_on)
+    for fold in ev.per_fold:
+        assert fold["feature_groups"][0] == "bm25"
+        assert list(fold["selection"]["groups"]) == fold["feature_groups"]
+        assert fold["selection"]["queries"] == 180
 
     # BM25 (bm25s lucene, k1 1.5, b 0.75, stemmed, stopwords removed, title + text) on all
     # 225 queries with gains 5 - code: the issue's stemmed reference point, NDCG@10 ~ 0.361;

@@ -1,10 +1,21 @@
 """BM25 over token lists, backed by bm25s (eager sparse scoring; Lucene's variant by default).
 
-Pure rank code: it takes token lists, so the caller decides tokenization. Variants are
-bm25s's ``method`` values (``lucene``, ``robertson``, ``atire``, ``bm25l``, ``bm25+``);
-``lucene`` scores ``idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))`` with
-``idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))``. Ties are broken by document index, so a
+Why BM25 lives in the text job: it is text retrieval. Its input is a collection's token
+lists, which only the text job's tokenizer produces, and its users are text's candidate
+generation, features and search (and, through the text index, the live service). The rank
+core works on feature rows and knows nothing of terms; when BM25 sat in ``rank/`` it was
+called with tokens made by ``text/`` and imported back by ``text/``, a dependency in both
+directions. Here it depends on nothing of searchlab but the errors.
+
+It takes token lists, so the caller tokenizes once and passes the same tokens to every
+index. Variants are bm25s's ``method`` values (``lucene``, ``robertson``, ``atire``,
+``bm25l``, ``bm25+``); ``lucene`` scores ``idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))``
+with ``idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))``. Ties are broken by document index, so a
 ranking is deterministic. Query tokens absent from the index contribute nothing.
+
+Reproducibility: bm25s numbers the vocabulary in the iteration order of a Python ``set`` of
+tokens, which changes with ``PYTHONHASHSEED``. We hand it the token ids ourselves, from the
+sorted vocabulary, so the index is the same in every process.
 """
 
 from __future__ import annotations
@@ -56,8 +67,10 @@ class BM25Index:
         # An empty document simply has no terms (its score stays 0); bm25s cannot index a
         # collection without any term (e.g. titles that are all missing), which scores 0 too.
         if any(len(tokens) for tokens in doc_token_lists):
+            vocab = {t: i for i, t in enumerate(sorted({t for d in doc_token_lists for t in d}))}
+            ids = [[vocab[t] for t in tokens] for tokens in doc_token_lists]
             model = bm25s.BM25(k1=k1, b=b, method=method)
-            model.index([list(tokens) for tokens in doc_token_lists], show_progress=False)
+            model.index((ids, vocab), show_progress=False)
         return cls(k1=k1, b=b, method=method, n_documents=len(doc_token_lists), _model=model)
 
     def has_term(self, token: str) -> bool:

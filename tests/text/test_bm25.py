@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from searchlab.errors import InputError
-from searchlab.rank.bm25 import BM25Index
+from searchlab.text.bm25 import BM25Index
 
 DOCS = [
     ["wing", "lift", "wing", "slipstream"],
