@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,17 +146,7 @@ def test_bad_input():
 )  # fmt: skip
 def test_hypergeometric_draws_follow_scipy(good, bad, sample):
     """The hand-written sampler (urn and ratio-of-uniforms branches) against the exact pmf."""
-    from searchlab.ab._kernels import variant_sums
-
-    draws = variant_sums(
-        np.array([1, 0], dtype=np.int64),
-        np.array([good, bad], dtype=np.int64),
-        np.empty(0, dtype=np.int64),
-        sample,
-        40_000,
-        7,
-        64,
-    )
+    draws = hypergeometric_draws(good, bad, sample, 40_000, seed=7)
     dist = stats.hypergeom(good + bad, good, sample)
     support = np.arange(draws.min(), draws.max() + 1)
     expected = dist.pmf(support) * draws.size
@@ -165,3 +157,28 @@ def test_hypergeometric_draws_follow_scipy(good, bad, sample):
     chi2 += (tail_obs - tail_exp) ** 2 / max(tail_exp, 1e-9)
     assert stats.chi2.sf(chi2, keep.sum()) > 1e-4
     assert draws.mean() == pytest.approx(dist.mean(), abs=5 * dist.std() / np.sqrt(draws.size))
+
+
+def hypergeometric_draws(good, bad, sample, resamples, *, seed):
+    """Draws of the kernel's hypergeometric sampler: the variant sums of a 0/1 histogram."""
+    from searchlab.ab._kernels import variant_sums
+
+    values, counts = np.array([1, 0], dtype=np.int64), np.array([good, bad], dtype=np.int64)
+    return variant_sums(values, counts, np.empty(0, dtype=np.int64), sample, resamples, seed, 64)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("good", "bad", "sample"),
+    [(200_000_000, 9_800_000_000, 5_000_000_000), (20_000_000_000, 10**12, 5 * 10**11)],
+)
+def test_hypergeometric_sampler_at_huge_populations(good, bad, sample):
+    """The ratio-of-uniforms variance (n - s) * s no longer overflows int64 (it made the
+    draws too narrow at 1e10 users and the rejection loop spin forever at 1e12)."""
+    draws = hypergeometric_draws(good, bad, sample, 20_000, seed=5)
+    population = good + bad
+    mean = sample * good / population
+    sd = math.sqrt(sample * good / population * bad / population * (population - sample)
+                   / (population - 1))  # fmt: skip
+    assert abs(draws.mean() - mean) <= 5 * sd / math.sqrt(draws.size)
+    assert draws.std() / sd == pytest.approx(1.0, abs=0.05)
