@@ -472,9 +472,12 @@ def _how(r: dict) -> str:
         return "measured"
     sizes = ", ".join(f"{s:,}" for s in fit["sizes"])
     times = ", ".join(_fmt_seconds(t) for t in fit["measured_seconds"])
+    clamped = np.polyfit(fit["sizes"], fit["measured_seconds"], 1)[1] < 0
     line = (
-        f"set-up {_fmt_seconds(fit['setup_seconds'])} + {_fmt_seconds(fit['per_resample_seconds'])}"
-        f"/resample, fitted on R = {sizes} ({times}; R² {fit['r2']:.4f})"
+        f"set-up {_fmt_seconds(fit['setup_seconds'])}"
+        f"{' (fitted below 0, i.e. noise: clamped)' if clamped else ''} + "
+        f"{_fmt_seconds(fit['per_resample_seconds'])}/resample, fitted on R = {sizes} "
+        f"({times}; R² {fit['r2']:.4f})"
     )
     if r["extrapolated"]:
         return f"**extrapolated** to R = {r['resamples']:,}: {line}"
@@ -485,7 +488,15 @@ def _how(r: dict) -> str:
 
 
 def _ratio(r: dict, base: dict) -> str:
-    return f"{r['seconds'] / base['seconds']:,.1f}x"
+    ratio = r["seconds"] / base["seconds"]
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.1f}x"
+
+
+def _gap(a: dict, b: dict) -> float:
+    """|p_a - p_b| in combined Monte Carlo standard errors."""
+    return abs(a["pvalue"] - b["pvalue"]) / float(
+        np.hypot(a["standard_error"], b["standard_error"])
+    )
 
 
 def report(results: dict, cfg: dict, total: float, load: str) -> str:
@@ -630,8 +641,10 @@ def report(results: dict, cfg: dict, total: float, load: str) -> str:
             "hillstrom_ours",
         ),
         "",
-        f"Same answer: ours p = {h_ours['pvalue']:.4g} ± {h_ours['standard_error']:.2g}, scipy "
-        f"p = {h_scipy['pvalue']:.4g} ± {h_scipy['standard_error']:.2g}.",
+        f"Both estimate the same p-value: ours {h_ours['pvalue']:.4g} ± "
+        f"{h_ours['standard_error']:.2g}, scipy {h_scipy['pvalue']:.4g} ± "
+        f"{h_scipy['standard_error']:.2g}, {_gap(h_ours, h_scipy):.1f} combined standard errors "
+        "apart.",
         "",
         "## Targets",
         "",
