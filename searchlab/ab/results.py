@@ -46,12 +46,16 @@ class ConfidenceInterval:
     @classmethod
     def from_two_sided(cls, interval_at: Any, alternative: str, level: float) -> ConfidenceInterval:
         """Build it from a function giving the two-sided interval at a confidence level:
-        a one-sided bound at ``level`` is the matching end of the two-sided interval at
-        ``2*level - 1`` (equal-tailed intervals: each end leaves (1 - level2) / 2 out)."""
+        a one-sided bound at ``level`` is the matching end of the equal-tailed two-sided
+        interval at ``2*level - 1`` (each end leaves (1 - level2) / 2 out); below level 1/2
+        it is the opposite end of the interval at ``1 - 2*level``."""
         if alternative == "two-sided":
             low, high = interval_at(level)
             return cls(float(low), float(high), level, alternative)
-        low, high = interval_at(2 * level - 1)
+        if level >= 0.5:
+            low, high = interval_at(2 * level - 1)
+        else:
+            high, low = interval_at(1 - 2 * level)
         if alternative == "larger":
             return cls(float(low), math.inf, level, alternative)
         return cls(-math.inf, float(high), level, alternative)

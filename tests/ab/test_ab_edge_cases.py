@@ -211,3 +211,24 @@ def test_bootstrap_of_distinct_values_works_for_every_seed():
         res = continuous_test(control, variant, resamples=100, bootstrap_resamples=200, seed=seed)
         boot = res.test("bootstrap").interval
         assert boot.low < res.difference < boot.high
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.5, 0.7])
+@pytest.mark.parametrize("alternative", ["larger", "smaller"])
+def test_one_sided_intervals_at_any_alpha(alpha, alternative):
+    """Below 50% confidence a one-sided bound lies beyond the estimate; scipy agrees."""
+    rng = np.random.default_rng(5)
+    control, variant = rng.normal(0, 1, 50), rng.normal(0.2, 1, 50)
+    res = continuous_test(control, variant, alternative=alternative, alpha=alpha, resamples=100,
+                          bootstrap_resamples=200)  # fmt: skip
+    expected = stats.ttest_ind(
+        variant, control, equal_var=False, alternative=SCIPY_ALTERNATIVE[alternative]
+    ).confidence_interval(1 - alpha)
+    welch = res.test("welch").interval
+    assert (welch.low, welch.high) == pytest.approx((expected.low, expected.high), rel=1e-9)
+    binary = binary_test("30/100", "36/100", alternative=alternative, alpha=alpha)
+    bound = binary.test("exact-permutation").interval
+    finite = bound.low if alternative == "larger" else bound.high
+    assert math.isfinite(finite)
+    beyond = finite > binary.difference if alternative == "larger" else finite < binary.difference
+    assert beyond == (alpha > 0.5)
