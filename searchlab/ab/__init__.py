@@ -11,7 +11,7 @@ from searchlab.ab.binary import binary_test, exact_permutation_pvalue
 from searchlab.ab.continuous import continuous_test, permutation_pvalue
 from searchlab.ab.inputs import Counts, Histogram, parse_counts
 from searchlab.ab.interleave import InterleavingAnalysis, interleaving_test
-from searchlab.ab.paired import PairedPermutationResult, paired_permutation_test
+from searchlab.ab.paired import paired_permutation_test
 from searchlab.ab.plot import plot_analysis, plot_null_distribution
 from searchlab.ab.power import PowerPlan, power_plan
 from searchlab.ab.report import (
@@ -23,9 +23,11 @@ from searchlab.ab.report import (
 )
 from searchlab.ab.results import (
     ABAnalysis,
+    ConfidenceInterval,
     GroupSummary,
     MetricAnalysis,
     NullDistribution,
+    PairedPermutationResult,
     SRMCheck,
     TestResult,
 )
@@ -46,6 +48,7 @@ from searchlab.ab.tables import (
 
 __all__ = [
     "ABAnalysis",
+    "ConfidenceInterval",
     "Counts",
     "GroupSummary",
     "Histogram",

@@ -12,9 +12,13 @@ Two grids are tried, in order:
    the point (cents, precision@10 = 3/10, 0/1 flags), ``k = value * 10**d`` exactly.
 2. **binary fixed point**: floats are dyadic rationals, so ``value * 2**-e`` is an integer for
    a small enough ``e``; we take the coarsest ``e`` that keeps every value exact. If that needs
-   more bits than int64 can sum without overflow (values of wildly different magnitudes), the
-   grid is coarsened so the largest sum fits, and values smaller than ``2**-(62 - log2 n)`` of
-   the largest are rounded onto it; ``exact`` is then False.
+   more bits than int64 can sum without overflow (values of wildly different magnitudes, or
+   generic floats over many users), the grid is coarsened so the largest sum fits, and values
+   smaller than ``2**-(61 - log2 n)`` of the largest are rounded onto it; ``exact`` is then
+   False, and the tests say so.
+
+Sums are kept within 2**61 in magnitude: one bit in reserve below int64's 63, so a kernel may
+double a sum (a sign-flip statistic is ``2*kept - total``) or add two of them without overflow.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _MAX_DECIMALS = 9
-_SUM_BITS = 62  # stay clear of int64's 63 magnitude bits
+_SUM_BITS = 61  # int64 has 63 magnitude bits: sums stay one doubling clear of them
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,6 @@ class IntegerGrid:
         if self.kind == "decimal":
             return np.asarray(k, dtype=np.float64) / 10.0**self.decimals
         return np.ldexp(np.asarray(k, dtype=np.float64), self.exponent)
-
-    def describe(self) -> str:
-        if self.kind == "decimal":
-            return f"exact integers in units of 1e-{self.decimals}"
-        note = "exact" if self.exact else "smallest values rounded to fit int64"
-        return f"binary fixed point in units of 2^{self.exponent} ({note})"
 
 
 def integer_grid(values: np.ndarray, *, max_terms: int) -> tuple[np.ndarray, IntegerGrid]:

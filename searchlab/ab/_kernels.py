@@ -26,8 +26,6 @@ _U11 = np.uint64(11)
 _ONE = np.uint64(1)
 _INV53 = 1.0 / 9007199254740992.0
 
-LARGER, SMALLER, TWO_SIDED = 0, 1, 2
-
 
 @njit(inline="always")
 def _mix(z):
@@ -55,21 +53,18 @@ def next_unit(state):
 
 
 @njit(inline="always")
-def _extreme(stat, observed, mode):
-    if mode == 0:
-        return stat >= observed
-    if mode == 1:
-        return stat <= observed
-    return abs(stat) >= abs(observed)
+def in_region(k, low, high):
+    """The jitted twin of ``_tails.ExtremeRegion.mask``: is ``k`` at least as extreme as
+    observed, i.e. k <= low or k >= high (bounds from ``ExtremeRegion.kernel_bounds``)."""
+    return k <= low or k >= high
 
 
 @njit(cache=True, parallel=True)
-def sign_flip_hits(d, observed, resamples, seed, mode):
-    """Count sign vectors whose sum of ``±d`` is at least as extreme as ``observed`` (int64)."""
+def sign_flip_hits(d, low, high, resamples, seed):
+    """Count random sign vectors whose kept sum (the sum of the ``d`` that keep a + sign) is
+    in the extreme region ``(low, high)``; the signed sum is 2*kept - total, increasing in
+    kept, so the region is given in kept's units (``_tails``) and nothing is doubled here."""
     n = d.shape[0]
-    total = np.int64(0)
-    for i in range(n):
-        total += d[i]
     hits = np.zeros(resamples, dtype=np.uint8)
     for r in prange(resamples):
         state = stream_start(seed, r)
@@ -81,8 +76,7 @@ def sign_flip_hits(d, observed, resamples, seed, mode):
             if word & _ONE:
                 kept += d[i]
             word = word >> _ONE
-        stat = 2 * kept - total
-        if _extreme(stat, observed, mode):
+        if in_region(kept, low, high):
             hits[r] = 1
     return np.int64(hits.sum())
 
@@ -125,7 +119,7 @@ def _hypergeometric_hrua(state, good, bad, sample):
     q = maxgoodbad / popsize
     mu = computed_sample * p
     a = mu + 0.5
-    var = (popsize - computed_sample) * computed_sample * p * q / (popsize - 1)
+    var = float(popsize - computed_sample) * float(computed_sample) * p * q / (popsize - 1.0)
     c = math.sqrt(var + 0.5)
     h = _D1 * c + _D2
     m = np.int64(math.floor((computed_sample + 1.0) * (mingoodbad + 1.0) / (popsize + 2.0)))

@@ -1,4 +1,10 @@
-"""One A/B analysis: the sample-ratio check first, then every metric's tests and verdict."""
+"""One A/B analysis: every metric's sample-ratio check, tests and verdict.
+
+Each metric gets its own sample-ratio check: with histogram input (one warehouse query per
+metric) the metrics can count different users, and a broken pipeline for one metric must
+not hide behind another metric's healthy group sizes. ``ABAnalysis.srm`` is the most severe
+of them (the smallest p-value), so a single check still answers "is anything broken?".
+"""
 
 from __future__ import annotations
 
@@ -42,14 +48,18 @@ def analyze(
     check_seed(seed)
     if not samples:
         raise InputError("no metric to analyse", hint="name at least one metric")
-    users = [_users(s.control) for s in samples], [_users(s.variant) for s in samples]
-    srm = srm_check(
-        users[0][0], users[1][0], planned_variant_share=planned_variant_share
-    )  # validates: refuses an empty group before any verdict
+    for s in samples:  # refuse a bad split or an empty group before any computation
+        srm_check(_users(s.control), _users(s.variant), planned_variant_share=planned_variant_share)
     labels = {"control_label": control_label, "variant_label": variant_label}
     metrics = []
     for s in samples:
-        common = {"name": s.name, "alternative": alternative, "alpha": alpha, "seed": seed}
+        common = {
+            "name": s.name,
+            "alternative": alternative,
+            "alpha": alpha,
+            "seed": seed,
+            "planned_variant_share": planned_variant_share,
+        }
         if s.type == "binary":
             metrics.append(
                 binary_test(s.control, s.variant, resamples=resamples, **common, **labels)
@@ -65,7 +75,8 @@ def analyze(
                     **labels,
                 )
             )
-    return ABAnalysis(metrics=tuple(metrics), srm=srm)
+    worst = min((m.srm for m in metrics), key=lambda check: check.pvalue)
+    return ABAnalysis(metrics=tuple(metrics), srm=worst)
 
 
 def ab_test(

@@ -6,13 +6,16 @@ difference in rates X/n2 - (K - X)/n1 = (X*N - K*n2) / (n1*n2) rises with X, so:
 
 - ``larger``: p = P(X >= x2); ``smaller``: p = P(X <= x2);
 - ``two-sided``: p = P(|X*N - K*n2| >= |x2*N - K*n2|), the share of shuffles whose difference
-  is at least as large in absolute value (the permutation-test convention, not Fisher's
+  is at least as large in absolute value (the one convention of ``_tails``, not Fisher's
   "probability no larger than observed"). Integer arithmetic decides every tie exactly.
 
 The exact p-value comes from scipy's hypergeometric tail functions (O(1) in the number of
-users); the Monte Carlo p-value draws X itself from that null with numpy's hypergeometric
-sampler, O(1) per resample, and is reported as (hits + 1) / (R + 1) with its standard error.
-The score test and the Newcombe interval come from statsmodels.
+users). The Monte Carlo p-value is the continuous metric's permutation engine run on the
+0/1 histogram: one hypergeometric draw of X per resample (``_kernels``, int64 counts, so
+groups beyond numpy's 1e9 limit work too), reported as (hits + 1) / (R + 1) with its
+standard error. The score test and the Newcombe interval come from statsmodels; for a
+one-sided alternative each interval is one-sided (the matching end of the two-sided
+interval at level 1 - 2*alpha).
 """
 
 from __future__ import annotations
@@ -24,16 +27,25 @@ from typing import Any
 
 import numpy as np
 
-from searchlab.ab._tails import monte_carlo_pvalue, tail_bounds, two_sided_bounds
+from searchlab.ab._tails import ExtremeRegion, extreme_region
+from searchlab.ab.continuous import permutation_pvalue
 from searchlab.ab.inputs import (
     Counts,
+    Histogram,
     as_binary_counts,
     check_alpha,
     check_alternative,
     check_resamples,
     check_seed,
 )
-from searchlab.ab.results import GroupSummary, MetricAnalysis, NullDistribution, TestResult
+from searchlab.ab.results import (
+    ConfidenceInterval,
+    GroupSummary,
+    MetricAnalysis,
+    NullDistribution,
+    TestResult,
+)
+from searchlab.ab.srm import srm_check
 from searchlab.ab.verdict import verdict_text
 
 
@@ -46,6 +58,7 @@ def binary_test(
     alpha: float = 0.05,
     resamples: int | None = None,
     seed: int = 0,
+    planned_variant_share: float = 0.5,
     control_label: str = "control",
     variant_label: str = "variant",
 ) -> MetricAnalysis:
@@ -57,24 +70,24 @@ def binary_test(
     check_resamples(resamples)
     c = as_binary_counts(control, what=control_label)
     v = as_binary_counts(variant, what=variant_label)
+    srm = srm_check(c.users, v.users, planned_variant_share=planned_variant_share)
 
     rate_c, rate_v = c.converted / c.users, v.converted / v.users
     difference = rate_v - rate_c
     relative = difference / rate_c if rate_c > 0 else None
 
     exact_p = exact_permutation_pvalue(c, v, alternative)
-    ci_low, ci_high = _newcombe_interval(c, v, alpha)
     tests = [
         TestResult(
             method="exact-permutation",
             alternative=alternative,
             pvalue=exact_p,
+            estimate=difference,
             statistic=difference,
-            ci_low=ci_low,
-            ci_high=ci_high,
-            ci_level=1 - alpha,
+            interval=_interval(c, v, "newcomb", alternative, 1 - alpha),
+            exact_ties=True,
             note="hypergeometric null of the variant's converters; "
-            "two-sided counts |difference| >= |observed|; CI: Newcombe (Wilson score)",
+            "two-sided counts |difference| >= |observed|; interval: Newcombe (Wilson score)",
         )
     ]
     if resamples is not None:
@@ -84,16 +97,18 @@ def binary_test(
                 method="monte-carlo-permutation",
                 alternative=alternative,
                 pvalue=p,
+                estimate=difference,
                 statistic=difference,
                 standard_error=se,
                 resamples=resamples,
                 seed=seed,
+                exact_ties=True,
                 note="X drawn from the exact hypergeometric null; p = (hits + 1) / (R + 1)",
             )
         )
     tests.append(_score_test(c, v, alternative, alpha))
 
-    significant, verdict = verdict_text(
+    verdict = verdict_text(
         observed=f"{100 * difference:+#.3g} percentage points ({100 * rate_v:#.3g}% vs "
         f"{100 * rate_c:#.3g}%)",
         pvalue=exact_p,
@@ -101,7 +116,13 @@ def binary_test(
         alternative=alternative,
         alpha=alpha,
     )
-    tail_low, tail_high = tail_bounds(difference, alternative)
+    region = binary_region(c, v, alternative)
+    population = c.users + v.users
+    converters = c.converted + v.converted
+
+    def at(x: int | None) -> float | None:  # variant converters -> difference in rates
+        return None if x is None else (x * population - converters * v.users) / (c.users * v.users)
+
     return MetricAnalysis(
         name=name,
         type="binary",
@@ -112,33 +133,32 @@ def binary_test(
         tests=tuple(tests),
         decisive_method="exact-permutation",
         alpha=alpha,
-        significant=significant,
-        verdict=verdict,
+        significant=verdict.significant,
+        verdict=verdict.text,
+        srm=srm,
         null=NullDistribution(
             kind="exact",
             observed=difference,
             alternative=alternative,
             control_users=c.users,
             variant_users=v.users,
-            pooled_total=c.converted + v.converted,
+            pooled_total=converters,
             observed_count=v.converted,
-            tail_low=tail_low,
-            tail_high=tail_high,
+            tail_low=at(region.low),
+            tail_high=at(region.high),
         ),
     )
 
 
-def extreme_mask(x: np.ndarray, c: Counts, v: Counts, alternative: str) -> np.ndarray:
-    """Which variant-converter counts ``x`` give a difference at least as extreme as observed."""
-    x = np.asarray(x, dtype=np.int64)
-    if alternative == "larger":
-        return x >= v.converted
-    if alternative == "smaller":
-        return x <= v.converted
-    bounds = _two_sided_bounds(c, v)
-    if bounds is None:
-        return np.ones(x.shape, dtype=bool)
-    return (x <= bounds[0]) | (x >= bounds[1])
+def binary_region(c: Counts, v: Counts, alternative: str) -> ExtremeRegion:
+    """Variant-converter counts X at least as extreme as observed: the difference in rates
+    is (X*N - K*n2) / (n1*n2), N all users, K all converters, n2 the variant's users."""
+    return extreme_region(
+        v.converted,
+        alternative,
+        scale=c.users + v.users,
+        offset=(c.converted + v.converted) * v.users,
+    )
 
 
 _EXACT_RATIONAL_MAX_USERS = 5_000
@@ -148,95 +168,92 @@ def exact_permutation_pvalue(c: Counts, v: Counts, alternative: str) -> float:
     """The exact permutation p-value (rational arithmetic for small groups, scipy otherwise)."""
     population = c.users + v.users
     converters = c.converted + v.converted
+    region = binary_region(c, v, alternative)
+    if region.covers_all:
+        return 1.0
     if population <= _EXACT_RATIONAL_MAX_USERS:
-        return _rational_pvalue(c, v, alternative)
+        return _rational_pvalue(c, v, region)
     from scipy.stats import hypergeom
 
-    null = hypergeom(population, converters, v.users)
-    if alternative == "larger":
-        p = null.sf(v.converted - 1)
-    elif alternative == "smaller":
-        p = null.cdf(v.converted)
-    else:
-        bounds = _two_sided_bounds(c, v)
-        p = 1.0 if bounds is None else null.cdf(bounds[0]) + null.sf(bounds[1] - 1)
+    null = (population, converters, v.users)  # not frozen: a frozen rv costs more than a tail
+    p = 0.0
+    if region.low is not None:
+        p += hypergeom.cdf(region.low, *null)
+    if region.high is not None:
+        p += hypergeom.sf(region.high - 1, *null)
     return float(min(1.0, max(0.0, p)))
 
 
-def _rational_pvalue(c: Counts, v: Counts, alternative: str) -> float:
+def _rational_pvalue(c: Counts, v: Counts, region: ExtremeRegion) -> float:
     """Sum the hypergeometric tail in integers, so p = 1/2 comes out as exactly 0.5."""
     converters = c.converted + v.converted
-    lowest = max(0, v.users - (c.users + v.users - converters))
+    population = c.users + v.users
+    lowest = max(0, v.users - (population - converters))
     support = np.arange(lowest, min(converters, v.users) + 1)
-    extreme = support[extreme_mask(support, c, v, alternative)]
     ways = sum(
-        math.comb(converters, int(k)) * math.comb(c.users + v.users - converters, v.users - int(k))
-        for k in extreme
+        math.comb(converters, int(k)) * math.comb(population - converters, v.users - int(k))
+        for k in support[region.mask(support)]
     )
-    return float(Fraction(ways, math.comb(c.users + v.users, v.users)))
+    return float(Fraction(ways, math.comb(population, v.users)))
 
 
 def monte_carlo_permutation_pvalue(
     c: Counts, v: Counts, alternative: str, resamples: int, seed: int
 ) -> tuple[float, float]:
-    """(p, standard error) from ``resamples`` draws of the exact hypergeometric null."""
-    rng = np.random.default_rng(seed)
-    converters = c.converted + v.converted
-    population = c.users + v.users
-    hits = 0
-    chunk = 1 << 20  # bounded memory for any number of resamples
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        x = rng.hypergeometric(converters, population - converters, v.users, size=size)
-        hits += int(np.count_nonzero(extreme_mask(x, c, v, alternative)))
-    return monte_carlo_pvalue(hits, resamples)
+    """(p, standard error) from ``resamples`` shuffles: the continuous metric's permutation
+    engine on the 0/1 histogram (one hypergeometric draw per shuffle)."""
+    as_histogram = [
+        Histogram(np.array([0.0, 1.0]), np.array([g.users - g.converted, g.converted]))
+        for g in (c, v)
+    ]
+    outcome = permutation_pvalue(
+        *as_histogram, alternative=alternative, resamples=resamples, seed=seed
+    )
+    return outcome.pvalue, outcome.standard_error
 
 
-def _two_sided_bounds(c: Counts, v: Counts) -> tuple[int, int] | None:
-    """X <= lo or X >= hi  <=>  |X*N - K*n2| >= |x2*N - K*n2|; None: every shuffle ties."""
-    return two_sided_bounds(v.converted, c.converted + v.converted, v.users, c.users + v.users)
+def _interval(
+    c: Counts, v: Counts, method: str, alternative: str, level: float
+) -> ConfidenceInterval | None:
+    """statsmodels' two-proportion interval (variant - control), one-sided when the
+    alternative is; None where the score inversion fails (0% or 100% conversion)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    def two_sided(at_level: float) -> tuple[float, float]:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return confint_proportions_2indep(
+                v.converted, v.users, c.converted, c.users, method=method, alpha=1 - at_level
+            )
+
+    try:
+        interval = ConfidenceInterval.from_two_sided(two_sided, alternative, level)
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        return None
+    if math.isnan(interval.low) or math.isnan(interval.high):
+        return None
+    return interval
 
 
 def _score_test(c: Counts, v: Counts, alternative: str, alpha: float) -> TestResult:
-    from statsmodels.stats.proportion import (
-        confint_proportions_2indep,
-        score_test_proportions_2indep,
-    )
+    from statsmodels.stats.proportion import score_test_proportions_2indep
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         res = score_test_proportions_2indep(
             v.converted, v.users, c.converted, c.users, alternative=alternative
         )
-        try:
-            low, high = confint_proportions_2indep(
-                v.converted, v.users, c.converted, c.users, method="score", alpha=alpha
-            )
-        except (ValueError, ZeroDivisionError, FloatingPointError):
-            low = high = float("nan")  # score inversion fails at 0% or 100% conversion
     pvalue = float(res.pvalue)
     statistic = float(res.statistic)
     return TestResult(
         method="score",
         alternative=alternative,
         pvalue=pvalue if math.isfinite(pvalue) else None,
+        estimate=v.converted / v.users - c.converted / c.users,
         statistic=statistic if math.isfinite(statistic) else None,
-        ci_low=float(low) if math.isfinite(low) else None,
-        ci_high=float(high) if math.isfinite(high) else None,
-        ci_level=1 - alpha if math.isfinite(low) else None,
-        note="statsmodels score_test_proportions_2indep (variant - control); score CI",
+        interval=_interval(c, v, "score", alternative, 1 - alpha),
+        note="statsmodels score_test_proportions_2indep (variant - control); score interval",
     )
-
-
-def _newcombe_interval(c: Counts, v: Counts, alpha: float) -> tuple[float, float]:
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        low, high = confint_proportions_2indep(
-            v.converted, v.users, c.converted, c.users, method="newcomb", alpha=alpha
-        )
-    return float(low), float(high)
 
 
 def _summary(label: str, counts: Counts) -> GroupSummary:

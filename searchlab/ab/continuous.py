@@ -15,10 +15,17 @@ shuffle. numpy's ``Generator.multivariate_hypergeometric`` was measured as the a
 2 x 1M zero-inflated users (benchmarks/bench_ab.py), so the sampler is hand-written.
 
 Exact ties: values go onto an integer grid (``_grid``), so the statistic is the variant's
-integer sum S2 (the difference in means rises with it) and "at least as extreme" is an
-integer comparison: ``larger`` S2 >= observed, ``smaller`` S2 <= observed, ``two-sided``
-|S2*N - T*n2| >= |observed S2*N - T*n2| (T the pooled sum), i.e. |difference| >= |observed|.
-The p-value is (hits + 1) / (R + 1) with standard error sqrt(p (1 - p) / R).
+integer sum S2 (the difference in means rises with it) and "at least as extreme" is the one
+integer convention of ``_tails``: ``larger`` S2 >= observed, ``smaller`` S2 <= observed,
+``two-sided`` |S2*N - T*n2| >= |observed S2*N - T*n2| (T the pooled sum), i.e. |difference|
+>= |observed|. When the values need more bits than int64 sums can hold (generic floats over
+many users) they are rounded onto a coarser grid: the result's ``exact_ties`` is then False
+and its note and verdict say so. The p-value is (hits + 1) / (R + 1) with standard error
+sqrt(p (1 - p) / R); when p ± 3 standard errors holds alpha the verdict asks for more
+resamples instead of picking a side (``verdict``).
+
+Intervals: Welch's t interval and the bootstrap percentile interval, both one-sided when the
+alternative is (scipy's convention for ``ttest_ind(...).confidence_interval()``).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from searchlab.ab._grid import integer_grid
-from searchlab.ab._tails import monte_carlo_pvalue, tail_bounds, two_sided_bounds
+from searchlab.ab._tails import extreme_region, monte_carlo_pvalue, ties_note
 from searchlab.ab.inputs import (
     Histogram,
     as_histogram,
@@ -39,7 +46,14 @@ from searchlab.ab.inputs import (
     check_resamples,
     check_seed,
 )
-from searchlab.ab.results import GroupSummary, MetricAnalysis, NullDistribution, TestResult
+from searchlab.ab.results import (
+    ConfidenceInterval,
+    GroupSummary,
+    MetricAnalysis,
+    NullDistribution,
+    TestResult,
+)
+from searchlab.ab.srm import srm_check
 from searchlab.ab.verdict import verdict_text
 from searchlab.errors import InputError
 
@@ -50,7 +64,6 @@ _BLOCKS = 64  # blocks of resamples, each with a private generator: fixed, so re
 _LIGHT_MAX_COUNT = 64  # values held by at most this many users are shuffled user by user:
 # below this a hypergeometric draw (ratio-of-uniforms, 8 lgamma calls) costs more than
 # moving those users one by one
-_INT64_MAX = (1 << 63) - 1
 _SCIPY_ALTERNATIVE = {"larger": "greater", "smaller": "less", "two-sided": "two-sided"}
 
 
@@ -62,7 +75,10 @@ class PermutationOutcome:
     seed: int
     engine: str  # "tie-aware" (heavy values drawn as counts) | "shuffle" (every user moved)
     distinct_values: int
-    exact_ties: bool
+    exact_ties: bool  # False when values were rounded onto the grid to fit int64 sums
+    grid_unit: float  # the grid's unit: values are multiples of it
+    tail_low: float | None  # differences <= tail_low are at least as extreme (None: no side)
+    tail_high: float | None  # differences >= tail_high are at least as extreme
     # the sampled differences in means (variant - control), and which counted as extreme
     null_differences: np.ndarray = field(compare=False, repr=False)
     null_extreme: np.ndarray = field(compare=False, repr=False)
@@ -79,6 +95,7 @@ def continuous_test(
     bootstrap_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     engine: str = "auto",
+    planned_variant_share: float = 0.5,
     control_label: str = "control",
     variant_label: str = "variant",
 ) -> MetricAnalysis:
@@ -89,6 +106,7 @@ def continuous_test(
     check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
     hc = as_histogram(control, what=control_label)
     hv = as_histogram(variant, what=variant_label)
+    srm = srm_check(hc.users, hv.users, planned_variant_share=planned_variant_share)
     sc, sv = _summary(control_label, hc), _summary(variant_label, hv)
     difference = sv.mean - sc.mean
     relative = difference / sc.mean if sc.mean != 0 else None
@@ -96,43 +114,50 @@ def continuous_test(
     perm = permutation_pvalue(
         hc, hv, alternative=alternative, resamples=resamples, seed=seed, engine=engine
     )
-    ci_low, ci_high = bootstrap_interval(
-        hc, hv, alpha=alpha, resamples=bootstrap_resamples, seed=seed
-    )
+    ties = ties_note(perm.exact_ties, perm.grid_unit)
     tests = (
         TestResult(
             method="monte-carlo-permutation",
             alternative=alternative,
             pvalue=perm.pvalue,
+            estimate=difference,
             statistic=difference,
             standard_error=perm.standard_error,
             resamples=perm.resamples,
             seed=seed,
+            exact_ties=perm.exact_ties,
             note=f"{perm.engine} engine over {perm.distinct_values} distinct values; "
-            "ties decided on an exact integer grid; p = (hits + 1) / (R + 1)",
+            f"{ties}; p = (hits + 1) / (R + 1)",
         ),
         _welch(sc, sv, alternative, alpha),
         TestResult(
             method="bootstrap",
-            alternative="two-sided",
+            alternative=alternative,
             pvalue=None,
-            statistic=difference,
+            estimate=difference,
+            interval=bootstrap_interval(
+                hc,
+                hv,
+                alternative=alternative,
+                level=1 - alpha,
+                resamples=bootstrap_resamples,
+                seed=seed,
+            ),
             resamples=bootstrap_resamples,
             seed=seed,
-            ci_low=ci_low,
-            ci_high=ci_high,
-            ci_level=1 - alpha,
             note="percentile interval of the difference in means, each group resampled",
         ),
     )
-    significant, verdict = verdict_text(
+    verdict = verdict_text(
         observed=f"{difference:+.4g} per user ({sv.mean:.4g} vs {sc.mean:.4g})",
         pvalue=perm.pvalue,
         method="Monte Carlo permutation",
         alternative=alternative,
         alpha=alpha,
+        standard_error=perm.standard_error,
+        resamples=perm.resamples,
+        caveat="" if perm.exact_ties else f"Note: {ties}.",
     )
-    tail_low, tail_high = tail_bounds(difference, alternative)
     return MetricAnalysis(
         name=name,
         type="continuous",
@@ -143,8 +168,10 @@ def continuous_test(
         tests=tests,
         decisive_method="monte-carlo-permutation",
         alpha=alpha,
-        significant=significant,
-        verdict=verdict,
+        significant=verdict.significant,
+        verdict=verdict.text,
+        srm=srm,
+        resamples_needed=verdict.resamples_needed,
         null=NullDistribution(
             kind="sampled",
             observed=difference,
@@ -153,8 +180,8 @@ def continuous_test(
             variant_users=sv.users,
             draws=perm.null_differences,
             draws_extreme=perm.null_extreme,
-            tail_low=tail_low,
-            tail_high=tail_high,
+            tail_low=perm.tail_low,
+            tail_high=perm.tail_high,
         ),
     )
 
@@ -194,11 +221,17 @@ def permutation_pvalue(
     if engine == "auto":
         engine = "tie-aware" if (pooled_counts > _LIGHT_MAX_COUNT).any() else "shuffle"
 
-    extreme = _extreme(sums, observed, grand, n_v, population, alternative)
+    # difference in means = (S*N - T*n2) / (n1*n2) on the grid, rising with the variant sum S
+    region = extreme_region(observed, alternative, scale=population, offset=grand * n_v)
+    extreme = region.mask(sums)
     p, standard_error = monte_carlo_pvalue(int(np.count_nonzero(extreme)), resamples)
-    scale = grid.scale
-    null = sums.astype(np.float64) * scale
-    null = null / n_v - (grand * scale - null) / n_c
+    unit = grid.scale
+
+    def difference(s):
+        return None if s is None else float(s * population - grand * n_v) * unit / (n_c * n_v)
+
+    null = sums.astype(np.float64) * unit
+    null = null / n_v - (grand * unit - null) / n_c
     return PermutationOutcome(
         pvalue=p,
         standard_error=standard_error,
@@ -207,6 +240,9 @@ def permutation_pvalue(
         engine=engine,
         distinct_values=int(distinct),
         exact_ties=grid.exact,
+        grid_unit=unit,
+        tail_low=difference(region.low),
+        tail_high=difference(region.high),
         null_differences=null,
         null_extreme=extreme,
     )
@@ -230,30 +266,25 @@ def _draw_variant_sums(values, counts, n_variant, resamples, seed, engine) -> np
     )
 
 
-def _extreme(sums, observed, grand, n_v, population, alternative) -> np.ndarray:
-    if alternative == "larger":
-        return sums >= observed
-    if alternative == "smaller":
-        return sums <= observed
-    bounds = two_sided_bounds(observed, grand, n_v, population)
-    if bounds is None:
-        return np.ones(sums.shape, dtype=bool)
-    lo, hi = bounds
-    lo = max(min(lo, _INT64_MAX), -_INT64_MAX)
-    hi = max(min(hi, _INT64_MAX), -_INT64_MAX)
-    return (sums <= lo) | (sums >= hi)
-
-
 def bootstrap_interval(
-    control: Histogram, variant: Histogram, *, alpha: float, resamples: int, seed: int
-) -> tuple[float, float]:
-    """Percentile interval for the difference in means, resampling users within each group."""
-    seeds = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    control: Histogram,
+    variant: Histogram,
+    *,
+    alternative: str = "two-sided",
+    level: float = 0.95,
+    resamples: int,
+    seed: int,
+) -> ConfidenceInterval:
+    """Percentile interval for the difference in means (variant - control), resampling users
+    within each group; one-sided when the alternative is."""
+    # 63-bit seeds: the numba kernel takes a signed int64
+    seeds = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64) >> np.uint64(1)
     means_c = _bootstrap_means(control, resamples, int(seeds[0]))
     means_v = _bootstrap_means(variant, resamples, int(seeds[1]))
     diffs = means_v - means_c
-    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+    return ConfidenceInterval.from_two_sided(
+        lambda at: np.quantile(diffs, [(1 - at) / 2, (1 + at) / 2]), alternative, level
+    )
 
 
 def _bootstrap_means(hist: Histogram, resamples: int, seed: int) -> np.ndarray:
@@ -294,26 +325,32 @@ def _summary(label: str, hist: Histogram) -> GroupSummary:
 def _welch(c: GroupSummary, v: GroupSummary, alternative: str, alpha: float) -> TestResult:
     from scipy import stats
 
-    note = "scipy ttest_ind_from_stats(equal_var=False); CI from the Welch-Satterthwaite t"
+    note = "scipy ttest_ind_from_stats(equal_var=False); interval from the Welch-Satterthwaite t"
+    diff = v.mean - c.mean
     var_c = c.std**2 / c.users
     var_v = v.std**2 / v.users
     se = math.sqrt(var_c + var_v)
     if se == 0 or c.users < 2 or v.users < 2:
-        return TestResult("welch", alternative, None, note="undefined: no variation in the data")
+        return TestResult(
+            method="welch", alternative=alternative, pvalue=None, estimate=diff,
+            note="undefined: no variation in the data",
+        )  # fmt: skip
     res = stats.ttest_ind_from_stats(
         v.mean, v.std, v.users, c.mean, c.std, c.users,
         equal_var=False, alternative=_SCIPY_ALTERNATIVE[alternative],
     )  # fmt: skip
     df = se**4 / (var_c**2 / (c.users - 1) + var_v**2 / (v.users - 1))
-    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
-    diff = v.mean - c.mean
+
+    def two_sided(level: float) -> tuple[float, float]:
+        half = float(stats.t.ppf((1 + level) / 2, df)) * se
+        return diff - half, diff + half
+
     return TestResult(
         method="welch",
         alternative=alternative,
         pvalue=float(res.pvalue),
+        estimate=diff,
         statistic=float(res.statistic),
-        ci_low=diff - half,
-        ci_high=diff + half,
-        ci_level=1 - alpha,
+        interval=ConfidenceInterval.from_two_sided(two_sided, alternative, 1 - alpha),
         note=note,
     )

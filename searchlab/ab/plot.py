@@ -79,7 +79,7 @@ def _draw_exact(ax: Any, null: NullDistribution) -> float:
     """Bars of the hypergeometric null over the variant's possible converter counts."""
     from scipy.stats import hypergeom
 
-    from searchlab.ab.binary import extreme_mask
+    from searchlab.ab.binary import binary_region
 
     n_c, n_v = null.control_users, null.variant_users
     population, converters = n_c + n_v, null.pooled_total
@@ -94,9 +94,9 @@ def _draw_exact(ax: Any, null: NullDistribution) -> float:
     x = np.arange(lo, hi + 1)
     pmf = dist.pmf(x)
     diff = (x * population - converters * n_v) / (n_c * n_v)
-    c = Counts(converters - observed_x, n_c)
-    v = Counts(observed_x, n_v)
-    extreme = extreme_mask(x, c, v, null.alternative)
+    region = binary_region(Counts(converters - observed_x, n_c), Counts(observed_x, n_v),
+                           null.alternative)  # fmt: skip
+    extreme = region.mask(x)
     if x.size <= 80:
         width = (diff[1] - diff[0]) * 0.9 if x.size > 1 else 1e-3
         ax.bar(diff[~extreme], pmf[~extreme], width=width, color=_BODY, label="shuffled worlds")
@@ -106,7 +106,7 @@ def _draw_exact(ax: Any, null: NullDistribution) -> float:
         ax.fill_between(diff, body, step="mid", color=_BODY, linewidth=0, label="shuffled worlds")
         ax.fill_between(diff, np.where(extreme, pmf, 0.0), step="mid", color=_TAIL, linewidth=0)
     all_x = np.arange(low_x, high_x + 1)
-    return float(dist.pmf(all_x[extreme_mask(all_x, c, v, null.alternative)]).sum())
+    return float(dist.pmf(all_x[region.mask(all_x)]).sum())
 
 
 def _draw_sampled(ax: Any, null: NullDistribution) -> float:

@@ -10,7 +10,7 @@ import base64
 import html
 import os
 
-from searchlab.ab.results import ABAnalysis, MetricAnalysis, TestResult
+from searchlab.ab.results import ABAnalysis, MetricAnalysis, SRMCheck, TestResult
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:960px;margin:2em auto;
@@ -20,7 +20,7 @@ table.ab{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 table.ab th,table.ab td{padding:.25em .7em;border-bottom:1px solid #e6eaef;text-align:right}
 table.ab th:first-child,table.ab td:first-child{text-align:left}
 .verdict{padding:.6em .9em;border-left:4px solid #9bb4d0;background:#f4f7fa}
-.verdict.sig{border-color:#2a9d8f}.srm-bad{color:#b00020;font-weight:600}
+.verdict.sig{border-color:#2a9d8f}.verdict.undecided{border-color:#c77dff}.srm-bad{color:#b00020;font-weight:600}
 img.null{max-width:100%;height:auto}.note{color:#5b6775;font-size:.85em}
 """
 
@@ -43,14 +43,23 @@ def _pvalue(test: TestResult) -> str:
 
 
 def _interval(test: TestResult, unit: float, suffix: str) -> str:
-    if test.ci_low is None or test.ci_high is None:
+    interval = test.interval
+    if interval is None:
         return "—"
-    low, high = unit * test.ci_low, unit * test.ci_high
-    return f"[{low:+.4g}, {high:+.4g}]{suffix} ({100 * (test.ci_level or 0):g}%)"
+    sided = "" if interval.alternative == "two-sided" else " one-sided"
+    return f"{interval.text(unit)}{suffix} ({100 * interval.level:g}%{sided})"
 
 
-def metric_fragment(metric: MetricAnalysis, *, plot: bool = True, heading: str = "h2") -> str:
-    """One metric: group table, tests table, verdict, and (optionally) the null plot."""
+def _srm_html(check: SRMCheck, label: str = "Sample ratio check") -> str:
+    style = "srm-bad" if check.mismatch else "note"
+    return f'<p class="{style}">{html.escape(label)}: {html.escape(check.message)}.</p>'
+
+
+def metric_fragment(
+    metric: MetricAnalysis, *, plot: bool = True, heading: str = "h2", srm: bool = False
+) -> str:
+    """One metric: (with ``srm``, its sample-ratio check,) group table, tests table, verdict,
+    and (optionally) the null plot."""
     esc = html.escape
     is_binary = metric.type == "binary"
     rows = []
@@ -84,15 +93,17 @@ def metric_fragment(metric: MetricAnalysis, *, plot: bool = True, heading: str =
         )
     seed = next((t.seed for t in metric.tests if t.seed is not None), None)
     seed_note = "" if seed is None else f" Random draws used seed {seed}."
+    verdict_class = {True: "verdict sig", False: "verdict", None: "verdict undecided"}
     return (
         f"<{heading}>{esc(metric.name)} ({esc(metric.type)})</{heading}>"
+        f"{_srm_html(metric.srm) if srm else ''}"
         '<table class="ab"><tr><th>group</th><th>users</th>'
         f"<th>{'rate' if is_binary else 'mean'}</th><th>total</th></tr>{''.join(rows)}</table>"
         f"<p>Difference (variant − control): <b>{diff}</b>; relative: <b>{rel}</b>.</p>"
         '<table class="ab"><tr><th>method</th><th>alternative</th><th>p-value</th>'
         f"<th>statistic</th><th>interval for the difference</th><th>resamples</th></tr>{tests}"
         "</table>"
-        f'<p class="verdict{" sig" if metric.significant else ""}">{esc(metric.verdict)}</p>'
+        f'<p class="{verdict_class[metric.significant]}">{esc(metric.verdict)}</p>'
         f"{image}"
         f'<ul class="note">{notes}</ul><p class="note">Alpha {metric.alpha:g} was fixed before '
         f"looking at the data.{seed_note}</p>"
@@ -100,14 +111,12 @@ def metric_fragment(metric: MetricAnalysis, *, plot: bool = True, heading: str =
 
 
 def analysis_fragment(analysis: ABAnalysis, *, plot: bool = True, heading: str = "h2") -> str:
-    """The sample-ratio check, then every metric: embeddable in a larger page."""
-    srm = analysis.srm
-    srm_html = (
-        f'<p class="{"srm-bad" if srm.mismatch else "note"}">Sample ratio check: '
-        f"{html.escape(srm.message)}.</p>"
-    )
-    return srm_html + "".join(
-        metric_fragment(m, plot=plot, heading=heading) for m in analysis.metrics
+    """The sample-ratio check (one per metric when their group sizes differ), then every
+    metric: embeddable in a larger page."""
+    per_metric = analysis.srm_checks()[0][0] is not None
+    head = "" if per_metric else _srm_html(analysis.srm)
+    return head + "".join(
+        metric_fragment(m, plot=plot, heading=heading, srm=per_metric) for m in analysis.metrics
     )
 
 

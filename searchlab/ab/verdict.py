@@ -1,12 +1,31 @@
-"""Plain-words verdicts: what share of shuffled worlds is at least as extreme, and so what."""
+"""Plain-words verdicts: what share of shuffled worlds is at least as extreme, and so what.
+
+A Monte Carlo p-value is an estimate. When its error band (p ± 3 standard errors) holds the
+threshold alpha, another seed could land on the other side, so the verdict says that the
+resamples were too few and how many would settle it, instead of picking a side.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from searchlab.ab.inputs import MAX_RESAMPLES
+
+MC_BAND = 3.0  # standard errors either side of a Monte Carlo p-value
 
 _DIRECTION = {
     "larger": "the variant leads by at least this much",
     "smaller": "the variant trails by at least this much",
     "two-sided": "the groups differ by at least this much in either direction",
 }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    significant: bool | None  # None: the Monte Carlo band holds alpha
+    text: str
+    resamples_needed: int | None = None  # when undecided: resamples that would settle it
 
 
 def share(p: float, of: str = "") -> str:
@@ -22,23 +41,74 @@ def share(p: float, of: str = "") -> str:
     return f"none of {of}".rstrip()
 
 
+def resamples_to_settle(pvalue: float, alpha: float) -> int | None:
+    """Resamples whose band p ± MC_BAND s.e. would exclude alpha, at this p estimate
+    (rounded up to two significant digits); None when the estimate equals alpha."""
+    gap = abs(pvalue - alpha)
+    if gap == 0:
+        return None
+    needed = math.ceil(MC_BAND**2 * pvalue * (1 - pvalue) / gap**2)
+    step = 10 ** max(0, len(str(needed)) - 2)
+    return -(-needed // step) * step
+
+
 def verdict_text(
-    *, observed: str, pvalue: float, method: str, alternative: str, alpha: float
-) -> tuple[bool, str]:
-    """(significant, sentence) for an observed difference and its permutation p-value."""
-    significant = pvalue < alpha
+    *,
+    observed: str,
+    pvalue: float,
+    method: str,
+    alternative: str,
+    alpha: float,
+    standard_error: float | None = None,
+    resamples: int | None = None,
+    caveat: str = "",
+) -> Verdict:
+    """The verdict for an observed difference and its permutation p-value. Give the Monte
+    Carlo ``standard_error`` and ``resamples`` for an estimated p-value; ``caveat`` is a
+    sentence added at the end (e.g. how ties were decided)."""
+    error = f" ± {standard_error:.2g}" if standard_error else ""
     worlds = (
         f"The observed difference is {observed}. In {share(pvalue, 'shuffled worlds')} "
         f"(users reassigned to the groups at random) {_DIRECTION[alternative]} "
-        f"({method} p = {pvalue:.4g})."
+        f"({method} p = {pvalue:.4g}{error})."
     )
-    if significant:
-        return True, (
-            f"{worlds} That is below the threshold alpha = {alpha:g} chosen in advance: "
-            "chance alone rarely produces this difference, so it is significant."
+    tail = f" {caveat}" if caveat else ""
+    if standard_error and abs(pvalue - alpha) < MC_BAND * standard_error:
+        low = max(0.0, pvalue - MC_BAND * standard_error)
+        high = min(1.0, pvalue + MC_BAND * standard_error)
+        needed = resamples_to_settle(pvalue, alpha)
+        if needed is None:
+            settle = "the estimate sits exactly at alpha: run many more resamples"
+        elif needed > MAX_RESAMPLES:
+            settle = (
+                f"about {needed:,} resamples would settle it if p stays near this estimate, "
+                f"more than the "
+                f"{MAX_RESAMPLES:,} allowed: the p-value is too close to alpha for a Monte "
+                "Carlo verdict, so treat the result as borderline"
+            )
+        else:
+            settle = (
+                f"about {needed:,} resamples would settle it if p stays near this estimate "
+                f"(--resamples {needed})"
+            )
+        counted = f"{resamples:,} resamples" if resamples else "the resamples"
+        return Verdict(
+            None,
+            f"{worlds} No verdict: the Monte Carlo band p ± {MC_BAND:g} standard errors, "
+            f"[{low:.4g}, {high:.4g}], holds the threshold alpha = {alpha:g}, so "
+            f"{counted} were too few to tell which side of it the p-value is on and another "
+            f"seed could flip the answer; {settle}.{tail}",
+            needed,
         )
-    return False, (
+    if pvalue < alpha:
+        return Verdict(
+            True,
+            f"{worlds} That is below the threshold alpha = {alpha:g} chosen in advance: "
+            f"chance alone rarely produces this difference, so it is significant.{tail}",
+        )
+    return Verdict(
+        False,
         f"{worlds} That is not below the threshold alpha = {alpha:g} chosen in advance: "
         "shuffling users between the groups easily produces a difference this large, "
-        "so it is not significant."
+        f"so it is not significant.{tail}",
     )

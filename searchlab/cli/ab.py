@@ -155,8 +155,11 @@ def test(
     if as_json:
         print_json(analysis.to_dict())
         return
-    if analysis.srm.mismatch:
-        print_warning(analysis.srm.message)
+    for metric_name, check in analysis.srm_checks():
+        if check.mismatch:
+            print_warning(
+                check.message if metric_name is None else f"{metric_name}: {check.message}"
+            )
     _print_analysis(analysis)
     for path, what in ((plot, "plot"), (report, "report")):
         if path is not None:
@@ -215,15 +218,24 @@ def power(
     console.print(table)
 
 
+def _print_srm(label: str, check: Any) -> None:
+    from rich.markup import escape
+
+    style = "bold red" if check.mismatch else "dim"
+    console.print(f"[{style}]{escape(label)}: {escape(check.message)}[/]")
+
+
 def _print_analysis(analysis: Any) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    srm = analysis.srm
-    style = "bold red" if srm.mismatch else "dim"
-    console.print(f"[{style}]sample ratio check: {escape(srm.message)}[/]")
+    per_metric = analysis.srm_checks()[0][0] is not None
+    if not per_metric:
+        _print_srm("sample ratio check", analysis.srm)
     for m in analysis.metrics:
+        if per_metric:
+            _print_srm(f"sample ratio check ({m.name})", m.srm)
         binary = m.type == "binary"
         groups = Table(title=f"{m.name} ({m.type})", title_justify="left", box=box.SIMPLE_HEAD)
         groups.add_column("group")
@@ -242,12 +254,14 @@ def _print_analysis(analysis: Any) -> None:
         groups.add_row("difference", "", diff + rel, "")
         console.print(groups)
         seed = next((t.seed for t in m.tests if t.seed is not None), None)
-        title = f"tests ({m.tests[0].alternative}" + ("" if seed is None else f"; seed {seed}")
+        alternative = m.tests[0].alternative
+        title = f"tests ({alternative}" + ("" if seed is None else f"; seed {seed}")
         tests = Table(title=title + ")", title_justify="left", box=box.SIMPLE_HEAD)
         with_mc = any(t.standard_error for t in m.tests)
         with_r = any(t.resamples for t in m.tests)
         unit = 100.0 if binary else 1.0  # binary intervals in percentage points
-        interval = f"{100 * (1 - m.alpha):g}% interval" + (" (points)" if binary else "")
+        sided = "" if alternative == "two-sided" else " one-sided"
+        interval = f"{100 * (1 - m.alpha):g}%{sided} interval" + (" (points)" if binary else "")
         tests.add_column("test", no_wrap=True)
         for column, shown in (("p-value", True), ("MC s.e.", with_mc), (interval, True)):
             if shown:
@@ -258,15 +272,14 @@ def _print_analysis(analysis: Any) -> None:
             cells = [t.method, "—" if t.pvalue is None else f"{t.pvalue:.4g}"]
             if with_mc:
                 cells.append(f"{t.standard_error:.2g}" if t.standard_error else "")
-            cells.append(
-                "—" if t.ci_low is None else f"[{unit * t.ci_low:+.4g}, {unit * t.ci_high:+.4g}]"
-            )
+            cells.append("—" if t.interval is None else t.interval.text(unit))
             if with_r:
                 cells.append(f"{t.resamples:,}" if t.resamples else "")
             tests.add_row(*cells)
         console.print(tests)
-        color = "green" if m.significant else "yellow"
-        console.print(f"[{color}]verdict:[/] {escape(m.verdict)}\n", highlight=False)
+        color = {True: "green", False: "yellow", None: "magenta"}[m.significant]
+        label = "verdict:" if m.significant is not None else "no verdict yet:"
+        console.print(f"[{color}]{label}[/] {escape(m.verdict)}\n", highlight=False)
 
 
 def register(root: typer.Typer) -> None:

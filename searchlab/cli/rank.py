@@ -519,8 +519,6 @@ def compare(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Is A better than B? Mean per-query difference with a paired sign-flip test."""
-    import dataclasses
-
     from searchlab.rank.compare import compare_runs, read_run
 
     res = compare_runs(
@@ -532,7 +530,7 @@ def compare(
         seed=seed,
     )
     if as_json:
-        print_json({"run_a": str(run_a), "run_b": str(run_b), **dataclasses.asdict(res)})
+        print_json({"run_a": str(run_a), "run_b": str(run_b), **res.to_dict()})
         return
     _say(f"{metric} over {res.n_queries} queries ({res.n_excluded} excluded as undefined)")
     _say(f"  A {run_a}: {res.mean_a:.4f}")

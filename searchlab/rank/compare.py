@@ -3,7 +3,9 @@
 A *run* is the per-query metrics of one model on one data set, written by
 ``searchlab rank eval --per-query FILE``. Two runs on the same queries are compared by the
 mean per-query difference and the paired sign-flip permutation test of ``searchlab.ab`` (exact
-for few queries, Monte Carlo otherwise); the test itself is not re-implemented here.
+for few queries, Monte Carlo otherwise); the test itself is not re-implemented here, and its
+result type is extended: ``RunComparison`` is a ``searchlab.ab.PairedPermutationResult``
+(p-value, estimate = mean(a - b), an interval that follows the alternative, ``to_dict``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from searchlab.ab.results import PairedPermutationResult
 from searchlab.errors import DataFormatError, InputError
 
 RUN_FORMAT = "searchlab-rank-run"
@@ -29,20 +32,17 @@ class RankRun:
     no_relevant: str = "one"
 
 
-@dataclasses.dataclass(frozen=True)
-class RunComparison:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunComparison(PairedPermutationResult):
+    """The paired test of two runs on one metric (all of ``PairedPermutationResult``:
+    ``pvalue``, ``estimate`` = ``mean_difference`` = mean over queries of a - b, ``interval``,
+    ``method``, ``alternative``, ...), plus the runs' means and per-query wins."""
+
     metric: str
     n_queries: int  # queries compared (in both runs, metric defined in both)
     n_excluded: int  # queries left out because the metric is undefined (NaN) in a run
     mean_a: float
     mean_b: float
-    mean_difference: float  # mean over queries of a - b
-    pvalue: float
-    method: str  # exact-sign-flip | monte-carlo-sign-flip
-    alternative: str
-    resamples: int
-    seed: int
-    standard_error: float  # Monte Carlo standard error of the p-value (0 when exact)
     wins: int  # queries where a > b
     losses: int  # queries where a < b
     ties: int
@@ -157,18 +157,12 @@ def compare_runs(
     )
     diff = x - y
     return RunComparison(
+        **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
         metric=metric,
         n_queries=int(x.size),
         n_excluded=int((~defined).sum()),
         mean_a=float(x.mean()),
         mean_b=float(y.mean()),
-        mean_difference=float(res.mean_difference),
-        pvalue=float(res.pvalue),
-        method=res.method,
-        alternative=res.alternative,
-        resamples=int(res.resamples),
-        seed=seed,
-        standard_error=float(res.standard_error),
         wins=int((diff > 0).sum()),
         losses=int((diff < 0).sum()),
         ties=int((diff == 0).sum()),

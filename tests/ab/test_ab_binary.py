@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -40,12 +42,20 @@ def test_score_test_and_intervals_match_statsmodels():
     score = res.test("score")
     assert score.pvalue == pytest.approx(float(expected.pvalue), rel=1e-12)
     assert score.statistic == pytest.approx(float(expected.statistic), rel=1e-12)
+    # one-sided 90%: the lower end of statsmodels' two-sided 80% interval, up to +inf
+    for method, name in (("newcomb", "exact-permutation"), ("score", "score")):
+        low, _ = confint_proportions_2indep(
+            26_400, 1_000_000, 26_000, 1_000_000, method=method, alpha=0.2
+        )
+        interval = res.test(name).interval
+        assert (interval.low, interval.high) == (pytest.approx(low, rel=1e-12), math.inf)
+        assert interval.level == pytest.approx(0.9) and interval.alternative == "larger"
+    two = binary_test("26000/1000000", "26400/1000000", alpha=0.1).test("exact-permutation")
     low, high = confint_proportions_2indep(
         26_400, 1_000_000, 26_000, 1_000_000, method="newcomb", alpha=0.1
     )
-    exact = res.test("exact-permutation")
-    assert (exact.ci_low, exact.ci_high) == pytest.approx((low, high), rel=1e-12)
-    assert exact.ci_level == pytest.approx(0.9)
+    assert (two.ci_low, two.ci_high) == pytest.approx((low, high), rel=1e-12)
+    assert two.ci_level == pytest.approx(0.9)
 
 
 # scipy's two-sided p doubles the smaller tail; ours counts |diff| >= |observed|. The two

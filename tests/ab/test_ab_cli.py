@@ -12,6 +12,7 @@ from statsmodels.stats.proportion import (
     samplesize_proportions_2indep_onetail,
 )
 
+from searchlab.ab import binary_test
 from searchlab.cli import run
 
 
@@ -55,25 +56,33 @@ def test_table_output_and_files(capsys, tmp_path):
     assert "shuffled worlds" in page and "http" not in page.replace("http-equiv", "")
 
 
-def test_hillstrom_three_metrics(capsys, shared_data):
-    data = shared_data / "hillstrom" / "hillstrom.csv"
+def test_hillstrom_three_metrics(capsys, hillstrom_path, hillstrom):
     out = _json(
         capsys,
-        ["ab", "test", "--data", str(data), "--group-col", "segment",
+        ["ab", "test", "--data", str(hillstrom_path), "--group-col", "segment",
          "--control", "No E-Mail", "--variant", "Womens E-Mail",
          "--metric", "visit", "--metric", "conversion", "--metric", "spend",
          "--resamples", "2000", "--bootstrap-resamples", "300"],
     )  # fmt: skip
     types = {m["name"]: m["type"] for m in out["metrics"]}
     assert types == {"visit": "binary", "conversion": "binary", "spend": "continuous"}
-    spend = out["metrics"][2]
-    assert {t["method"] for t in spend["tests"]} == {
-        "monte-carlo-permutation",
-        "welch",
-        "bootstrap",
+    arms = {
+        role: hillstrom[hillstrom.segment == label]
+        for role, label in (("control", "No E-Mail"), ("variant", "Womens E-Mail"))
     }
-    assert spend["control"]["label"] == "No E-Mail" and spend["control"]["users"] == 21306
-    assert all(m["significant"] for m in out["metrics"])
+    for metric in out["metrics"][:2]:  # the binary ones: exact p as computed by the library
+        counts = [f"{int(arms[r][metric['name']].sum())}/{len(arms[r])}" for r in arms]
+        expected = binary_test(*counts).test("exact-permutation").pvalue
+        assert metric["tests"][0]["pvalue"] == pytest.approx(expected, rel=1e-12)
+        assert metric["srm"]["control_users"] == 149
+    spend = out["metrics"][2]
+    methods = {t["method"]: t for t in spend["tests"]}
+    assert set(methods) == {"monte-carlo-permutation", "welch", "bootstrap"}
+    welch = stats.ttest_ind(arms["variant"].spend, arms["control"].spend, equal_var=False)
+    assert methods["welch"]["pvalue"] == pytest.approx(welch.pvalue, rel=1e-9)
+    assert methods["monte-carlo-permutation"]["exact_ties"] is True  # cents: a decimal grid
+    assert spend["control"]["label"] == "No E-Mail" and spend["control"]["users"] == 149
+    assert spend["significant"] is False  # spend: p about 0.69 on this slice
 
 
 def test_power(capsys):

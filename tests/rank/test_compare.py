@@ -45,3 +45,18 @@ def test_compare_refuses_different_queries_and_unknown_metric(tmp_path):
         compare_runs(a, b)
     with pytest.raises(InputError, match="no metric"):
         compare_runs(a, a, metric="ndcg@7")
+
+
+def test_run_comparison_is_a_paired_permutation_result(tmp_path):
+    from searchlab.ab import PairedPermutationResult
+
+    rng = np.random.default_rng(3)
+    a = _run(tmp_path, "a.json", rng.normal(size=60))
+    b = _run(tmp_path, "b.json", rng.normal(size=60))
+    res = compare_runs(a, b, alternative="larger")
+    assert isinstance(res, PairedPermutationResult)
+    assert res.estimate == res.mean_difference and res.n == res.n_queries == 12
+    assert res.interval.alternative == "larger" and res.interval.high == np.inf
+    out = res.to_dict()
+    assert out["mean_difference"] == pytest.approx(res.mean_a - res.mean_b)
+    assert out["interval"]["high"] is None and out["metric"] == "ndcg@10"
