@@ -39,7 +39,7 @@ import numpy as np
 from searchlab._json import to_jsonable
 from searchlab.ab.continuous import _SCIPY_ALTERNATIVE
 from searchlab.ab.inputs import check_alpha, check_alternative, check_resamples, check_seed
-from searchlab.ab.results import TestResult
+from searchlab.ab.results import ConfidenceInterval, TestResult
 from searchlab.ab.sequential import (
     CS_METHOD,
     DEFAULT_TUNING_SIZE,
@@ -161,10 +161,9 @@ def interleaving_test(
             method=SIGN_TEST,
             alternative=alternative,
             pvalue=pvalue,
+            estimate=share,
             statistic=share,
-            ci_low=exact_ci[0],
-            ci_high=exact_ci[1],
-            ci_level=1.0 - alpha,
+            interval=_interval(exact_ci[0], exact_ci[1], alpha, alternative),
             note="exact binomial test of users preferring the variant among non-tied users "
             "(null share 1/2); CI: Clopper-Pearson for the preference share",
         ),
@@ -352,15 +351,23 @@ def _bootstrap(
         method="bootstrap",
         alternative=alternative,
         pvalue=None,
+        estimate=_share(wins, losses),
         statistic=_share(wins, losses),
         resamples=resamples,
         seed=seed,
-        ci_low=low,
-        ci_high=high,
-        ci_level=1.0 - alpha,
+        interval=_interval(low, high, alpha, alternative),
         note="percentile interval of the preference share over users resampled with "
         "replacement (one multinomial draw of the win/loss/tie counts per resample)",
     )
+
+
+def _interval(
+    low: float | None, high: float | None, alpha: float, alternative: str
+) -> ConfidenceInterval | None:
+    """The share's interval at level 1 - alpha (a one-sided one ends at the share's bound 0 or 1)."""
+    if low is None or high is None:
+        return None
+    return ConfidenceInterval(float(low), float(high), 1.0 - alpha, alternative)
 
 
 def share_sequence(
@@ -400,10 +407,9 @@ def _sequence(
         method=CS_METHOD,
         alternative=alternative,
         pvalue=p,
+        estimate=wins / (wins + losses) if enough else None,
         statistic=wins / (wins + losses) if enough else None,
-        ci_low=low if enough else None,
-        ci_high=high if enough else None,
-        ci_level=1.0 - alpha,
+        interval=_interval(low, high, alpha, alternative) if enough else None,
         note=method_note(tuning_size).replace("excludes 0", "excludes 1/2")
         + "; over non-tied users, for the preference share",
     )

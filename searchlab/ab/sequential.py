@@ -61,7 +61,7 @@ from searchlab.ab.inputs import (
     check_alpha,
     check_alternative,
 )
-from searchlab.ab.results import GroupSummary, TestResult
+from searchlab.ab.results import ConfidenceInterval, GroupSummary, TestResult
 from searchlab.ab.srm import SRM_THRESHOLD
 from searchlab.ab.tables import MetricSamples, check_metric_type
 from searchlab.errors import InputError
@@ -557,10 +557,9 @@ def _metric(
         method=CS_METHOD,
         alternative=alternative,
         pvalue=p,
+        estimate=estimate,
         statistic=estimate,
-        ci_low=low,
-        ci_high=high,
-        ci_level=1.0 - alpha,
+        interval=ConfidenceInterval(low, high, 1.0 - alpha, alternative),
         note=method_note(tuning_size),
     )
     significant = p < alpha
