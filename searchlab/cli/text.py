@@ -21,8 +21,9 @@ app = typer.Typer(
 
 FORMATS = ("smart", "jsonl", "warc")
 GROUPS_HELP = (
-    "Reranker feature groups: select (chosen on training queries by inner CV), all, or a "
-    "comma list of lexical, feedback, semantic, vectors (bm25 is always used)."
+    "Reranker feature groups: all (the default, fixed beforehand), select (chosen on "
+    "training queries only, by inner CV; slower), or a comma list of lexical, feedback, "
+    "semantic, vectors (bm25 is always used)."
 )
 
 
@@ -115,7 +116,7 @@ def eval_(
     epochs: int = typer.Option(100, "--epochs", help="ListNet training epochs per fold."),
     k1: float = typer.Option(1.5, "--k1", help="BM25 k1."),
     b: float = typer.Option(0.75, "--b", help="BM25 b."),
-    feature_groups: str = typer.Option("select", "--feature-groups", help=GROUPS_HELP),
+    feature_groups: str = typer.Option("all", "--feature-groups", help=GROUPS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every number."),
 ) -> None:
     """BM25 vs BM25 + ListNet rerank, cross-validated over queries, with a permutation test."""
@@ -194,7 +195,7 @@ def eval_(
 def train(
     corpus_dir: Path = typer.Argument(..., help="Corpus folder (from searchlab text import)."),
     seed: int = typer.Option(0, "--seed", help="Seed of embeddings and training."),
-    feature_groups: str = typer.Option("select", "--feature-groups", help=GROUPS_HELP),
+    feature_groups: str = typer.Option("all", "--feature-groups", help=GROUPS_HELP),
 ) -> None:
     """Train the reranker on every judged query; saved in CORPUS_DIR/model for search."""
     from searchlab.text.corpus import load_corpus

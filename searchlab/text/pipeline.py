@@ -38,6 +38,7 @@ from searchlab.rank.data import RankingData
 from searchlab.rank.metrics import evaluate_rankings
 from searchlab.text.embeddings import Word2VecConfig
 from searchlab.text.features import (
+    FEATURE_GROUPS,
     FeatureConfig,
     TextIndex,
     check_feature_groups,
@@ -95,16 +96,17 @@ def evaluate_text_ranking(
     *,
     feature_config: FeatureConfig | None = None,
     train_config=None,
-    feature_groups: Sequence[str] | None = None,
+    feature_groups: Sequence[str] | None = tuple(FEATURE_GROUPS),
     inner_folds: int = DEFAULT_INNER_FOLDS,
     eval_depth: int = 1000,
     ranking_depth: int = 100,
 ) -> TextEvaluation:
     """BM25 vs BM25 + ListNet with ``folds``-fold cross-validation over the judged queries.
 
-    ``feature_groups=None`` chooses the reranker's feature groups inside each fold, on that
-    fold's training queries only (``selection``: nested cross-validation with
-    ``inner_folds``); a list of groups fixes them for every fold instead.
+    By default the reranker uses every feature group, a set fixed before any evaluation.
+    ``feature_groups=None`` chooses the groups inside each fold, on that fold's training
+    queries only (``selection``: nested cross-validation with ``inner_folds``); a list of
+    groups fixes them for every fold.
     """
     started = time.perf_counter()
     check_seed(seed)

@@ -134,15 +134,16 @@ def train_text_reranker(
     *,
     feature_config: FeatureConfig | None = None,
     train_config=None,
-    feature_groups: Sequence[str] | None = None,
+    feature_groups: Sequence[str] | None = tuple(FEATURE_GROUPS),
     seed: int = 0,
     index: TextIndex | None = None,
     progress: Progress | None = None,
 ) -> TextReranker:
     """Train on every judged query of ``corpus`` (for search; evaluation uses ``pipeline``).
 
-    ``feature_groups=None`` chooses them by inner cross-validation over the judged queries
-    (``selection``); otherwise those groups (``bm25`` always) are used as given.
+    By default every feature group is used (a set fixed beforehand); ``feature_groups=None``
+    chooses them by inner cross-validation over the judged queries (``selection``); otherwise
+    those groups (``bm25`` always) are used as given.
     """
     queries = corpus.judged_queries()
     if not queries:

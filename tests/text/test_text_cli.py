@@ -66,6 +66,8 @@ def test_eval_json_has_both_rankers_and_a_pvalue(small_corpus, capsys):
         "5",
         "--seed",
         "1",
+        "--feature-groups",
+        "select",
         "--json",
     ]
     assert run(args) == 0
@@ -250,3 +252,13 @@ def test_jsonl_import_without_judgments_still_gives_neighbours(tmp_path, capsys)
     assert not (out / "model").exists()
     assert run(["search", "cat", "--corpus", str(out), "--ranker", "listnet"]) == 2
     assert "no judged queries" in capsys.readouterr().err
+
+
+def test_eval_uses_every_feature_group_by_default(small_corpus, capsys):
+    """The default set is fixed beforehand (all groups): nothing is chosen from the data."""
+    assert run(["text", "eval", str(small_corpus), "--folds", "2", "--epochs", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for fold in result["per_fold"]:
+        assert fold["feature_groups"] == ["bm25", "lexical", "feedback", "semantic", "vectors"]
+        assert fold["selection"] is None
+    assert result["settings"]["feature_groups"].startswith("fixed")
