@@ -224,7 +224,7 @@ def evaluate_text_ranking(
             "feature_groups": (
                 fold_runs[0]["selection"]["method"] + ", on each fold's training queries only"
                 if fixed_groups is None
-                else "fixed: " + "+".join(fixed_groups)
+                else "fixed beforehand, not chosen from the data: " + "+".join(fixed_groups)
             ),
         },
     )

@@ -191,12 +191,14 @@ def test_a_failing_demo_leaves_the_previous_report_and_no_partial_folder(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-def test_the_report_names_each_folds_feature_groups_chosen_on_its_training_queries(outputs):
+def test_the_report_names_each_folds_feature_groups_and_how_they_were_fixed(outputs):
     summary, page, stages = outputs
     groups = summary["offline"]["feature_groups"]
     assert len(groups) == summary["offline"]["folds"] == 5
-    assert all(g[0] == "bm25" for g in groups)
-    assert "each fold's training queries only" in summary["offline"]["settings"]["feature_groups"]
+    assert all(g == ["bm25", "lexical", "feedback", "semantic", "vectors"] for g in groups)
+    how = summary["offline"]["settings"]["feature_groups"]
+    assert how.startswith("fixed beforehand, not chosen from the data")
+    assert html.escape(how) in page
     shown = page[page.index('<p id="feature-groups">') :].split("</p>")[0]
     for i, g in enumerate(groups, start=1):
         assert f"fold {i}: {'+'.join(g)}" in shown
