@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from searchlab.cli._common import console, err_console, print_json, print_warning
+from searchlab.crawl.config import USER_AGENT_HELP
 
 SHOWN_BAD_LINES = 10
 
@@ -55,9 +56,7 @@ def fetch_command(
     max_retries: int = typer.Option(3, help="Retries for timeouts, resets, 429 and 5xx."),
     timeout: float = typer.Option(30.0, help="Seconds per attempt (waiting for a slot excluded)."),
     max_body: int = typer.Option(10 * 1024 * 1024, help="Largest body accepted, in bytes."),
-    user_agent: str | None = typer.Option(
-        None, help="User-Agent with a way to contact you (name/version (contact))."
-    ),
+    user_agent: str | None = typer.Option(None, help=USER_AGENT_HELP),
     ignore_robots: bool = typer.Option(False, help="Do not fetch or obey robots.txt."),
     resume: bool = typer.Option(False, help="Continue the crawl in --out; skip what is done."),
     retry_failed: bool = typer.Option(False, help="With --resume: fetch failed URLs again."),
@@ -110,7 +109,10 @@ def fetch_command(
     else:
         _print_summary(summary)
         if user_agent is None:
-            print_warning("no --user-agent given: real sites ask crawlers for a contact in it")
+            print_warning(
+                "no --user-agent given: real sites ask crawlers for a contact in it, e.g. "
+                "--user-agent 'mybot/1.0 (+https://example.org/bot; you@example.org)'"
+            )
     if summary.stopped and summary.stopped.startswith("fail-fast"):
         raise CrawlAborted(summary.stopped, hint="fix the cause, then rerun with --resume")
     if summary.stopped:

@@ -25,10 +25,13 @@ def _library() -> str:
         return ""
 
 
-# Wikimedia's format: name/version (contact) library/version. Replace the contact part.
-DEFAULT_USER_AGENT = (
-    f"searchlab-crawler/{__version__} (+https://github.com/searchlab/searchlab; "
-    f"set --user-agent with your contact){_library()}"
+# Names the software and its version only: a crawl run by you should say how to reach *you*,
+# in Wikimedia's format ``name/version (contact URL or e-mail) library/version``, set with
+# ``--user-agent`` (see ``USER_AGENT_HELP``).
+DEFAULT_USER_AGENT = f"searchlab/{__version__}{_library()}"
+USER_AGENT_HELP = (
+    "User-Agent naming you and a contact, e.g. 'mybot/1.0 (+https://example.org/bot; "
+    f"you@example.org) searchlab/{__version__}' [default: '{DEFAULT_USER_AGENT}', no contact]"
 )
 REMOTE_PER_HOST = 2
 REMOTE_RATE = 2.0
