@@ -1,20 +1,29 @@
-"""The recorder: a child process that is the only writer of WARC files and of the state file.
+"""The recorder: a child process that owns the state file (the frontier and seen set) and the
+WARC files, and does everything per page that is not fetching.
 
-Why a process and not a thread: gzip, digests and SQLite cost about as much CPU per page as
-fetching it, and in a thread they fight the event loop for the GIL — on a busy machine every
-hand-over costs the loop a scheduler time slice, which halved throughput in our measurements.
-In its own process the recorder runs on another core and the event loop only pickles batches
-of finished fetches into a socket.
+Why a process and not a thread: gzip, digests, SQLite and link extraction cost about as much
+CPU per page as fetching it, and in a thread they fight the event loop for the GIL. In its own
+process the recorder runs on another core; the event loop only pickles batches of messages.
+
+What it does with the engine's messages:
+
+- ``ADD`` (source lines): puts each URL in fetch form and canonical form and inserts it into the
+  frontier unless its key is known: the input is de-duplicated *before* anything is fetched.
+- ``WANT n``: grants the next ``n`` pending URLs in frontier order, passing over hosts the
+  engine has handed back as full (``RETURN``) until it asks for them again (``UNPARK``).
+- ``DONE``: writes the URL's records (redirect hops, then the final answer) and marks it done;
+  with link following, extracts the page's links (links.py), keeps those in scope and depth,
+  and inserts the new ones (the seen set is the ``urls`` table: nothing grows in memory).
+- ``SITEMAP``: parses a sitemap; its URLs join the frontier, a sitemap index's entries go back
+  to the engine to be fetched.
+- ``FAILED``, ``SKIPPED``, ``DEFERRED``, ``HOST``, ``ROBOTS``, ``BAD_LINE``: state updates.
 
 Protocol (both ways): 4-byte big-endian length + a pickled object. The engine sends lists of
-messages; after each list the recorder answers ``(finals, counters)`` — how many URLs reached
-a final state (this frees room in the crawl's window) and running totals for progress. At
-``CLOSE`` it commits, closes the WARC file and answers ``("final", stats)``.
-
-Each batch is written to the WARC file, flushed, and only then committed to the state,
-together with the WARC bytes it covers — so after any crash the state never points past what
-is on disk, and ``repair_warc_tails`` drops the rest on resume. The recorder ignores SIGINT and
-SIGTERM (the engine decides when to stop) and commits and exits if the engine disappears.
+messages; after each list the recorder answers with an ``Ack`` tuple (URLs finalised, running
+counters, grants). Each batch of records is written, fsynced, and only then committed with the
+WARC bytes it covers, so after any crash the state never points past what is on disk. The
+recorder ignores SIGINT and SIGTERM (the engine decides when to stop) and commits and exits if
+the engine disappears.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import socket
 import sqlite3
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,12 +46,29 @@ if TYPE_CHECKING:  # the child process never imports asyncio: it halves its star
     import asyncio
     import subprocess
 
-PENDING, DONE, FAILED, SKIPPED, BAD_LINE, CLOSE = range(6)
+(ADD, WANT, RETURN, UNPARK, DONE, FAILED, SKIPPED, DEFERRED, HOST, ROBOTS, SITEMAP, BAD_LINE,
+ CLOSE) = range(13)  # fmt: skip
+COUNTERS = (
+    "done",  # fetched and archived
+    "failed",
+    "disallowed",  # robots.txt said no
+    "not_html",  # a discovered URL whose content type is not followed (body not downloaded)
+    "deferred",  # host unreachable: a resumed crawl tries again
+    "duplicates",  # a source line whose URL is already known
+    "already_done",  # resume: done in an earlier run
+    "previously_failed",  # resume: failed or skipped earlier, not retried
+    "discovered",  # new URLs from links and sitemaps
+    "over_limit",  # not admitted: --max-pages reached
+    "malformed",  # source URLs that could not be put in fetch form
+    "redirected",  # done URLs that went through at least one redirect
+)
 _ROOT = str(Path(__file__).resolve().parents[2])  # so the child imports this same searchlab
 COMMIT_EVERY_MESSAGES = 2000
 COMMIT_EVERY_SECONDS = 1.0
 SEND_EVERY_MESSAGES = 32  # small frames keep the recorder busy sooner (measured: 128 was slower)
 SEND_EVERY_SECONDS = 0.02
+PIPE_HIGH_WATER = 4 * 1024 * 1024  # engine → recorder bytes buffered before workers wait
+GRANT_SLACK = 64
 
 
 def _frame(obj: Any) -> bytes:
@@ -52,88 +78,307 @@ def _frame(obj: Any) -> bytes:
 
 # ---------------------------------------------------------------------------- child side
 class RecorderCore:
-    """Applies messages to the WARC rotator and the state database."""
+    """Applies messages to the WARC rotator and the state database (see the module doc)."""
 
-    def __init__(self, conn: sqlite3.Connection, rotator: Any) -> None:
+    def __init__(self, conn: sqlite3.Connection, rotator: Any, params: dict[str, Any]) -> None:
+        from searchlab.crawl.urls import Scope
+
         self.conn = conn
         self.rotator = rotator
-        self.done = 0
-        self.failed = 0
-        self.disallowed = 0
-        self.duplicates = 0
+        self.params = params
+        self.follow = Scope(params["follow"]) if params.get("follow") else None
+        self.max_depth = params.get("max_depth")
+        self.max_pages = params.get("max_pages")
+        self.sitemap_scope = self.follow or Scope("same-host")
+        self.started = params.get("run_started", time.time())
+        self.counts = dict.fromkeys(COUNTERS, 0)
         self.by_status: Counter[int] = Counter()
-        self.errors: Counter[str] = Counter()
+        self.parked: dict[str, int] = {}  # host → first seq handed back
+        self.grants: list[tuple] = []
+        self.host_grants: list[tuple] = []
+        self.sitemaps: list[tuple[str, int]] = []
         self._recorded_sizes: dict[str, int] = {}
+        self._changes = 0
+        if params.get("resume"):
+            reset = ["deferred", *(("failed", "skipped") if params.get("retry_failed") else ())]
+            conn.execute(
+                f"UPDATE urls SET status='pending' WHERE status IN ({','.join('?' * len(reset))})",
+                reset,
+            )
+        self.start_seq = self._max_seq()
+        self.max_seq = self.start_seq
+        self.cursor = 0  # frontier rows up to here were granted or passed over
+        self.admitted = conn.execute("SELECT COUNT(*) FROM urls").fetchone()[0]
 
-    def counters(self) -> tuple[int, int, int, int]:
-        return (self.done, self.failed, self.disallowed, self.duplicates)
+    def _max_seq(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM urls").fetchone()[0]
 
+    def counters(self) -> tuple[int, ...]:
+        return tuple(self.counts.values())
+
+    # ------------------------------------------------------------------ the frontier
+    def _insert(self, rows: list[tuple], depth: int) -> int:
+        """Insert (key, url, host, line) rows unless known; return how many were new."""
+        if not rows:
+            return 0
+        if self.max_pages is not None:
+            room = self.max_pages - self.admitted
+            if room <= 0:
+                self.counts["over_limit"] += len(rows)
+                return 0
+            if len(rows) > room:  # admit one at a time near the limit (duplicates cost none)
+                new = 0
+                for row in rows:
+                    if self.admitted >= self.max_pages:
+                        self.counts["over_limit"] += 1
+                        continue
+                    added = self._insert_many([row], depth)
+                    self.admitted += added
+                    new += added
+                return new
+        new = self._insert_many(rows, depth)
+        self.admitted += new
+        return new
+
+    def _insert_many(self, rows: list[tuple], depth: int) -> int:
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "INSERT INTO urls(key, url, host, depth, line, status) "
+            f"VALUES (?, ?, ?, {int(depth)}, ?, 'pending') ON CONFLICT(key) DO NOTHING",
+            rows,
+        )
+        new = self.conn.total_changes - before
+        if new:
+            self.max_seq = self._max_seq()
+        return new
+
+    def add_seeds(self, batch: list[tuple[int, str]]) -> None:
+        from searchlab.crawl.urls import canonical_key, fetch_form, host_of
+
+        rows = []
+        for line, url in batch:
+            try:
+                form = fetch_form(url)
+                rows.append((canonical_key(form), form, host_of(form), line))
+            except ValueError as exc:
+                self.counts["malformed"] += 1
+                self.conn.execute(
+                    "INSERT INTO input_errors(line, reason) VALUES (?, ?)",
+                    (line, f"cannot normalise URL ({exc})"),
+                )
+        old_status: dict[str, str] = {}
+        if self.start_seq and rows:  # resuming: say what earlier runs did with these URLs
+            marks = ",".join("?" * len(rows))
+            old_status = dict(
+                self.conn.execute(
+                    # a URL fetched in this run already (granted before its line was read
+                    # again) is neither new nor "already done"
+                    "SELECT key, CASE WHEN updated_at < ? THEN status ELSE 'pending' END "
+                    f"FROM urls WHERE key IN ({marks}) AND seq <= ?",
+                    [self.started, *(row[0] for row in rows), self.start_seq],
+                ).fetchall()
+            )
+        fresh = []
+        for row in rows:  # each line counts, even a URL listed twice
+            status = old_status.get(row[0])
+            if status is None:
+                fresh.append(row)
+            elif status == "done":
+                self.counts["already_done"] += 1
+            elif status in ("failed", "skipped"):
+                self.counts["previously_failed"] += 1
+        over = self.counts["over_limit"]
+        new = self._insert(fresh, 0)
+        refused = self.counts["over_limit"] - over
+        self.counts["duplicates"] += max(0, len(fresh) - new - refused)
+
+    def grant(self, n: int) -> None:
+        """Hand the engine up to ``n`` pending URLs in frontier order (parked hosts passed)."""
+        out = self.grants
+        want = len(out) + n
+        while len(out) < want and self.cursor < self.max_seq:
+            limit = want - len(out) + GRANT_SLACK
+            rows = self.conn.execute(
+                "SELECT seq, url, depth, host FROM urls WHERE seq > ? AND status='pending' "
+                "ORDER BY seq LIMIT ?",
+                (self.cursor, limit),
+            ).fetchall()
+            for row in rows:
+                self.cursor = row[0]
+                if row[3] not in self.parked:
+                    out.append(row)
+                    if len(out) >= want:
+                        break
+            else:
+                if len(rows) < limit:
+                    self.cursor = self.max_seq
+
+    def unpark(self, host: str, n: int) -> None:
+        start = self.parked.get(host)
+        rows: list[tuple] = []
+        if start is not None:
+            rows = self.conn.execute(
+                "SELECT seq, url, depth, host FROM urls WHERE host=? AND seq>=? AND seq<=? "
+                "AND status='pending' ORDER BY seq LIMIT ?",
+                (host, start, self.cursor, n),
+            ).fetchall()
+        exhausted = len(rows) < n
+        if exhausted:
+            self.parked.pop(host, None)
+        else:
+            self.parked[host] = rows[-1][0] + 1
+        self.host_grants.append((host, rows, exhausted))
+
+    def frontier_empty(self) -> bool:
+        return self.cursor >= self.max_seq and not self.parked
+
+    def ahead(self) -> int:
+        return self.max_seq - self.cursor
+
+    # ------------------------------------------------------------------ messages
     def handle(self, message: tuple) -> int:
         """Apply one message; return 1 if it was a URL's final outcome."""
         kind = message[0]
-        now = time.time()
         conn = self.conn
         if kind == DONE:
-            _, parts, attempts, status = message
-            url = parts[0]
-            name, offset = self.rotator.next_location()
-            # One statement both checks and claims the URL (no SELECT first): no row changed
-            # means the source listed this URL twice and its first copy is already stored.
+            _, seq, records, attempts, status, final_url, depth, kind_of_body = message
+            name, offset, length = self.rotator.write_group(records)
             claimed = conn.execute(
-                "UPDATE urls SET status='done', attempts=attempts+?, http_status=?, last_error=NULL,"
-                " warc_file=?, warc_offset=?, updated_at=? WHERE url=? AND status!='done'",
-                (attempts, status, name, offset, now, url),
+                "UPDATE urls SET status='done', attempts=attempts+?, http_status=?, "
+                "last_error=NULL, final_url=?, warc_file=?, warc_offset=?, warc_length=?, "
+                "updated_at=? WHERE seq=? AND status!='done'",
+                (attempts, status, final_url, name, offset, length, time.time(), seq),
             ).rowcount
             if not claimed:
-                self.duplicates += 1
+                self.counts["duplicates"] += 1
                 return 1
-            try:
-                self.rotator.write(parts)
-            except BaseException:
-                # nothing of this record is committed: leave the URL for a resumed crawl
-                conn.execute(
-                    "UPDATE urls SET status='pending', warc_file=NULL, warc_offset=NULL "
-                    "WHERE url=?",
-                    (url,),
-                )
-                raise
-            self.done += 1
+            self.counts["done"] += 1
             self.by_status[status] += 1
+            if final_url is not None:
+                self.counts["redirected"] += 1
+            if self.follow is not None and kind_of_body == "html" and 200 <= status < 300:
+                self._discover(records[-1], depth)
             return 1
-        if kind == PENDING:
-            conn.executemany(
-                "INSERT INTO urls(url, line, status, attempts) VALUES (?, ?, 'pending', 0) "
-                "ON CONFLICT(url) DO UPDATE SET status='pending' WHERE status='failed'",
-                message[1],
-            )
+        if kind == WANT:
+            self.grant(message[1])
+            return 0
+        if kind == ADD:
+            self.add_seeds(message[1])
             return 0
         if kind == FAILED:
-            _, url, attempts, status, error = message
-            conn.execute(
-                "UPDATE urls SET status='failed', attempts=attempts+?, http_status=?, last_error=?,"
-                " updated_at=? WHERE url=? AND status!='done'",
-                (attempts, status, error, now, url),
-            )
-            self.failed += 1
+            _, seq, attempts, status, error = message
+            self._final(seq, "failed", error, attempts, status)
+            self.counts["failed"] += 1
             if status is not None:
                 self.by_status[status] += 1
-            self.errors[error] += 1
             return 1
         if kind == SKIPPED:
-            _, url, reason = message
-            conn.execute(
-                "UPDATE urls SET status='skipped', last_error=?, updated_at=? WHERE url=?",
-                (reason, now, url),
-            )
-            self.disallowed += 1
+            _, seq, reason, why = message
+            self._final(seq, "skipped", reason, 0, None)
+            self.counts["not_html" if why == "type" else "disallowed"] += 1
             return 1
+        if kind == DEFERRED:
+            _, seq, reason = message
+            self._final(seq, "deferred", reason, 0, None)
+            self.counts["deferred"] += 1
+            return 1
+        if kind == RETURN:
+            _, host, seq = message
+            self.parked[host] = min(self.parked.get(host, seq), seq)
+            return 0
+        if kind == UNPARK:
+            self.unpark(message[1], message[2])
+            return 0
+        if kind == HOST:
+            conn.execute(
+                "INSERT INTO hosts(host, problem, updated_at) VALUES (?, ?, ?) ON CONFLICT(host) "
+                "DO UPDATE SET problem=excluded.problem, updated_at=excluded.updated_at",
+                (message[1], message[2], time.time()),
+            )
+            return 0
+        if kind == ROBOTS:
+            conn.execute(
+                "INSERT OR REPLACE INTO robots(origin, fetched_at, status, body) VALUES (?,?,?,?)",
+                message[1:5],
+            )
+            return 0
+        if kind == SITEMAP:
+            self._sitemap(*message[1:])
+            return 0
         if kind == BAD_LINE:
             conn.execute("INSERT INTO input_errors(line, reason) VALUES (?, ?)", message[1:3])
             return 0
         raise ValueError(f"unknown recorder message {kind}")
 
+    def _final(self, seq: int, status: str, reason: str, attempts: int, http: int | None) -> None:
+        self.conn.execute(
+            "UPDATE urls SET status=?, attempts=attempts+?, http_status=COALESCE(?, http_status),"
+            " last_error=?, updated_at=? WHERE seq=? AND status!='done'",
+            (status, attempts, http, reason, time.time(), seq),
+        )
+
+    def _discover(self, record: tuple, depth: int) -> None:
+        from searchlab.crawl.links import extract_links
+        from searchlab.crawl.urls import canonical_key, host_of
+
+        if self.max_depth is not None and depth >= self.max_depth:
+            return
+        page = record[0]
+        body = record[-1]
+        if _is_gzip(record[8]):
+            import zlib
+
+            try:
+                body = zlib.decompressobj(wbits=47).decompress(body, 64 * 1024 * 1024)
+            except zlib.error:
+                return
+        allows = self.follow.allows  # type: ignore[union-attr]
+        rows = [
+            (canonical_key(link), link, host_of(link), None)
+            for link in extract_links(body, page)
+            if allows(link, page)
+        ]
+        self.counts["discovered"] += self._insert(rows, depth + 1)
+
+    def _sitemap(self, url: str, body: bytes, depth: int) -> None:
+        from searchlab.crawl.sitemaps import INDEX, SitemapError, parse_sitemap
+        from searchlab.crawl.urls import canonical_key, fetch_form, host_of
+
+        try:
+            kind, locs = parse_sitemap(body)
+        except SitemapError:
+            return
+        allows = self.sitemap_scope.allows
+        urls = []
+        for loc in locs:
+            try:
+                form = fetch_form(loc)
+            except ValueError:
+                continue
+            if form.startswith(("http://", "https://")) and allows(form, url):
+                urls.append(form)
+        if kind == INDEX:
+            self.sitemaps.extend((form, depth) for form in urls)
+            return
+        rows = [(canonical_key(form), form, host_of(form), None) for form in urls]
+        self.counts["discovered"] += self._insert(rows, depth)
+
+    def ack(self, finals: int) -> tuple:
+        """The reply to one frame; clears what it hands over."""
+        reply = (
+            finals,
+            self.counters(),
+            self.grants,
+            self.host_grants,
+            self.sitemaps,
+            self.ahead(),
+            self.frontier_empty(),
+        )
+        self.grants, self.host_grants, self.sitemaps = [], [], []
+        return reply
+
     def commit(self) -> None:
-        self.rotator.flush()  # WARC bytes reach the OS before the rows that point at them
+        self.rotator.sync()  # WARC bytes are on disk before the rows that point at them
         for name, size in self.rotator.sizes.items():
             if self._recorded_sizes.get(name) != size:
                 self.conn.execute(
@@ -145,11 +390,26 @@ class RecorderCore:
         self.conn.execute("COMMIT")
 
     def final_stats(self) -> dict[str, Any]:
+        conn = self.conn
+        errors = conn.execute(
+            "SELECT last_error, COUNT(*) AS n FROM urls WHERE status IN ('failed', 'deferred') "
+            "AND updated_at >= ? GROUP BY last_error ORDER BY n DESC, last_error LIMIT 10",
+            (self.started,),
+        ).fetchall()
+        hosts = conn.execute(
+            "SELECT host, problem FROM hosts WHERE updated_at >= ? ORDER BY host LIMIT 20",
+            (self.started,),
+        ).fetchall()
         return {
             "counters": self.counters(),
             "by_status": dict(self.by_status),
-            "errors": self.errors.most_common(10),
+            "errors": errors,
+            "unreachable_hosts": hosts,
         }
+
+
+def _is_gzip(headers: tuple) -> bool:
+    return any(k.lower() == b"content-encoding" and b"gzip" in v.lower() for k, v in headers)
 
 
 def _read_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -173,16 +433,13 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
     from searchlab.crawl import state as state_db
     from searchlab.crawl.warc import WarcRotator
 
+    out_dir = Path(params["out_dir"])
     conn = state_db.connect(Path(params["state_path"]))
     rotator = WarcRotator(
-        Path(params["out_dir"]),
-        params["prefix"],
-        params["first_seq"],
-        params["max_bytes"],
-        params["gzip_level"],
+        out_dir, params["prefix"], params["first_seq"], params["max_bytes"], params["gzip_level"]
     )
-    core = RecorderCore(conn, rotator)
     conn.execute("BEGIN")
+    core = RecorderCore(conn, rotator, params)
     dirty = 0
     last_commit = time.monotonic()
     sock.settimeout(COMMIT_EVERY_SECONDS)
@@ -214,15 +471,32 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
                 conn.execute("BEGIN")
                 dirty = 0
                 last_commit = now
+            if params.get("cdx") and rotator.closed:
+                _index_closed(rotator, out_dir)
             if frame and not closing:
-                sock.sendall(_frame((finals, core.counters())))
+                sock.sendall(_frame(core.ack(finals)))
     finally:
         core.commit()
         rotator.close()
-        conn.close()
+    stats = core.final_stats()
+    conn.close()
+    if closing and params.get("cdx"):
+        from searchlab.crawl import cdx
+
+        with contextlib.closing(state_db.connect(Path(params["state_path"]))) as reader:
+            names = state_db.warc_file_names(reader)
+        _index_closed(rotator, out_dir)
+        stats["cdx"] = str(cdx.write_index(out_dir, names))
     if closing:
         sock.settimeout(None)
-        sock.sendall(_frame(("final", core.final_stats())))
+        sock.sendall(_frame(("final", stats)))
+
+
+def _index_closed(rotator: Any, out_dir: Path) -> None:
+    from searchlab.crawl import cdx
+
+    while rotator.closed:
+        cdx.index_file(out_dir / rotator.closed.pop())
 
 
 def main(argv: list[str]) -> int:
@@ -244,16 +518,20 @@ def main(argv: list[str]) -> int:
 
 # ---------------------------------------------------------------------------- engine side
 class RecorderClient:
-    """The engine's handle on the recorder process: buffered sends, acks, final stats."""
+    """The engine's handle on the recorder process: buffered sends with backpressure, acks,
+    final stats."""
 
-    def __init__(self, on_ack: Callable[[int, tuple[int, int, int, int]], None]) -> None:
+    def __init__(self, on_ack: Callable[[tuple], None]) -> None:
         self.on_ack = on_ack
         self.outbox: list[tuple] = []
-        self.counters = (0, 0, 0, 0)
+        self.counters = (0,) * len(COUNTERS)
         self.final: dict[str, Any] | None = None
         self.error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.unacked_frames = 0
         self._final_future: asyncio.Future[None] | None = None
+        self._frame_asks = [0, 0]  # URLs asked for (WANT, UNPARK) and added (ADD) this frame
+        self._asks: deque[list[int]] = deque()  # the same, per frame sent and not answered
 
     async def start(self, params: dict[str, Any]) -> None:
         import asyncio
@@ -279,10 +557,18 @@ class RecorderClient:
         loop = asyncio.get_running_loop()
         self._final_future = loop.create_future()
         self.reader, self.writer = await asyncio.open_unix_connection(sock=parent)
+        self.writer.transport.set_write_buffer_limits(high=PIPE_HIGH_WATER)
         self._reader_task = asyncio.create_task(self._read_acks())
         self._flusher_task = asyncio.create_task(self._flush_regularly())
 
     def send(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == WANT:
+            self._frame_asks[0] += message[1]
+        elif kind == UNPARK:
+            self._frame_asks[0] += message[2]
+        elif kind == ADD:
+            self._frame_asks[1] += len(message[1])
         self.outbox.append(message)
         if len(self.outbox) >= SEND_EVERY_MESSAGES:
             self.flush()
@@ -291,6 +577,29 @@ class RecorderClient:
         if self.outbox and not self.writer.is_closing():
             self.writer.write(_frame(self.outbox))
             self.outbox = []
+            self.unacked_frames += 1
+            self._asks.append(self._frame_asks)
+            self._frame_asks = [0, 0]
+
+    def answered(self) -> tuple[int, int]:
+        """(URLs asked for, URLs added) by the frame the latest answer is for."""
+        asks = self._asks.popleft() if self._asks else [0, 0]
+        return asks[0], asks[1]
+
+    @property
+    def idle(self) -> bool:
+        """Everything sent has been answered."""
+        return not self.outbox and self.unacked_frames == 0
+
+    @property
+    def congested(self) -> bool:
+        return self.writer.transport.get_write_buffer_size() > PIPE_HIGH_WATER
+
+    async def drain(self) -> None:
+        """Wait while the pipe to the recorder holds more than PIPE_HIGH_WATER bytes."""
+        if self.congested and not self.writer.is_closing():
+            with contextlib.suppress(ConnectionError):
+                await self.writer.drain()
 
     @property
     def alive(self) -> bool:
@@ -317,15 +626,16 @@ class RecorderClient:
                 if reply[0] == "error":
                     self.error = reply[1]
                     break
-                finals, self.counters = reply
-                self.on_ack(finals, self.counters)
+                self.unacked_frames -= 1
+                self.counters = reply[1]
+                self.on_ack(reply)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             self.error = self.error or f"the recorder process ended unexpectedly ({exc!r})"
         finally:
             if self._final_future is not None and not self._final_future.done():
                 self._final_future.set_result(None)
             if self.error is not None:
-                self.on_ack(0, self.counters)
+                self.on_ack((0, self.counters, [], [], [], 0, True))
 
     async def close(self) -> dict[str, Any] | None:
         """Send everything, ask the recorder to commit and finish, wait for it to exit."""

@@ -24,9 +24,9 @@ class CrawlProgress:
 class CrawlSummary:
     """Outcome of one ``crawl`` run (counts are for this run; resumed work is in already_done)."""
 
-    done: int  # fetched and written to WARC (any final HTTP status: 2xx, 3xx)
+    done: int  # fetched and written to WARC (final HTTP status 2xx, or 3xx not followed)
     failed: int  # gave up: retries exhausted, 4xx other than 429, oversize body...
-    skipped: int  # malformed source lines + robots.txt refusals + duplicate URLs
+    skipped: int  # malformed lines + robots.txt refusals + duplicates + content type not followed
     malformed: int
     disallowed: int
     duplicates: int
@@ -45,3 +45,12 @@ class CrawlSummary:
     seed: int | None = None
     settings: dict[str, object] = field(default_factory=dict)
     previously_failed: int = 0  # with --resume: failed or skipped before, not retried this run
+    deferred: int = 0  # host unreachable (robots.txt or DNS): --resume tries them again
+    not_html: int = 0  # discovered URLs whose content type is not followed (body not fetched)
+    discovered: int = 0  # new URLs found by link following and sitemaps
+    redirected: int = 0  # done URLs that reached their page through redirects
+    over_limit: int = 0  # URLs not admitted because --max-pages was reached
+    unreachable_hosts: tuple[tuple[str, str], ...] = ()  # (host, why), the first 20
+    refetched_after_repair: int = 0  # resume: URLs whose WARC records were lost, fetched again
+    cdx_index: str | None = None  # with --cdx: the index.cdxj written
+    internal_errors: int = 0  # unexpected exceptions contained (each URL retried or failed)
