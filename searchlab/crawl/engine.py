@@ -151,7 +151,6 @@ class CrawlEngine:
         self.wanted = 0  # asked of the frontier, not answered yet
         self.adds_unacked = 0  # source URLs sent, not yet in the frontier
         self.ahead = 0  # frontier URLs not granted yet (as of the last answer)
-        self.frontier_empty = True
         self.in_flight = 0
         self.malformed = 0
         self.examples: list[tuple[int, str]] = []
@@ -384,7 +383,6 @@ class CrawlEngine:
         if urls:
             self.adds_unacked += len(urls)
             self.recorder.send((ADD, urls))
-            self.frontier_empty = False
         self._pump()
 
     # ------------------------------------------------------------------ the frontier
@@ -392,11 +390,7 @@ class CrawlEngine:
         """Ask the frontier for URLs while the window has room; notice the end of the crawl."""
         if self.stopping:
             return
-        room = self._room()
-        if room >= max(1, min(CHUNK // 4, self.window // 4)) and not self.frontier_empty:
-            self._ask(WANT, room)
-            room = 0
-        for host in list(self.parked - self.unparking):
+        for host in list(self.parked - self.unparking):  # hosts with room come first
             room = self._room()
             if room <= 0:
                 break
@@ -405,6 +399,11 @@ class CrawlEngine:
             if size <= cap // 2:
                 self.unparking.add(host)
                 self._ask(UNPARK, min(cap - size, room), host)
+        room = self._room()
+        if room >= max(1, min(CHUNK // 4, self.window // 4)) and (
+            self.ahead > 0 or self.adds_unacked > 0
+        ):
+            self._ask(WANT, room)
         self._check_finished()
 
     def _ask(self, kind: int, n: int, host: str | None = None) -> None:
@@ -418,7 +417,7 @@ class CrawlEngine:
             and self.unacked == 0
             and self.wanted == 0
             and self.adds_unacked == 0
-            and self.frontier_empty
+            and self.ahead == 0
             and not self.parked
             and self.recorder.idle
         ):
@@ -432,7 +431,7 @@ class CrawlEngine:
             self.request_stop(f"internal error: {type(exc).__name__}: {exc}", grace=0.0)
 
     def _apply_ack(self, reply: tuple) -> None:
-        finals, _counters, grants, host_grants, sitemaps, ahead, empty = reply
+        finals, _counters, grants, host_grants, sitemaps, ahead = reply
         answered, adds = self.recorder.answered()
         self.wanted -= answered
         self.adds_unacked -= adds
@@ -452,7 +451,6 @@ class CrawlEngine:
         for url, depth in sitemaps:
             self._sitemap_job(url, depth)
         self.ahead = ahead
-        self.frontier_empty = empty
         if self.ahead + self.adds_unacked < self.window:
             self.window_open.set()
         self._pump()

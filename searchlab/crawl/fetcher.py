@@ -158,13 +158,16 @@ class AiohttpFetcher(Fetcher):
         self.headers = tuple(headers)
         self.proxy_env = proxy_env
         self.cookies = cookies
-        self.resolver = resolver if resolver is not None else (resolve and StaticResolver(resolve))
+        self.resolve = dict(resolve or {})
+        self.resolver = resolver
         self.session: Any = None
 
     async def start(self) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
+        if self.resolver is None and self.resolve:
+            self.resolver = StaticResolver(self.resolve)
         connector = aiohttp.TCPConnector(
             limit=self.pool,
             limit_per_host=0,

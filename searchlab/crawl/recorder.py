@@ -229,9 +229,6 @@ class RecorderCore:
             self.parked[host] = rows[-1][0] + 1
         self.host_grants.append((host, rows, exhausted))
 
-    def frontier_empty(self) -> bool:
-        return self.cursor >= self.max_seq and not self.parked
-
     def ahead(self) -> int:
         return self.max_seq - self.cursor
 
@@ -372,7 +369,6 @@ class RecorderCore:
             self.host_grants,
             self.sitemaps,
             self.ahead(),
-            self.frontier_empty(),
         )
         self.grants, self.host_grants, self.sitemaps = [], [], []
         return reply
@@ -635,7 +631,7 @@ class RecorderClient:
             if self._final_future is not None and not self._final_future.done():
                 self._final_future.set_result(None)
             if self.error is not None:
-                self.on_ack((0, self.counters, [], [], [], 0, True))
+                self.on_ack((0, self.counters, [], [], [], 0))
 
     async def close(self) -> dict[str, Any] | None:
         """Send everything, ask the recorder to commit and finish, wait for it to exit."""

@@ -38,6 +38,7 @@ class RobotsEntry:
     parser: Protego | None  # None: no rules (4xx), or not fetched yet
     expires: float  # wall clock
     fetched: bool = False  # rules (or the 4xx answer) are known
+    unused: bool = True  # just fetched: serves the request that asked for it, even if expired
     failures: int = 0  # consecutive 5xx/unreachable answers
     problem: str | None = None  # set once given up: the host's URLs are deferred
 
@@ -79,8 +80,9 @@ class RobotsPolicy:
         now = self.clock()
         if entry is None:
             entry = self._from_store(slot, item.origin)
-        if entry is None or not entry.fetched or entry.expires <= now:
+        if entry is None or not entry.fetched or (entry.expires <= now and not entry.unused):
             return FETCH
+        entry.unused = False
         if entry.problem is not None:
             return Deferred(entry.problem)
         if entry.parser is not None and not entry.parser.can_fetch(item.url, self.user_agent):
@@ -134,7 +136,9 @@ class RobotsPolicy:
         if failures >= self.max_attempts:
             label = "host unreachable" if unreachable else "robots.txt unavailable"
             reason = f"{label}: {problem} ({failures} attempts)"
-            slot.robots[origin] = RobotsEntry(None, now + self.ttl, True, failures, reason)
+            slot.robots[origin] = RobotsEntry(
+                None, now + self.ttl, fetched=True, failures=failures, problem=reason
+            )
             return None
         entry = old if old is not None and not old.fetched else RobotsEntry(None, 0.0)
         entry.failures = failures
