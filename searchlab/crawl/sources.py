@@ -82,10 +82,16 @@ def check_url(url: str) -> str | None:
 
 
 def normalise_url(url: str) -> str:
-    """Percent-encode non-ASCII characters of a hand-written URL (IRI → URI)."""
+    """A hand-written URL (IRI) as a URI: an IDN host becomes its IDNA A-label, other
+    non-ASCII characters are percent-encoded as UTF-8 (w3lib, see urls.fetch_form)."""
     if url.isascii():
         return url
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    from searchlab.crawl.urls import fetch_form
+
+    try:
+        return fetch_form(url)
+    except ValueError:  # e.g. a host that is no valid IDN: check_url names the problem
+        return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def check_template(template: str) -> None:

@@ -108,13 +108,21 @@ class FaultServer:
         return self.faults[(h // 10_000) % len(self.faults)]
 
     # -- handlers ---------------------------------------------------------------------
+    shared_active = 0  # requests in progress on every server of the test (one event loop each)
+    shared_max_active = 0
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
+        FaultServer.shared_active += 1
+        FaultServer.shared_max_active = max(
+            FaultServer.shared_max_active, FaultServer.shared_active
+        )
         try:
             return await self._handle(request)
         finally:
             self.active -= 1
+            FaultServer.shared_active -= 1
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path_qs if request.query_string else request.raw_path
@@ -366,6 +374,7 @@ def fault_server() -> Iterator[FaultServer]:
 def make_server() -> Iterator:
     """Start servers with custom fault plans; all are stopped after the test."""
     started: list[FaultServer] = []
+    FaultServer.shared_active = FaultServer.shared_max_active = 0
 
     def start(**kwargs) -> FaultServer:
         server = FaultServer(**kwargs).start()
