@@ -43,12 +43,11 @@ def warc_index_lines(path: Path) -> Iterator[str]:
             url = headers.get("WARC-Target-URI")
             http = record.http_headers
             mime = (http.get("Content-Type") or "").split(";", 1)[0].split()
-            fields = {
-                "url": url,
-                "mime": mime[0] if mime else "unk",
-                "status": str(http.status_code),
-                "digest": headers.get("WARC-Payload-Digest"),
-            }
+            fields = {"url": url}
+            if mime:  # no Content-Type: no mime field, as cdxj-indexer writes it
+                fields["mime"] = mime[0]
+            fields["status"] = str(http.status_code)
+            fields["digest"] = headers.get("WARC-Payload-Digest")
             stamp = "".join(ch for ch in headers.get("WARC-Date") or "" if ch.isdigit())[:14]
             pending = (surt(url), stamp, fields, path.name, offset)
     if pending is not None:

@@ -67,7 +67,9 @@ class FaultServer:
         slow_retry_after: str = "30",
         site_size: int = 40,
         sitemap_urls: int = 30,
+        other_host: str = "other.test",
     ) -> None:
+        self.other_host = other_host
         self.fixed_latency = fixed_latency
         self.robots = robots or {}
         self.slow_hosts = set(slow_hosts)
@@ -224,7 +226,8 @@ class FaultServer:
             return self._chunked(request, path)
         if path.startswith("/site/") or path.startswith("/base/"):
             return web.Response(
-                body=site_page(path, self.site_size, self.port), content_type="text/html"
+                body=site_page(path, self.site_size, self.port, self.other_host),
+                content_type="text/html",
             )
         if path.startswith("/data/"):
             return self._big(request, "application/pdf")
@@ -327,7 +330,7 @@ def site_links(n: int, size: int) -> list[int]:
     return [c for c in (2 * n + 1, 2 * n + 2) if c < size] + [0]
 
 
-def site_page(path: str, size: int, port: int) -> bytes:
+def site_page(path: str, size: int, port: int, other_host: str = "other.test") -> bytes:
     """Page /site/N: links to its children and home, plus links a crawler must not follow
     (or must resolve carefully); /base/... pages have no links."""
     if path.startswith("/base/"):
@@ -338,7 +341,7 @@ def site_page(path: str, size: int, port: int) -> bytes:
         '<a href="#top">top</a>',
         f'<a href="/img/{n}.png">image</a>',  # ignored extension: never fetched
         f'<a href="/data/{n}">data</a>',  # a PDF: refused on its headers
-        f'<a href="http://other.test:{port}/site/{n}">other host</a>',
+        f'<a href="http://{other_host}:{port}/site/{n}">other host</a>',
         '<a rel="nofollow" href="/site/nofollow">no</a>',
         '<a href="mailto:x@example.org">mail</a>',
     ]
