@@ -69,9 +69,8 @@ class CrawlConfig:
     # 1-3 use ISA-L when installed (see warc.py): 2 is as fast as 1 and within ~2% of zlib -3's
     # size; zlib -6 is ~14% smaller on large HTML pages for ~13× the CPU
     gzip_level: int = 2
-    window: int | None = (
-        None  # URLs alive at once (queued, in flight, retrying); None → 4×concurrency
-    )
+    # URLs granted at once (queued, in flight, retrying); None → 8×concurrency
+    window: int | None = None
     stop_grace: float = 5.0  # on SIGINT/SIGTERM, in-flight requests get this long to finish
     handle_signals: bool = True  # install SIGINT/SIGTERM handlers (main thread only)
     seed: int | None = None  # seeds the backoff jitter; None → fresh randomness
@@ -94,7 +93,7 @@ class CrawlConfig:
 
     @property
     def live_window(self) -> int:
-        return self.window if self.window is not None else 4 * self.concurrency
+        return self.window if self.window is not None else 8 * self.concurrency
 
     @property
     def state_path(self) -> Path:

@@ -59,7 +59,7 @@ from searchlab.crawl.recorder import (
 )
 from searchlab.crawl.redirect import RedirectError, is_redirect, next_hop
 from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retry_after, retry_delay
-from searchlab.crawl.robots import ALLOW, FETCH, Deferred, RobotsPolicy
+from searchlab.crawl.robots import ALLOW, FETCH, WAIT, Deferred, RobotsPolicy
 from searchlab.crawl.scheduler import PAGE, HostSlot, Item, Scheduler
 from searchlab.crawl.scheduler import SITEMAP as SITEMAP_ITEM
 from searchlab.crawl.sources import BadLine, SourceUrl, iter_source, open_source
@@ -331,7 +331,9 @@ class CrawlEngine:
 
     # ------------------------------------------------------------------ the source
     def _room(self) -> int:
-        return self.window - self.alive - self.unacked - self.wanted
+        # outcomes on their way to the recorder do not count: the pipe's backpressure bounds
+        # them (RecorderClient.drain), and counting them made workers wait for the recorder
+        return self.window - self.alive - self.wanted
 
     def _read_chunk(self, want: int) -> tuple[list[tuple[int, str]], list[BadLine], bool]:
         """Up to ``want`` URLs from the source (plus bad lines met on the way); True at the end."""
@@ -409,6 +411,7 @@ class CrawlEngine:
     def _ask(self, kind: int, n: int, host: str | None = None) -> None:
         self.wanted += n
         self.recorder.send((WANT, n) if kind == WANT else (UNPARK, host, n))
+        self.recorder.flush()  # a request for URLs never waits for the next batch
 
     def _check_finished(self) -> None:
         if (
@@ -431,8 +434,8 @@ class CrawlEngine:
             self.request_stop(f"internal error: {type(exc).__name__}: {exc}", grace=0.0)
 
     def _apply_ack(self, reply: tuple) -> None:
-        finals, _counters, grants, host_grants, sitemaps, ahead = reply
-        answered, adds = self.recorder.answered()
+        frames, finals, _processed, _counters, grants, host_grants, sitemaps, ahead = reply
+        answered, adds = self.recorder.answered(frames)
         self.wanted -= answered
         self.adds_unacked -= adds
         self.unacked -= finals
@@ -516,6 +519,9 @@ class CrawlEngine:
             verdict = robots.check(slot, item)
             if verdict is ALLOW:
                 break
+            if verdict is WAIT:  # another worker is fetching robots.txt: the host is paused
+                self.scheduler.put(item, front=True)
+                return
             if verdict is FETCH:  # the robots.txt request takes this turn of the host
                 hold = await self._refresh_robots(slot, item.origin)
                 if hold is not None:  # robots.txt unavailable for now: the host waits

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from searchlab.crawl.urls import origin_of
+
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -161,6 +163,7 @@ class AiohttpFetcher(Fetcher):
         self.resolve = dict(resolve or {})
         self.resolver = resolver
         self.session: Any = None
+        self.proxies: dict[str, str] = {}
 
     async def start(self) -> None:
         import aiohttp
@@ -182,8 +185,11 @@ class AiohttpFetcher(Fetcher):
             headers={"User-Agent": self.user_agent, **dict(self.headers)},
             cookie_jar=aiohttp.CookieJar(unsafe=True) if self.cookies else aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            trust_env=self.proxy_env,
+            # not trust_env: aiohttp would then look up proxies and .netrc in a thread for
+            # every request (two thread hops a page); the environment is read once instead
+            trust_env=False,
         )
+        self.proxies = _environment_proxies() if self.proxy_env else {}
 
     def forget_host(self, host: str) -> None:
         if self.cookies and self.session is not None:
@@ -199,8 +205,11 @@ class AiohttpFetcher(Fetcher):
         aiohttp = self._aiohttp
         from yarl import URL
 
+        proxy = self._proxy_for(url) if self.proxies else None
         try:
-            async with self.session.get(URL(url, encoded=True), allow_redirects=False) as resp:
+            async with self.session.get(
+                URL(url, encoded=True), allow_redirects=False, proxy=proxy
+            ) as resp:
                 if accept is not None and resp.status < 300:
                     kind = (resp.headers.get("Content-Type") or "").split(";", 1)[0]
                     kind = kind.strip().lower()
@@ -220,6 +229,27 @@ class AiohttpFetcher(Fetcher):
             raise FetchError(f"{type(exc).__name__}: {exc}"[:200], unreachable=True) from None
         except aiohttp.ClientError as exc:
             raise FetchError(f"{type(exc).__name__}: {exc}".strip()[:200]) from None
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy for ``url`` from HTTP_PROXY/HTTPS_PROXY/ALL_PROXY, unless NO_PROXY
+        exempts its host (the standard library's reading of those variables)."""
+        from urllib.request import proxy_bypass_environment
+
+        scheme = url[: url.index(":")]
+        proxy = self.proxies.get(scheme) or self.proxies.get("all")
+        if proxy is None:
+            return None
+        netloc = origin_of(url).split("//", 1)[1]
+        if proxy_bypass_environment(netloc, self.proxies):
+            return None
+        return proxy
+
+
+def _environment_proxies() -> dict[str, str]:
+    from urllib.request import getproxies_environment
+
+    wanted = ("http", "https", "all", "no")
+    return {k: v for k, v in getproxies_environment().items() if k in wanted}
 
 
 async def _read_body(resp: Any, limit: int) -> bytes:

@@ -122,6 +122,7 @@ def extract_links(html: bytes | str, page_url: str) -> list[str]:
         href = (base.attributes.get("href") or "").strip()
         if href:
             base_url = urljoin(page_url, href)
+    origin = base_url[: base_url.find("/", base_url.find("//") + 2) % (len(base_url) + 1)]
     seen: set[str] = set()
     links: list[str] = []
     for node in tree.css("a[href], area[href]"):
@@ -131,7 +132,10 @@ def extract_links(html: bytes | str, page_url: str) -> list[str]:
             continue
         if "nofollow" in (attributes.get("rel") or "").lower():
             continue
-        absolute = urljoin(base_url, href)
+        if href[0] == "/" and href[1:2] != "/" and "/." not in href:
+            absolute = origin + href  # the common case, without urljoin's full parse
+        else:
+            absolute = urljoin(base_url, href)
         if not absolute.startswith(("http://", "https://")):
             continue
         url = fetch_form(absolute)

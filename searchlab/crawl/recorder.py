@@ -69,6 +69,8 @@ SEND_EVERY_MESSAGES = 32  # small frames keep the recorder busy sooner (measured
 SEND_EVERY_SECONDS = 0.02
 PIPE_HIGH_WATER = 4 * 1024 * 1024  # engine → recorder bytes buffered before workers wait
 GRANT_SLACK = 64
+CONTROL = frozenset({ADD, WANT, RETURN, UNPARK})  # frontier requests, answered first
+SLICE = 32  # outcomes written between two looks for frontier requests
 
 
 def _frame(obj: Any) -> bytes:
@@ -360,10 +362,13 @@ class RecorderCore:
         rows = [(canonical_key(form), form, host_of(form), None) for form in urls]
         self.counts["discovered"] += self._insert(rows, depth)
 
-    def ack(self, finals: int) -> tuple:
-        """The reply to one frame; clears what it hands over."""
+    def ack(self, frames: int, finals: int, processed: int) -> tuple:
+        """The reply to the URL requests of ``frames`` frames, or to ``processed`` other
+        messages (``finals`` of them URL outcomes); clears what it hands over."""
         reply = (
+            frames,
             finals,
+            processed,
             self.counters(),
             self.grants,
             self.host_grants,
@@ -424,6 +429,30 @@ def _read_exact(sock: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[bytes] | None:
+    """The frames already in the socket (with ``wait``, the next one, waiting up to the
+    socket timeout); None when the engine has gone."""
+    import select
+
+    if not wait and not select.select([sock], [], [], 0)[0]:
+        return []
+    try:
+        head = _read_exact(sock, 4)
+    except TimeoutError:
+        return []
+    frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
+    if frame is None:
+        return None
+    frames = [frame]
+    while len(frames) < most and select.select([sock], [], [], 0)[0]:
+        head = _read_exact(sock, 4)
+        frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
+        if frame is None:
+            break
+        frames.append(frame)
+    return frames
+
+
 def serve(sock: socket.socket, params: dict[str, Any]) -> None:
     """The child's main loop: frames in, WARC + state out, acknowledgements back."""
     from searchlab.crawl import state as state_db
@@ -440,26 +469,35 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
     last_commit = time.monotonic()
     sock.settimeout(COMMIT_EVERY_SECONDS)
     closing = False
+    backlog: deque[tuple] = deque()  # outcomes to write, taken a slice at a time
     try:
-        while not closing:
-            try:
-                head = _read_exact(sock, 4)
-                frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
-            except TimeoutError:
-                frame = b""
-            if frame is None:
+        while not closing or backlog:
+            frames = [] if closing else _read_frames(sock, wait=not backlog)
+            if frames is None:
                 break  # the engine went away: keep what we have
-            finals = 0
-            if frame:
+            for frame in frames:
                 for message in pickle.loads(frame):
                     if message[0] == CLOSE:
                         closing = True
-                        break
-                    finals += core.handle(message)
-                    dirty += 1
+                    elif message[0] in CONTROL:
+                        # the frontier first (new URLs, grants), answered at once, so the
+                        # engine never waits for its next URLs behind pages to write
+                        core.handle(message)
+                        dirty += 1
+                    else:
+                        backlog.append(message)
+            if frames and not closing:
+                sock.sendall(_frame(core.ack(len(frames), 0, 0)))
+            finals = processed = 0
+            for _ in range(min(len(backlog), SLICE)):
+                finals += core.handle(backlog.popleft())
+                processed += 1
+            dirty += processed
+            if processed and not closing:
+                sock.sendall(_frame(core.ack(0, finals, processed)))
             now = time.monotonic()
             if dirty and (
-                closing
+                (closing and not backlog)
                 or dirty >= COMMIT_EVERY_MESSAGES
                 or now - last_commit >= COMMIT_EVERY_SECONDS
             ):
@@ -469,8 +507,6 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
                 last_commit = now
             if params.get("cdx") and rotator.closed:
                 _index_closed(rotator, out_dir)
-            if frame and not closing:
-                sock.sendall(_frame(core.ack(finals)))
     finally:
         core.commit()
         rotator.close()
@@ -525,6 +561,7 @@ class RecorderClient:
         self.error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.unacked_frames = 0
+        self.data_pending = 0  # outcomes and other writes sent, not yet processed
         self._final_future: asyncio.Future[None] | None = None
         self._frame_asks = [0, 0]  # URLs asked for (WANT, UNPARK) and added (ADD) this frame
         self._asks: deque[list[int]] = deque()  # the same, per frame sent and not answered
@@ -565,6 +602,8 @@ class RecorderClient:
             self._frame_asks[0] += message[2]
         elif kind == ADD:
             self._frame_asks[1] += len(message[1])
+        elif kind != RETURN:
+            self.data_pending += 1  # written later: answered by its own reply
         self.outbox.append(message)
         if len(self.outbox) >= SEND_EVERY_MESSAGES:
             self.flush()
@@ -577,15 +616,19 @@ class RecorderClient:
             self._asks.append(self._frame_asks)
             self._frame_asks = [0, 0]
 
-    def answered(self) -> tuple[int, int]:
-        """(URLs asked for, URLs added) by the frame the latest answer is for."""
-        asks = self._asks.popleft() if self._asks else [0, 0]
-        return asks[0], asks[1]
+    def answered(self, frames: int) -> tuple[int, int]:
+        """(URLs asked for, URLs added) by the ``frames`` oldest frames not answered yet."""
+        asked = added = 0
+        for _ in range(min(frames, len(self._asks))):
+            a, b = self._asks.popleft()
+            asked += a
+            added += b
+        return asked, added
 
     @property
     def idle(self) -> bool:
         """Everything sent has been answered."""
-        return not self.outbox and self.unacked_frames == 0
+        return not self.outbox and self.unacked_frames == 0 and self.data_pending == 0
 
     @property
     def congested(self) -> bool:
@@ -622,8 +665,9 @@ class RecorderClient:
                 if reply[0] == "error":
                     self.error = reply[1]
                     break
-                self.unacked_frames -= 1
-                self.counters = reply[1]
+                self.unacked_frames -= reply[0]
+                self.data_pending -= reply[2]
+                self.counters = reply[3]
                 self.on_ack(reply)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             self.error = self.error or f"the recorder process ended unexpectedly ({exc!r})"
@@ -631,7 +675,7 @@ class RecorderClient:
             if self._final_future is not None and not self._final_future.done():
                 self._final_future.set_result(None)
             if self.error is not None:
-                self.on_ack((0, self.counters, [], [], [], 0))
+                self.on_ack((0, 0, 0, self.counters, [], [], [], 0))
 
     async def close(self) -> dict[str, Any] | None:
         """Send everything, ask the recorder to commit and finish, wait for it to exit."""

@@ -18,6 +18,7 @@ them without a fetch while they are fresh. ``Crawl-delay`` slows the host down.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -30,7 +31,8 @@ from searchlab.crawl.urls import fetch_form
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least 500 KiB
 MAX_ROBOTS_REDIRECTS = 5
-ALLOW, FETCH = "allow", "fetch"
+RECENT = 256  # robots.txt answers kept in memory besides the state file
+ALLOW, FETCH, WAIT = "allow", "fetch", "wait"
 
 
 @dataclass(slots=True)
@@ -39,6 +41,7 @@ class RobotsEntry:
     expires: float  # wall clock
     fetched: bool = False  # rules (or the 4xx answer) are known
     unused: bool = True  # just fetched: serves the request that asked for it, even if expired
+    fetching: bool = False  # a worker is fetching it now: others wait
     failures: int = 0  # consecutive 5xx/unreachable answers
     problem: str | None = None  # set once given up: the host's URLs are deferred
 
@@ -73,13 +76,19 @@ class RobotsPolicy:
         self.save = save
         self.clock = clock
         self.fetches = 0
+        # answers saved lately: the state file shows them only after the recorder's next
+        # commit, and a host evicted and seen again meanwhile must not fetch them again
+        self.recent: OrderedDict[str, tuple[float, int, bytes]] = OrderedDict()
 
     def check(self, slot: HostSlot, item: Item) -> str | Deferred | None:
-        """ALLOW, FETCH (fetch robots.txt first), a Deferred reason, or a refusal reason."""
+        """ALLOW, FETCH (fetch robots.txt first), WAIT (another worker is fetching it), a
+        Deferred reason, or a refusal reason."""
         entry = slot.robots.get(item.origin)
         now = self.clock()
         if entry is None:
             entry = self._from_store(slot, item.origin)
+        if entry is not None and entry.fetching:
+            return WAIT
         if entry is None or not entry.fetched or (entry.expires <= now and not entry.unused):
             return FETCH
         entry.unused = False
@@ -96,9 +105,9 @@ class RobotsPolicy:
         return [fetch_form(urljoin(origin + "/", url)) for url in entry.parser.sitemaps]
 
     def _from_store(self, slot: HostSlot, origin: str) -> RobotsEntry | None:
-        if self.load is None:
-            return None
-        row = self.load(origin)
+        row = self.recent.get(origin)
+        if row is None and self.load is not None:
+            row = self.load(origin)
         if row is None:
             return None
         fetched_at, status, body = row
@@ -119,13 +128,22 @@ class RobotsPolicy:
         """Fetch ``origin``'s robots.txt into ``slot``; return seconds to hold the host when
         the server erred (None when the rules are known or the host was given up)."""
         old = slot.robots.get(origin)
-        status, body, problem, unreachable = await self._fetch(origin)
+        marker = old if old is not None else RobotsEntry(None, 0.0)
+        marker.fetching = True
+        slot.robots[origin] = marker
+        try:
+            status, body, problem, unreachable = await self._fetch(origin)
+        finally:
+            marker.fetching = False
         now = self.clock()
         if problem is None:
             entry = self._entry(slot, status, body, now + self.ttl)
             slot.robots[origin] = entry
             if self.save is not None:
                 self.save(origin, now, status, body)
+            self.recent[origin] = (now, status, body)
+            if len(self.recent) > RECENT:
+                self.recent.popitem(last=False)
             return None
         failures = (old.failures if old is not None else 0) + 1
         if old is not None and old.fetched and old.problem is None:
