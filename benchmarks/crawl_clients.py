@@ -126,7 +126,12 @@ def run_httpx(url_file: str, concurrency: int, out_dir: str, max_seconds: float)
             async def worker() -> None:
                 nonlocal done
                 while (url := await queue.get()) is not None:
-                    response = await client.get(url)
+                    if time.perf_counter() > deadline:
+                        continue  # past the cap: drain the queue without fetching
+                    try:
+                        response = await client.get(url)
+                    except httpx.HTTPError:
+                        continue  # a timeout under load: not a page
                     _ = response.content
                     done += 1
 
