@@ -120,8 +120,9 @@ def prepare_out_dir(out_dir: Path) -> None:
         )
 
 
-def default_fetcher(config: CrawlConfig) -> AiohttpFetcher:
-    return AiohttpFetcher(
+def default_fetcher(config: CrawlConfig, kind: type[AiohttpFetcher] = AiohttpFetcher) -> Fetcher:
+    """The transport ``config`` asks for (``kind``: a subclass, e.g. to inject failures)."""
+    return kind(
         user_agent=config.user_agent,
         timeout=config.timeout,
         connect_timeout=config.connect_timeout,

@@ -65,14 +65,20 @@ def canonical_key(url: str) -> str:
     return canonicalize_url(url, keep_fragments=False)
 
 
-def host_of(url: str) -> str:
-    """Lower-case host name of a URL in fetch form (no scheme, no port, no brackets)."""
+def _authority(url: str) -> tuple[int, int]:
+    """Start and end of ``host[:port]`` (with any userinfo) in a URL in fetch form."""
     start = url.find("//") + 2
     end = len(url)
     for sep in "/?#":
         pos = url.find(sep, start)
         if pos != -1 and pos < end:
             end = pos
+    return start, end
+
+
+def host_of(url: str) -> str:
+    """Lower-case host name of a URL in fetch form (no scheme, no port, no brackets)."""
+    start, end = _authority(url)
     netloc = url[start:end].rpartition("@")[2]
     if netloc.startswith("["):
         return netloc[1 : netloc.find("]")].lower()
@@ -81,13 +87,7 @@ def host_of(url: str) -> str:
 
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of a URL in fetch form."""
-    start = url.find("//") + 2
-    end = len(url)
-    for sep in "/?#":
-        pos = url.find(sep, start)
-        if pos != -1 and pos < end:
-            end = pos
-    return url[:end].lower()
+    return url[: _authority(url)[1]].lower()
 
 
 @functools.lru_cache(maxsize=4096)

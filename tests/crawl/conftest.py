@@ -389,6 +389,20 @@ def make_server() -> Iterator:
         server.stop()
 
 
+def state_rows(out, columns: str) -> dict[str, tuple]:
+    """``{url: (column values...)}`` from a crawl's state file, e.g. ``state_rows(out,
+    "status, last_error")``."""
+    import sqlite3
+
+    from searchlab.crawl.config import STATE_FILE
+
+    conn = sqlite3.connect(out / STATE_FILE)
+    try:
+        return {row[0]: row[1:] for row in conn.execute(f"SELECT url, {columns} FROM urls")}
+    finally:
+        conn.close()
+
+
 def fastwarc_check(path) -> int:
     """Read a WARC file with FastWARC, an independent reader, checking every record's block
     digest (and payload digest where there is one); return the number of records."""

@@ -3,17 +3,16 @@ worker's path fails (or retries) that URL with the error as its reason, and the 
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from searchlab.crawl import CrawlConfig, crawl
 from searchlab.crawl import engine as engine_module
-from searchlab.crawl.config import STATE_FILE
-from searchlab.crawl.engine import CrawlEngine
+from searchlab.crawl.engine import CrawlEngine, default_fetcher
 from searchlab.crawl.fetcher import AiohttpFetcher
 from searchlab.crawl.robots import RobotsPolicy
 from searchlab.crawl.scheduler import Scheduler
+
+from .conftest import state_rows
 
 ANY_NAME = (("*", "127.0.0.1"),)
 
@@ -104,14 +103,10 @@ def test_an_exception_at_any_stage_fails_the_url_with_its_reason(
         backoff_cap=0.02,
         seed=1,
     )
-    summary = crawl(config, fetcher=broken_transport(config) if stage == "fetch" else None)
+    fetcher = default_fetcher(config, BrokenTransport) if stage == "fetch" else None
+    summary = crawl(config, fetcher=fetcher)
     assert summary.stopped is None and summary.pending == 0
-    conn = sqlite3.connect(out / STATE_FILE)
-    state = dict(
-        (url, (status, error))
-        for url, status, error in conn.execute("SELECT url, status, last_error FROM urls")
-    )
-    conn.close()
+    state = state_rows(out, "status, last_error")
     assert {state[url][0] for url in good} == {"done"}
     if stage == "redirect":  # only the redirected bad URLs pass through the redirect stage
         bad = bad[:4]
@@ -119,14 +114,3 @@ def test_an_exception_at_any_stage_fails_the_url_with_its_reason(
         status, error = state[url]
         assert status == "failed", (url, status, error)
         assert f"injected at {stage}" in error
-
-
-def broken_transport(config: CrawlConfig) -> BrokenTransport:
-    return BrokenTransport(
-        user_agent=config.user_agent,
-        timeout=config.timeout,
-        connect_timeout=config.connect_timeout,
-        pool=config.concurrency + 8,
-        resolve=dict(config.resolve),
-        proxy_env=False,
-    )

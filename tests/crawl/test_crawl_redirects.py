@@ -4,22 +4,16 @@ keys the page by its final URL while keeping the requested one."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from searchlab.crawl import CrawlConfig, crawl
-from searchlab.crawl.config import STATE_FILE
+
+from .conftest import state_rows
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "seed": 7}
 ANY_NAME = (("*", "127.0.0.1"),)
 
 
 def rows(out) -> dict[str, tuple]:
-    conn = sqlite3.connect(out / STATE_FILE)
-    found = conn.execute(
-        "SELECT url, status, http_status, final_url, last_error, attempts FROM urls"
-    ).fetchall()
-    conn.close()
-    return {row[0]: row[1:] for row in found}
+    return state_rows(out, "status, http_status, final_url, last_error, attempts")
 
 
 def responses_in_order(paths) -> list[tuple[str, int]]:

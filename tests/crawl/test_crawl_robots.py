@@ -4,23 +4,16 @@ refusal), and the rules are fetched again after their cache lifetime."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from searchlab.crawl import CrawlConfig, crawl
-from searchlab.crawl.config import STATE_FILE
+
+from .conftest import state_rows
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "seed": 7, "per_host": 2, "rate": 0}
 ANY_NAME = (("*", "127.0.0.1"),)
 
 
 def statuses(out) -> dict[str, tuple[str, str | None]]:
-    conn = sqlite3.connect(out / STATE_FILE)
-    found = dict(
-        (url, (status, error))
-        for url, status, error in conn.execute("SELECT url, status, last_error FROM urls")
-    )
-    conn.close()
-    return found
+    return state_rows(out, "status, last_error")
 
 
 def test_4xx_robots_allows_everything(make_server, url_file, tmp_path):
