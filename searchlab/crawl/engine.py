@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import threading
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from searchlab.crawl import state as state_db
-from searchlab.crawl.config import STATE_FILE, CrawlConfig
+from searchlab.crawl.config import CrawlConfig
 from searchlab.crawl.fetcher import (
     HTML_TYPES,
     AiohttpFetcher,
@@ -41,7 +40,7 @@ from searchlab.crawl.fetcher import (
     NotAccepted,
     Response,
 )
-from searchlab.crawl.recorder import (
+from searchlab.crawl.frontier import (
     ADD,
     BAD_LINE,
     COUNTERS,
@@ -55,15 +54,15 @@ from searchlab.crawl.recorder import (
     SKIPPED,
     UNPARK,
     WANT,
-    RecorderClient,
 )
+from searchlab.crawl.recorder import RecorderClient
 from searchlab.crawl.redirect import RedirectError, is_redirect, next_hop
 from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retry_after, retry_delay
 from searchlab.crawl.robots import ALLOW, FETCH, WAIT, Deferred, RobotsPolicy
 from searchlab.crawl.scheduler import PAGE, HostSlot, Item, Scheduler
 from searchlab.crawl.scheduler import SITEMAP as SITEMAP_ITEM
-from searchlab.crawl.sources import BadLine, SourceUrl, iter_source, open_source
-from searchlab.crawl.summary import CrawlProgress, CrawlSummary
+from searchlab.crawl.sources import BadLine, SourceUrl, in_daemon_thread, iter_source, open_source
+from searchlab.crawl.summary import CrawlProgress, CrawlSummary, build_summary
 from searchlab.crawl.urls import host_of, origin_of
 from searchlab.crawl.warc import warc_date
 from searchlab.errors import OutputError
@@ -72,52 +71,6 @@ CHUNK = 256  # source lines read per step
 MAX_EXAMPLES = 20
 ProgressCallback = Callable[[CrawlProgress], None]
 PROGRESS_SECONDS = 0.5
-
-
-async def _in_daemon_thread(function: Callable, *args: object) -> Any:
-    """Run a blocking call in a daemon thread: unlike asyncio.to_thread, a read stuck on an
-    idle stdin cannot keep the process alive after the crawl has stopped."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future = loop.create_future()
-
-    def settle(method: str, value: object) -> None:
-        if not future.done():
-            getattr(future, method)(value)
-
-    def work() -> None:
-        try:
-            result = function(*args)
-        except BaseException as exc:  # handed to the awaiting coroutine
-            outcome = ("set_exception", exc)
-        else:
-            outcome = ("set_result", result)
-        with contextlib.suppress(RuntimeError):  # the loop may be closed by now
-            loop.call_soon_threadsafe(settle, *outcome)
-
-    threading.Thread(target=work, name="searchlab-crawl-stdin", daemon=True).start()
-    return await future
-
-
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` and prove it is writable; refuse a folder holding a stranger crawl."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir} is a file, not a folder", hint="choose a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write to --out {out_dir}: {exc.strerror or exc}",
-            hint="choose a writable folder",
-        ) from exc
-    state_file = out_dir / STATE_FILE
-    if not state_file.exists() and any(out_dir.glob("*.warc.gz")):
-        raise OutputError(
-            f"{out_dir} already holds WARC files from another crawl (no {state_file.name})",
-            hint="choose an empty --out folder",
-        )
 
 
 def default_fetcher(config: CrawlConfig, kind: type[AiohttpFetcher] = AiohttpFetcher) -> Fetcher:
@@ -179,7 +132,7 @@ class CrawlEngine:
         stream = open_source(config.source)  # unreadable source: fail before writing anything
         out_dir = Path(config.out_dir)
         try:
-            prepare_out_dir(out_dir)
+            state_db.prepare_out_dir(out_dir)
             with state_db.crawl_lock(out_dir):
                 return await self._run_locked(stream, source_label, out_dir)
         finally:
@@ -246,7 +199,19 @@ class CrawlEngine:
             self.reader.close()
             raise self.source_error
         try:
-            return self._summary(final or {}, started_wall)
+            return build_summary(
+                self.config,
+                final or {"counters": self.recorder.counters},
+                elapsed=time.perf_counter() - self.started,
+                started_wall=started_wall,
+                stopped=self.stop_reason,
+                malformed=self.malformed,
+                examples=tuple(self.examples),
+                retries=self.retries,
+                received=self.received,
+                refetched=self.repair.refetch,
+                internal_errors=self.internal_errors,
+            )
         finally:
             self.reader.close()
 
@@ -364,7 +329,7 @@ class CrawlEngine:
                     continue
                 want = min(self.window - lead, CHUNK)
                 if from_stdin:  # a pipe may block: read it off the loop
-                    urls, bad, ended = await _in_daemon_thread(self._read_chunk, want)
+                    urls, bad, ended = await in_daemon_thread(self._read_chunk, want)
                 else:
                     urls, bad, ended = self._read_chunk(want)
                 self._accept(urls, bad)
@@ -623,7 +588,8 @@ class CrawlEngine:
     def _done(self, item: Item, response: Response) -> None:
         records = [*(item.hops or ()), response.record(self._now_date())]
         final_url = item.url if item.hops else None
-        kind = "html" if response.content_type in HTML_TYPES else ""
+        following = self.config.follow is not None
+        kind = "html" if following and response.content_type in HTML_TYPES else ""
         self.received += len(response.body)
         self.recorder.send(
             (DONE, item.seq, records, item.attempts, response.status, final_url, item.depth, kind)
@@ -732,9 +698,6 @@ class CrawlEngine:
         self.recorder.send((ROBOTS, origin, fetched_at, status, body))
 
     # ------------------------------------------------------------------ reporting
-    def _count(self, counters: tuple[int, ...], name: str) -> int:
-        return counters[COUNTERS.index(name)]
-
     def snapshot(self) -> CrawlProgress:
         elapsed = time.perf_counter() - self.started
         c = dict(zip(COUNTERS, self.recorder.counters, strict=True))
@@ -761,69 +724,6 @@ class CrawlEngine:
             if not self.recorder.alive and self.stop_reason is None:
                 self.request_stop("the recorder process stopped", grace=0.0)
             self._report_progress()
-
-    def _summary(self, final: dict, started_wall: float) -> CrawlSummary:
-        elapsed = time.perf_counter() - self.started
-        c = dict(zip(COUNTERS, final.get("counters", self.recorder.counters), strict=True))
-        config = self.config
-        conn = state_db.connect(config.state_path)
-        with conn:
-            conn.execute(
-                "INSERT INTO runs(started_at, finished_at, stopped, done, failed) VALUES (?,?,?,?,?)",
-                (started_wall, time.time(), self.stop_reason, c["done"], c["failed"]),
-            )
-        files = tuple(str(Path(config.out_dir) / name) for name in state_db.warc_file_names(conn))
-        pending = conn.execute("SELECT COUNT(*) FROM urls WHERE status='pending'").fetchone()[0]
-        conn.close()
-        malformed = self.malformed + c["malformed"]
-        return CrawlSummary(
-            done=c["done"],
-            failed=c["failed"],
-            skipped=malformed + c["disallowed"] + c["duplicates"] + c["not_html"],
-            malformed=malformed,
-            disallowed=c["disallowed"],
-            duplicates=c["duplicates"],
-            already_done=c["already_done"],
-            previously_failed=c["previously_failed"],
-            pending=pending,
-            retries=self.retries,
-            pages_per_second=c["done"] / elapsed if elapsed > 0 else 0.0,
-            elapsed_seconds=elapsed,
-            bytes_received=self.received,
-            by_status={str(k): v for k, v in sorted(final.get("by_status", {}).items())},
-            top_errors=tuple((str(e), n) for e, n in final.get("errors", [])),
-            malformed_examples=tuple(self.examples),
-            warc_files=files,
-            state_file=str(config.state_path),
-            stopped=self.stop_reason,
-            seed=config.seed,
-            settings={
-                "concurrency": config.concurrency,
-                "per_host": config.per_host,
-                "rate": config.rate,
-                "max_retries": config.max_retries,
-                "timeout": config.timeout,
-                "respect_robots": config.respect_robots,
-                "user_agent": config.user_agent,
-                "gzip_level": config.gzip_level,
-                "follow": config.follow,
-                "max_depth": config.max_depth,
-                "max_pages": config.max_pages,
-                "follow_redirects": config.follow_redirects,
-                "max_redirects": config.max_redirects,
-            },
-            deferred=c["deferred"],
-            not_html=c["not_html"],
-            discovered=c["discovered"],
-            redirected=c["redirected"],
-            over_limit=c["over_limit"],
-            unreachable_hosts=tuple(
-                (str(h), str(p)) for h, p in final.get("unreachable_hosts", [])
-            ),
-            refetched_after_repair=self.repair.refetch,
-            cdx_index=final.get("cdx"),
-            internal_errors=self.internal_errors,
-        )
 
 
 def _status_text(response: Response) -> str:

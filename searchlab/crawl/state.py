@@ -24,6 +24,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from searchlab.crawl.config import STATE_FILE
 from searchlab.errors import OutputError
 
 SCHEMA_VERSION = "2"
@@ -203,3 +204,25 @@ def next_warc_seq(conn: sqlite3.Connection) -> int:
 
 def warc_file_names(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT name FROM warc_files ORDER BY rowid")]
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove it is writable; refuse a folder holding a stranger crawl."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} is a file, not a folder", hint="choose a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to --out {out_dir}: {exc.strerror or exc}",
+            hint="choose a writable folder",
+        ) from exc
+    state_file = out_dir / STATE_FILE
+    if not state_file.exists() and any(out_dir.glob("*.warc.gz")):
+        raise OutputError(
+            f"{out_dir} already holds WARC files from another crawl (no {state_file.name})",
+            hint="choose an empty --out folder",
+        )

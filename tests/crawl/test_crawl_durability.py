@@ -17,7 +17,7 @@ import pytest
 from searchlab.crawl import CrawlConfig, crawl
 from searchlab.crawl import state as state_db
 from searchlab.crawl.config import STATE_FILE
-from searchlab.crawl.recorder import RecorderCore
+from searchlab.crawl.frontier import DONE, RecorderCore
 from searchlab.errors import OutputError
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "seed": 7}
@@ -131,7 +131,7 @@ def test_the_recorder_pipe_applies_backpressure(tmp_path):
         waited = 0
         body = b"x" * 1_000_000
         for _ in range(40):  # 40 MB offered to a recorder that reads nothing yet
-            client.send((recorder.DONE, 0, [("u", "d", "GET", "/", (), "1.1", 200, "", (), body)],
+            client.send((DONE, 0, [("u", "d", "GET", "/", (), "1.1", 200, "", (), body)],
                          1, 200, None, 0, ""))  # fmt: skip
             client.flush()
             peak = max(peak, client.writer.transport.get_write_buffer_size())

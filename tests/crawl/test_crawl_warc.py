@@ -11,7 +11,7 @@ import pytest
 
 from searchlab.crawl import state as state_db
 from searchlab.crawl import warc
-from searchlab.crawl.recorder import ADD, DONE, WANT, RecorderCore
+from searchlab.crawl.frontier import ADD, DONE, WANT, RecorderCore
 from searchlab.crawl.warc import WarcRotator
 
 BODY = b"<html><body>" + b" ".join(b"word%d" % i for i in range(500)) + b"</body></html>"
