@@ -18,6 +18,8 @@ the stored length (``WARC-Block-Digest`` is then over exactly the bytes in the r
 from __future__ import annotations
 
 import socket
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 from searchlab.crawl.urls import origin_of
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+KEEPALIVE_SECONDS = 3.0
 
 
 @dataclass(slots=True)
@@ -137,6 +140,37 @@ class StaticResolver:
         await self.fallback.close()
 
 
+class BoundedDnsCache:
+    """A resolver that remembers at most ``size`` host names for ``ttl`` seconds each.
+
+    aiohttp's own DNS cache keeps every host name it has seen until it is asked for that
+    name again, so over millions of hosts it only grows; this one evicts the least recently
+    used name first."""
+
+    def __init__(self, inner: Any, size: int = 4096, ttl: float = 300.0) -> None:
+        self.inner = inner
+        self.size = size
+        self.ttl = ttl
+        self.entries: OrderedDict[tuple[str, int, int], tuple[float, list]] = OrderedDict()
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
+        key = (host, port, family)
+        now = time.monotonic()
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] > now:
+            self.entries.move_to_end(key)
+            return hit[1]
+        answer = await self.inner.resolve(host, port, family)
+        self.entries[key] = (now + self.ttl, answer)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return answer
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 class AiohttpFetcher(Fetcher):
     """The crawl's HTTP transport (see the module docstring)."""
 
@@ -169,13 +203,19 @@ class AiohttpFetcher(Fetcher):
         import aiohttp
 
         self._aiohttp = aiohttp
-        if self.resolver is None and self.resolve:
-            self.resolver = StaticResolver(self.resolve)
+        if self.resolver is None:
+            from aiohttp.resolver import DefaultResolver
+
+            self.resolver = StaticResolver(self.resolve) if self.resolve else DefaultResolver()
         connector = aiohttp.TCPConnector(
             limit=self.pool,
             limit_per_host=0,
-            ttl_dns_cache=300,
-            resolver=self.resolver or None,
+            use_dns_cache=False,  # BoundedDnsCache instead: flat in the number of hosts
+            resolver=BoundedDnsCache(self.resolver),
+            # idle keep-alive connections are not bounded by ``limit``: over many hosts, 15 s
+            # (aiohttp's default) kept thousands open, memory growing with the hosts seen; a
+            # host fetched at least every few seconds keeps its connection either way
+            keepalive_timeout=KEEPALIVE_SECONDS,
         )
         # ``total`` runs from the request's start to the body's end; it never includes a wait
         # for a pooled connection because the pool is larger than the worker count.
