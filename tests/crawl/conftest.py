@@ -389,6 +389,30 @@ def make_server() -> Iterator:
         server.stop()
 
 
+def crawl_until(config, done: int, reason: str, *, poll: float = 0.02, most: float = 300.0):
+    """Run a crawl and stop it (``reason``) once ``done`` pages are done; return (engine,
+    summary). The wait is bounded by ``most`` seconds."""
+    from searchlab.crawl.engine import CrawlEngine
+
+    async def main():
+        engine = CrawlEngine(config)
+
+        async def watch():
+            deadline = time.monotonic() + most
+            while time.monotonic() < deadline:
+                await asyncio.sleep(poll)
+                if hasattr(engine, "recorder") and engine.recorder.counters[0] >= done:
+                    engine.request_stop(reason, grace=0.0)
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        summary = await engine.run()
+        watcher.cancel()
+        return engine, summary
+
+    return asyncio.run(main())
+
+
 def state_rows(out, columns: str) -> dict[str, tuple]:
     """``{url: (column values...)}`` from a crawl's state file, e.g. ``state_rows(out,
     "status, last_error")``."""

@@ -4,40 +4,21 @@ de-duplicated in canonical form before fetching; headers, proxies and cookies.""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 
 from searchlab.crawl import CrawlConfig, crawl
 from searchlab.crawl.config import STATE_FILE
-from searchlab.crawl.engine import CrawlEngine
 from searchlab.crawl.urls import canonical_key, fetch_form, host_of, origin_of
+
+from .conftest import crawl_until
 
 ANY_NAME = (("*", "127.0.0.1"),)
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "seed": 3, "rate": 0, "resolve": ANY_NAME}
 OTHER_HOSTS = 10
 
 
-def crawl_until_others_finish(config: CrawlConfig, others: int) -> tuple[CrawlEngine, object]:
-    """Run the crawl; stop it as soon as ``others`` URLs are done (a bounded wait)."""
-
-    async def main():
-        engine = CrawlEngine(config)
-
-        async def watch():
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-                if hasattr(engine, "recorder") and engine.recorder.counters[0] >= others:
-                    engine.request_stop("the other hosts are done", grace=0.0)
-                    return
-
-        watcher = asyncio.ensure_future(watch())
-        summary = await engine.run()
-        watcher.cancel()
-        return engine, summary
-
-    return asyncio.run(main())
+def crawl_until_others_finish(config: CrawlConfig, others: int):
+    return crawl_until(config, others, "the other hosts are done", poll=0.05)
 
 
 def test_a_host_holding_retry_after_30_never_stalls_the_other_hosts(

@@ -4,20 +4,17 @@ and --resume with discovered URLs."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
-import time
 from collections import Counter
 
 import pytest
 
 from searchlab.crawl import CrawlConfig, crawl
 from searchlab.crawl.config import STATE_FILE
-from searchlab.crawl.engine import CrawlEngine
 from searchlab.crawl.links import extract_links
 
-from .conftest import site_links
+from .conftest import crawl_until, site_links
 
 ANY_NAME = (("*", "127.0.0.1"),)
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "seed": 5, "rate": 0, "per_host": 4}
@@ -161,23 +158,7 @@ def test_resume_picks_up_discovered_urls(make_server, url_file, tmp_path):
         **{**FAST, "per_host": 2},
     )
 
-    async def interrupted():
-        engine = CrawlEngine(config)
-
-        async def stop_midway():
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-                if hasattr(engine, "recorder") and engine.recorder.counters[0] >= 15:
-                    engine.request_stop("test stop", grace=0.0)
-                    return
-
-        stopper = asyncio.ensure_future(stop_midway())
-        summary = await engine.run()
-        stopper.cancel()
-        return summary
-
-    first = asyncio.run(interrupted())
+    _, first = crawl_until(config, 15, "test stop", poll=0.01, most=60)
     assert first.stopped == "test stop" and first.pending > 0
     second = crawl(CrawlConfig(**{**config.__dict__, "resume": True}))
     assert second.stopped is None and second.pending == 0
