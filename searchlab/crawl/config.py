@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from searchlab import __version__
+from searchlab.crawl.state import STATE_FILE
 from searchlab.errors import InputError
 
 
@@ -36,7 +37,6 @@ USER_AGENT_HELP = (
 )
 REMOTE_PER_HOST = 2
 REMOTE_RATE = 2.0
-STATE_FILE = "crawl-state.sqlite"
 
 
 @dataclass(frozen=True)

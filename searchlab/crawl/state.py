@@ -24,10 +24,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from searchlab.crawl.config import STATE_FILE
 from searchlab.errors import OutputError
 
 SCHEMA_VERSION = "2"
+STATE_FILE = "crawl-state.sqlite"
 LOCK_FILE = "crawl.lock"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
