@@ -1,27 +1,37 @@
 """Crawl benchmark: searchlab against the usual ways of fetching many URLs, on loopback.
 
-A fast local server (benchmarks/crawl_server.py) runs in its own process, once with 0 ms and
-once with 20 ms of latency per response; ``wrk`` measures its capacity first so we know who is
-the bottleneck. Each client then fetches the same 10,000 and 100,000 URLs in its own process
-(so its CPU time and peak memory are its own, read with os.wait4):
+A fast local server (benchmarks/crawl_server.py) runs in its own process; ``wrk`` measures its
+capacity first so we know who is the bottleneck. Every client runs in its own process, so its
+CPU time and peak memory (read with os.wait4) are its own. Cases (``--cases``, all by default):
 
-- searchlab: this package — writes gzip WARC + SQLite state and obeys robots.txt;
-- gather: aiohttp, one task per URL created up front and gathered (bodies discarded);
-- httpx: httpx.AsyncClient with a bounded queue and a fixed pool of workers;
-- scrapy-default / scrapy-items1 (CONCURRENT_ITEMS=1) / scrapy-same (same concurrency).
+- ``peers``: the same URLs at 0 and 20 ms latency through searchlab (WARC + state +
+  robots.txt), Scrapy at the same concurrency (the fairest peer), Scrapy at its defaults
+  (16 requests, 8 per domain), Scrapy with CONCURRENT_ITEMS=1, plain aiohttp gather, httpx.
+- ``paired``: searchlab and gather back to back on 10,000 URLs at 0 ms, 5 rounds: whole
+  process wall time (start to exit) and CPU seconds; the median ratio is the figure.
+- ``memory``: 1,000,000 URLs over 100,000 host names, every name resolved to 127.0.0.1 by a
+  resolver the benchmark installs; peak RSS of the crawler and its recorder together.
+- ``follow``: link following on a local site (every page links to its children, home and its
+  parent) from one start URL: searchlab ``--follow same-host`` against Scrapy's CrawlSpider at
+  the same concurrency following the same links, both obeying robots.txt.
+- ``retry-after``: 1,000 URLs on a host that answers 429 with ``Retry-After: 30`` plus 5,000 on
+  ten other hosts: the time until the other hosts are done, ÷ the same crawl without the slow
+  host (a per-host ready queue keeps it near 1; one FIFO would wait out the 30 s).
 
-Finally 1,000,000 URLs go through searchlab alone, with peak memory printed. Every run stops
-after a time cap (a bounded loop); capped runs report the rate over the time they ran.
-``BENCH_QUICK=1`` shrinks everything for a smoke check. Results: benchmarks/results/crawl.md.
+Sizes are flags (``--quick`` shrinks them all) so each case can be checked small. Every run
+stops after a time cap (a bounded loop). Exits 1 when a case could not run (a peer missing,
+a client failing); only a full run (all cases, no size flags) writes benchmarks/results/crawl.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,25 +41,76 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-QUICK = os.environ.get("BENCH_QUICK") == "1"
-SIZES = [2_000, 10_000] if QUICK else [10_000, 100_000]
-MILLION = 50_000 if QUICK else 1_000_000
-LATENCIES_MS = [0, 20]
-CONCURRENCY = 100
-CAP_SECONDS = 10 if QUICK else 30  # the slow peers: their rate over this long
-UNCAPPED_SECONDS = 600  # searchlab and gather run every URL (a safety cap only)
-PAIRED_URLS = 5_000 if QUICK else 20_000
-PAIRED_ROUNDS = 2 if QUICK else 3
-CLIENTS = ["searchlab", "gather", "httpx", "scrapy-default", "scrapy-items1", "scrapy-same"]
+CASES = ("peers", "paired", "memory", "follow", "retry-after")
+LATENCIES_MS = (0, 20)
+# column order: the fairest peer first, then Scrapy at its defaults next to it
+PEERS = ("scrapy-same", "scrapy-default", "scrapy-items1", "gather", "httpx")
+PEER_LABELS = {
+    "scrapy-same": "Scrapy, same concurrency",
+    "scrapy-default": "Scrapy defaults (16 requests, 8/domain)",
+    "scrapy-items1": "Scrapy defaults + CONCURRENT_ITEMS=1",
+    "gather": "aiohttp gather",
+    "httpx": "httpx",
+}
+UNCAPPED = ("searchlab", "gather")  # these fetch every URL; the slow peers are capped
 
 
-def start_server(latency_ms: float) -> tuple[subprocess.Popen, int]:
+class CannotRun(Exception):
+    """A case could not be measured (the benchmark then exits 1)."""
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help="comma-separated: " + ", ".join(CASES)
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--sizes", default=None, help="peers: URL counts [10000,100000]")
+    parser.add_argument(
+        "--cap-seconds", type=float, default=None, help="peers: slow peers' cap [30]"
+    )
+    parser.add_argument("--paired-urls", type=int, default=None, help="[10000]")
+    parser.add_argument("--paired-rounds", type=int, default=None, help="[5]")
+    parser.add_argument("--memory-urls", type=int, default=None, help="[1000000]")
+    parser.add_argument("--memory-hosts", type=int, default=None, help="[100000]")
+    parser.add_argument("--follow-pages", type=int, default=None, help="[5000]")
+    parser.add_argument("--slow-urls", type=int, default=None, help="retry-after: [1000]")
+    parser.add_argument("--other-urls", type=int, default=None, help="retry-after: [5000]")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    defaults = {
+        "sizes": "2000" if quick else "10000,100000",
+        "cap_seconds": 10.0 if quick else 30.0,
+        "paired_urls": 3000 if quick else 10_000,
+        "paired_rounds": 3 if quick else 5,
+        "memory_urls": 20_000 if quick else 1_000_000,
+        "memory_hosts": 2_000 if quick else 100_000,
+        "follow_pages": 1000 if quick else 5000,
+        "slow_urls": 200 if quick else 1000,
+        "other_urls": 1000 if quick else 5000,
+    }
+    args.full = not quick and all(getattr(args, k) is None for k in defaults)
+    args.full = args.full and set(args.cases.split(",")) == set(CASES)
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.sizes = [int(s) for s in str(args.sizes).split(",")]
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = set(args.cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s) {sorted(unknown)}; choose from {', '.join(CASES)}")
+    return args
+
+
+# ---------------------------------------------------------------------------- processes
+def start_server(*options: str) -> tuple[subprocess.Popen, int]:
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "crawl_server.py"), "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(HERE / "crawl_server.py"), *options], stdout=subprocess.PIPE, text=True
     )
     line = server.stdout.readline()  # type: ignore[union-attr]
+    if not line.startswith("PORT "):
+        raise CannotRun(f"the benchmark server did not start ({line!r})")
     return server, int(line.split()[1])
 
 
@@ -62,11 +123,11 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def wrk_capacity(port: int) -> float | None:
+def wrk_capacity(port: int, concurrency: int, quick: bool) -> float | None:
     if shutil.which("wrk") is None:
         return None
     done = subprocess.run(
-        ["wrk", "-t1", f"-c{CONCURRENCY}", "-d3s" if QUICK else "-d5s",
+        ["wrk", "-t1", f"-c{concurrency}", "-d3s" if quick else "-d5s",
          f"http://127.0.0.1:{port}/wiki/Page"],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
@@ -74,36 +135,39 @@ def wrk_capacity(port: int) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def write_urls(path: Path, port: int, n: int) -> None:
+def write_urls(path: Path, urls) -> None:
     with open(path, "w") as handle:
-        for start in range(0, n, 100_000):
-            handle.write(
-                "".join(
-                    f"http://127.0.0.1:{port}/wiki/Page_{i}\n"
-                    for i in range(start, min(n, start + 100_000))
-                )
-            )
+        batch: list[str] = []
+        for url in urls:
+            batch.append(url + "\n")
+            if len(batch) >= 100_000:
+                handle.write("".join(batch))
+                batch = []
+        handle.write("".join(batch))
 
 
-def run_client(client: str, url_file: Path, cap: float) -> dict:
-    """Run one client in its own process; its CPU seconds and peak RSS come from wait4."""
+def run_client(
+    client: str, url_file: Path, concurrency: int, cap: float, options: dict | None = None
+) -> dict:
+    """Run one client in its own process; CPU seconds and peak RSS come from wait4, wall time
+    from its start to its exit (the whole process, interpreter start-up included)."""
     out_dir = Path(tempfile.mkdtemp(prefix=f"bench-{client}-"))
     try:
         out_log, err_log = out_dir / "stdout", out_dir / "stderr"
+        command = [sys.executable, str(HERE / "crawl_clients.py"), client, str(url_file),
+                   str(concurrency), str(out_dir / "out"), str(cap)]  # fmt: skip
+        if options:
+            command.append(json.dumps(options))
         with open(out_log, "wb") as out_handle, open(err_log, "wb") as err_handle:
-            process = subprocess.Popen(
-                [sys.executable, str(HERE / "crawl_clients.py"), client, str(url_file),
-                 str(CONCURRENCY), str(out_dir / "out"), str(cap)],
-                stdout=out_handle, stderr=err_handle, cwd=ROOT,
-            )  # fmt: skip
-        # Reap with wait4 (not Popen.wait) to read the child's own CPU time and peak memory;
-        # a watchdog kills it if it overruns its cap by two minutes.
+            began = time.perf_counter()
+            process = subprocess.Popen(command, stdout=out_handle, stderr=err_handle, cwd=ROOT)
         watchdog = threading.Timer(cap + 120, process.kill)
         watchdog.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
         finally:
             watchdog.cancel()
+        wall = time.perf_counter() - began
         process.returncode = os.waitstatus_to_exitcode(status)
         stdout, stderr = out_log.read_text(), err_log.read_text()
         lines = [line for line in stdout.splitlines() if line.startswith("{")]
@@ -113,6 +177,7 @@ def run_client(client: str, url_file: Path, cap: float) -> dict:
         result.update(
             client=client,
             pages_per_second=result["pages"] / result["seconds"],
+            process_seconds=wall,
             cpu_seconds=usage.ru_utime + usage.ru_stime,
             peak_mb=result.get("peak_mb") or usage.ru_maxrss / 1024,
         )
@@ -121,188 +186,323 @@ def run_client(client: str, url_file: Path, cap: float) -> dict:
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def paired_runs(work: Path, port: int) -> list[tuple[dict, dict]]:
-    """searchlab and gather back to back, several times: load from other jobs hits both alike."""
-    url_file = work / "urls-paired.txt"
-    write_urls(url_file, port, PAIRED_URLS)
-    pairs = []
-    for round_ in range(PAIRED_ROUNDS):
-        ours = run_client("searchlab", url_file, 300)
-        theirs = run_client("gather", url_file, 300)
-        pairs.append((ours, theirs))
-        print(
-            f"paired round {round_ + 1}: searchlab {ours.get('pages_per_second', 0):,.0f} pages/s "
-            f"({ours.get('cpu_seconds', 0):.1f} CPU s), gather {theirs.get('pages_per_second', 0):,.0f}"
-            f" pages/s ({theirs.get('cpu_seconds', 0):.1f} CPU s)",
-            flush=True,
-        )
-    url_file.unlink()
-    return pairs
+def checked(result: dict, failures: list[str]) -> dict:
+    if "error" in result:
+        failures.append(f"{result['client']}: {result['error'][-200:]}")
+    return result
 
 
-def fmt_row(size: int, latency: int, r: dict) -> str:
-    if "error" in r:
-        return f"| {size:,} | {latency} | {r['client']} | error: {r['error'][-80:]!r} | | | |"
-    capped = " (capped)" if r.get("capped") else ""
-    return (
-        f"| {size:,} | {latency} | {r['client']} | {r['pages_per_second']:,.0f}{capped} | "
-        f"{r['pages']:,} | {r['cpu_seconds']:.1f} | {r['peak_mb']:.0f} |"
-    )
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b else "n/a"
 
 
-def main() -> int:
-    started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
-    rows: list[tuple[int, int, dict]] = []
-    capacity: dict[int, float | None] = {}
-    million: list[dict] = []
-    paired: list[tuple[dict, dict]] = []
-    header = "| URLs | latency ms | client | pages/s | pages | CPU s | peak MB |\n|---|---|---|---|---|---|---|"
-    print(header, flush=True)
-    try:
-        for latency in LATENCIES_MS:
-            server, port = start_server(latency)
-            try:
-                capacity[latency] = wrk_capacity(port)
-                print(
-                    f"server capacity with wrk at {latency} ms: {capacity[latency]} req/s",
-                    flush=True,
+def load() -> str:
+    return "load average " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# ---------------------------------------------------------------------------- cases
+def case_peers(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    rows = []
+    capacity = {}
+    for latency in LATENCIES_MS:
+        server, port = start_server("--latency-ms", str(latency))
+        try:
+            capacity[latency] = wrk_capacity(port, args.concurrency, args.quick)
+            print(f"server capacity (wrk) at {latency} ms: {capacity[latency]} req/s", flush=True)
+            for size in args.sizes:
+                url_file = work / f"urls-{latency}-{size}.txt"
+                write_urls(
+                    url_file, (f"http://127.0.0.1:{port}/wiki/Page_{i}" for i in range(size))
                 )
-                for size in SIZES:
-                    url_file = work / f"urls-{latency}-{size}.txt"
-                    write_urls(url_file, port, size)
-                    for client in CLIENTS:
-                        cap = UNCAPPED_SECONDS if client in ("searchlab", "gather") else CAP_SECONDS
-                        result = run_client(client, url_file, cap)
-                        rows.append((size, latency, result))
-                        print(fmt_row(size, latency, result), flush=True)
-                    url_file.unlink()
-                if latency == 0:
-                    paired = paired_runs(work, port)
-                    million += [
-                        {**r, "urls": s} for s, lat, r in rows if r["client"] == "searchlab"
-                    ]
-                    for size in [MILLION]:
-                        url_file = work / f"urls-million-{size}.txt"
-                        write_urls(url_file, port, size)
-                        result = run_client("searchlab", url_file, 3600)
-                        result["urls"] = size
-                        million.append(result)
-                        url_file.unlink()
-                        print(
-                            f"searchlab memory check: {size:,} URLs → peak "
-                            f"{result.get('peak_mb', float('nan')):.0f} MB "
-                            f"(main {result.get('main_peak_mb', 0):.0f} + recorder "
-                            f"{result.get('recorder_peak_mb', 0):.0f}), "
-                            f"{result.get('pages_per_second', 0):,.0f} pages/s",
-                            flush=True,
-                        )
-            finally:
-                stop(server)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    report = render(rows, capacity, million, paired, time.perf_counter() - started)
-    print(report)
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    sys.path.insert(0, str(ROOT))
-    from searchlab._io import atomic_write_json, atomic_write_text
-
-    atomic_write_text(results / "crawl.md", report)
-    atomic_write_json(
-        results / "crawl.json",
-        {"rows": [{"urls": s, "latency_ms": lat, **r} for s, lat, r in rows],
-         "wrk_capacity": capacity, "memory": million, "quick": QUICK,
-         "paired": [{"searchlab": a, "gather": b} for a, b in paired]},
-    )  # fmt: skip
-    return 0
-
-
-def ratio(a: dict | None, b: dict | None) -> str:
-    if not a or not b or "error" in a or "error" in b or not b["pages_per_second"]:
-        return "n/a"
-    return f"{a['pages_per_second'] / b['pages_per_second']:.2f}×"
-
-
-def render(rows, capacity, million, paired, elapsed) -> str:
-    lines = [
-        "# Crawl benchmark",
+                for client in ("searchlab", *PEERS):
+                    cap = 600 if client in UNCAPPED else args.cap_seconds
+                    result = checked(run_client(client, url_file, args.concurrency, cap), failures)
+                    rows.append({"urls": size, "latency_ms": latency, **result})
+                    print(peer_row(rows[-1]), flush=True)
+                url_file.unlink()
+        finally:
+            stop(server)
+    report += [
+        "## Peers: the same URLs, the same concurrency",
         "",
-        f"Command: `python benchmarks/bench_crawl.py`{' (BENCH_QUICK=1)' if QUICK else ''}; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; total {elapsed / 60:.1f} min.",
-        f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared by "
-        "the server, the client under test and other people's jobs — wall-clock rates are noisy; "
-        "CPU seconds are the steadier comparison. Loopback only; concurrency "
-        f"{CONCURRENCY} for every client except Scrapy at its defaults (16 requests, 8 per domain).",
-        "",
-        "searchlab writes every page into gzip WARC files (request + response records) and its "
-        "SQLite state, and fetches and obeys robots.txt; the peers keep nothing. searchlab and gather "
-        f"fetch every URL; httpx and Scrapy runs stop after {CAP_SECONDS} s ('(capped)': the rate "
-        "over the time they ran — they are far slower and would take many minutes). Scrapy runs "
-        "with LOG_LEVEL=WARNING (its DEBUG default logs every page). Peak MB for "
-        "searchlab is its main process plus its recorder process.",
-        "",
-        "Server capacity measured with wrk (1 thread, "
-        f"{CONCURRENCY} connections): "
+        f"Concurrency {args.concurrency} for every client except the rows labelled defaults. "
+        "searchlab writes gzip WARC (request + response records) and its SQLite state and obeys "
+        "robots.txt; the peers keep nothing. searchlab and gather fetch every URL; the others stop "
+        f"after {args.cap_seconds:g} s ('capped': their rate over the time they ran). Server "
+        "capacity (wrk, 1 thread): "
         + ", ".join(
-            f"{lat} ms latency: {cap:,.0f} req/s" if cap else f"{lat} ms: wrk missing"
-            for lat, cap in capacity.items()
+            f"{lat} ms: {c:,.0f} req/s" if c else f"{lat} ms: wrk missing"
+            for lat, c in capacity.items()
         ),
         "",
         "| URLs | latency ms | client | pages/s | pages | CPU s | peak MB |",
         "|---|---|---|---|---|---|---|",
+        *[peer_row(r) for r in rows],
+        "",
+        "searchlab pages/s ÷ each peer's (the fairest peer first):",
+        "",
+        "| URLs | latency ms | " + " | ".join(f"÷ {PEER_LABELS[p]}" for p in PEERS) + " |",
+        "|---|---|" + "---|" * len(PEERS),
     ]
-    lines += [fmt_row(s, lat, r) for s, lat, r in rows]
-    lines += ["", "## Ratios (searchlab pages/s ÷ peer pages/s)", ""]
-    lines += [
-        "| URLs | latency ms | ÷ gather | ÷ httpx | ÷ scrapy default | ÷ scrapy items=1 | ÷ scrapy same conc. |"
-    ]
-    lines += ["|---|---|---|---|---|---|---|"]
-    keys = sorted({(s, lat) for s, lat, _ in rows})
-    for s, lat in keys:
-        by_client = {r["client"]: r for s2, l2, r in rows if (s2, l2) == (s, lat)}
-        ours = by_client.get("searchlab")
-        lines.append(
-            f"| {s:,} | {lat} | "
-            + " | ".join(
-                ratio(ours, by_client.get(c))
-                for c in ("gather", "httpx", "scrapy-default", "scrapy-items1", "scrapy-same")
-            )
-            + " |"
+    for size in args.sizes:
+        for latency in LATENCIES_MS:
+            by = {r["client"]: r for r in rows if (r["urls"], r["latency_ms"]) == (size, latency)}
+            ours = by.get("searchlab", {})
+            cells = []
+            for peer in PEERS:
+                theirs = by.get(peer, {})
+                ok = "error" not in ours and "error" not in theirs and ours and theirs
+                cells.append(
+                    ratio(ours["pages_per_second"], theirs["pages_per_second"]) if ok else "n/a"
+                )
+            report.append(f"| {size:,} | {latency} | " + " | ".join(cells) + " |")
+    report.append("")
+    return {"rows": rows, "wrk_capacity": capacity}
+
+
+def peer_row(r: dict) -> str:
+    label = PEER_LABELS.get(r["client"], r["client"])
+    if "error" in r:
+        return (
+            f"| {r['urls']:,} | {r['latency_ms']} | {label} | error: {r['error'][-80:]!r} | | | |"
         )
-    lines += [
+    capped = " (capped)" if r.get("capped") else ""
+    return (
+        f"| {r['urls']:,} | {r['latency_ms']} | {label} | {r['pages_per_second']:,.0f}{capped} | "
+        f"{r['pages']:,} | {r['cpu_seconds']:.1f} | {r['peak_mb']:.0f} |"
+    )
+
+
+def case_paired(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    server, port = start_server("--latency-ms", "0")
+    url_file = work / "urls-paired.txt"
+    write_urls(
+        url_file, (f"http://127.0.0.1:{port}/wiki/Page_{i}" for i in range(args.paired_urls))
+    )
+    pairs = []
+    try:
+        for round_ in range(args.paired_rounds):
+            ours = checked(run_client("searchlab", url_file, args.concurrency, 300), failures)
+            theirs = checked(run_client("gather", url_file, args.concurrency, 300), failures)
+            pairs.append((ours, theirs))
+            if "error" not in ours and "error" not in theirs:
+                print(
+                    f"paired round {round_ + 1}: whole process searchlab {ours['process_seconds']:.2f} s "
+                    f"({ours['cpu_seconds']:.1f} CPU s), gather {theirs['process_seconds']:.2f} s "
+                    f"({theirs['cpu_seconds']:.1f} CPU s): {theirs['process_seconds'] / ours['process_seconds']:.2f}×; {load()}",
+                    flush=True,
+                )
+    finally:
+        stop(server)
+    report += [
+        f"## searchlab vs gather, back to back ({args.paired_urls:,} URLs, 0 ms, {len(pairs)} rounds)",
         "",
-        f"## searchlab vs gather, back to back ({PAIRED_URLS:,} URLs, 0 ms, {len(paired)} rounds)",
+        "Whole process: from starting the interpreter to its exit. Ratio: gather's time ÷ "
+        "searchlab's (above 1: searchlab is faster); the figure is the median.",
         "",
-        "| round | searchlab pages/s | gather pages/s | ratio | searchlab CPU s (event loop + recorder) | gather CPU s |",
+        "| round | searchlab s | gather s | ratio | searchlab CPU s (loop + recorder) | gather CPU s |",
         "|---|---|---|---|---|---|",
     ]
     ratios = []
-    for i, (ours, theirs) in enumerate(paired, 1):
+    for i, (ours, theirs) in enumerate(pairs, 1):
         if "error" in ours or "error" in theirs:
-            lines.append(f"| {i} | error | error | | | |")
+            report.append(f"| {i} | error | error | | | |")
             continue
-        ratios.append(ours["pages_per_second"] / theirs["pages_per_second"])
-        lines.append(
-            f"| {i} | {ours['pages_per_second']:,.0f} | {theirs['pages_per_second']:,.0f} | "
-            f"{ratios[-1]:.2f}× | {ours['cpu_seconds']:.1f} ({ours.get('main_cpu_seconds', 0):.1f} + "
+        ratios.append(theirs["process_seconds"] / ours["process_seconds"])
+        report.append(
+            f"| {i} | {ours['process_seconds']:.2f} | {theirs['process_seconds']:.2f} | {ratios[-1]:.2f}× | "
+            f"{ours['cpu_seconds']:.1f} ({ours.get('main_cpu_seconds', 0):.1f} + "
             f"{ours.get('recorder_cpu_seconds', 0):.1f}) | {theirs['cpu_seconds']:.1f} |"
         )
-    if ratios:
-        lines.append("")
-        lines.append(f"Median ratio searchlab ÷ gather: {sorted(ratios)[len(ratios) // 2]:.2f}×")
-    lines += ["", "## searchlab memory as the URL count grows (0 ms latency)", ""]
-    lines += ["| URLs | pages/s | CPU s | peak MB (main + recorder) |", "|---|---|---|---|"]
-    for r in million:
-        if "error" in r:
-            lines.append(f"| {r['urls']:,} | error | | {r['error'][-80:]!r} |")
-        else:
-            lines.append(
-                f"| {r['urls']:,} | {r['pages_per_second']:,.0f} | {r['cpu_seconds']:.1f} | "
-                f"{r['peak_mb']:.0f} ({r.get('main_peak_mb', 0):.0f} + "
-                f"{r.get('recorder_peak_mb', 0):.0f}) |"
+    median = statistics.median(ratios) if ratios else float("nan")
+    report += [
+        "",
+        f"Median ratio (searchlab speed ÷ gather's): **{median:.2f}×** (target ≥ 0.9×)",
+        "",
+    ]
+    print(f"paired: median {median:.2f}× gather (target ≥ 0.9×)", flush=True)
+    return {"pairs": [{"searchlab": a, "gather": b} for a, b in pairs], "median_ratio": median}
+
+
+def case_memory(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    server, port = start_server("--latency-ms", "0")
+    url_file = work / "urls-memory.txt"
+    hosts = args.memory_hosts
+    # interleaved: consecutive URLs are on different hosts, every host comes back every
+    # `hosts` URLs, so per-host state is created, evicted and created again
+    write_urls(
+        url_file,
+        (
+            f"http://h{i % hosts}.bench.test:{port}/wiki/Page_{i // hosts}"
+            for i in range(args.memory_urls)
+        ),
+    )
+    try:
+        options = {"resolve_all": "127.0.0.1", "rate": 0}
+        result = checked(
+            run_client("searchlab", url_file, args.concurrency, 3600, options), failures
+        )
+    finally:
+        stop(server)
+        url_file.unlink()
+    if "error" in result:
+        report += ["## Memory", "", f"error: {result['error'][-200:]!r}", ""]
+        return result
+    peak = result["peak_mb"]
+    line = (
+        f"{args.memory_urls:,} URLs over {hosts:,} host names (all resolved to 127.0.0.1 by the "
+        f"benchmark's resolver): peak RSS {peak:.0f} MB = crawler {result['main_peak_mb']:.0f} + "
+        f"recorder {result['recorder_peak_mb']:.0f} (target < 150 MB); {result['pages']:,} pages at "
+        f"{result['pages_per_second']:,.0f} pages/s, {result['cpu_seconds']:.0f} CPU s"
+    )
+    print("memory: " + line, flush=True)
+    report += [
+        "## Memory in URLs and hosts",
+        "",
+        line + ". Per-host politeness as for any remote host (2 requests in flight per host), "
+        "without the 2 requests/s spacing (--rate 0: every host is this machine).",
+        "",
+    ]
+    if result["pages"] < args.memory_urls:
+        failures.append(f"memory: only {result['pages']} of {args.memory_urls} pages fetched")
+    return result
+
+
+def case_follow(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    server, port = start_server("--latency-ms", "0", "--site", str(args.follow_pages))
+    url_file = work / "urls-follow.txt"
+    write_urls(url_file, [f"http://127.0.0.1:{port}/s/0"])
+    try:
+        ours = checked(
+            run_client("searchlab", url_file, args.concurrency, 600, {"follow": "same-host"}),
+            failures,
+        )
+        theirs = checked(
+            run_client("scrapy-crawlspider", url_file, args.concurrency, 600), failures
+        )
+    finally:
+        stop(server)
+    result = {"searchlab": ours, "scrapy_crawlspider": theirs, "pages": args.follow_pages}
+    if "error" in ours or "error" in theirs:
+        report += ["## Link following", "", "error (see the log)", ""]
+        return result
+    # CrawlSpider fetches its start URL twice (start requests skip the duplicate filter, and
+    # every page links home), so it may count one page more
+    if ours["pages"] != args.follow_pages or theirs["pages"] < args.follow_pages:
+        failures.append(
+            f"follow: searchlab {ours['pages']}, CrawlSpider {theirs['pages']} pages, "
+            f"of {args.follow_pages}"
+        )
+    speedup = ours["pages_per_second"] / theirs["pages_per_second"]
+    line = (
+        f"{args.follow_pages:,}-page local site from one start URL at concurrency "
+        f"{args.concurrency}: searchlab --follow same-host {ours['pages_per_second']:,.0f} pages/s "
+        f"({ours['pages']:,} pages, {ours['cpu_seconds']:.1f} CPU s), Scrapy CrawlSpider "
+        f"{theirs['pages_per_second']:,.0f} pages/s ({theirs['pages']:,} pages, "
+        f"{theirs['cpu_seconds']:.1f} CPU s): {speedup:.2f}× (target ≥ 5×)"
+    )
+    print("follow: " + line, flush=True)
+    report += [
+        "## Link following",
+        "",
+        line + ". Both obey robots.txt; searchlab also writes WARC.",
+        "",
+    ]
+    result["speedup"] = speedup
+    return result
+
+
+def case_retry_after(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    server, port = start_server("--latency-ms", "0", "--slow-host", "slow.bench.test")
+    slow = [f"http://slow.bench.test:{port}/wiki/S{i}" for i in range(args.slow_urls)]
+    others = [f"http://h{i % 10}.bench.test:{port}/wiki/P{i}" for i in range(args.other_urls)]
+    with_slow, without = work / "urls-slow.txt", work / "urls-others.txt"
+    write_urls(with_slow, slow + others)  # the slow host first: the worst case for a FIFO
+    write_urls(without, others)
+    options = {"resolve_all": "127.0.0.1", "rate": 0, "per_host": 8, "stop_at": args.other_urls}
+    try:
+        a = checked(run_client("searchlab", with_slow, args.concurrency, 600, options), failures)
+        b = checked(run_client("searchlab", without, args.concurrency, 600, options), failures)
+    finally:
+        stop(server)
+    if "error" in a or "error" in b:
+        report += ["## Retry-After head-of-line", "", "error (see the log)", ""]
+        return {"with_slow": a, "without": b}
+    slowdown = a["seconds"] / b["seconds"]
+    line = (
+        f"{args.other_urls:,} URLs on ten hosts, listed after {args.slow_urls:,} URLs on a host "
+        f"answering 429 + Retry-After: 30: the other hosts are done in {a['seconds']:.2f} s, "
+        f"against {b['seconds']:.2f} s without the slow host: {slowdown:.2f}× (target ≤ 1.5×)"
+    )
+    print("retry-after: " + line, flush=True)
+    report += ["## Retry-After head-of-line", "", line + ".", ""]
+    if slowdown > 1.5:
+        print("retry-after: above the 1.5× target", flush=True)
+    return {"with_slow": a, "without": b, "slowdown": slowdown}
+
+
+RUNNERS = {
+    "peers": case_peers,
+    "paired": case_paired,
+    "memory": case_memory,
+    "follow": case_follow,
+    "retry-after": case_retry_after,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    needs_scrapy = {"peers", "follow"} & set(args.cases)
+    if needs_scrapy:
+        try:
+            import scrapy  # noqa: F401
+        except ImportError:
+            print(
+                "bench_crawl: Scrapy is not installed (pip install 'searchlab[dev]')",
+                file=sys.stderr,
             )
-    return "\n".join(lines) + "\n"
+            return 1
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
+    failures: list[str] = []
+    report: list[str] = []
+    results: dict = {"quick": args.quick, "concurrency": args.concurrency}
+    print(f"bench_crawl: cases {', '.join(args.cases)}; {load()}", flush=True)
+    try:
+        for case in args.cases:
+            print(f"--- {case}", flush=True)
+            try:
+                results[case] = RUNNERS[case](args, work, failures, report)
+            except CannotRun as exc:
+                failures.append(f"{case}: {exc}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    header = [
+        "# Crawl benchmark",
+        "",
+        f"Command: `python benchmarks/bench_crawl.py{' --quick' if args.quick else ''}`; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; total {elapsed / 60:.1f} min; "
+        f"{load()} at the end.",
+        f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared by "
+        "the server, the client under test and other people's jobs: wall-clock rates are noisy, "
+        "CPU seconds are steadier. Loopback only.",
+        "",
+    ]
+    text = "\n".join(header + report) + "\n"
+    print(text)
+    if args.full:
+        sys.path.insert(0, str(ROOT))
+        from searchlab._io import atomic_write_json, atomic_write_text
+
+        atomic_write_text(HERE / "results" / "crawl.md", text)
+        atomic_write_json(HERE / "results" / "crawl.json", results)
+    else:
+        print("(a partial or reduced run: benchmarks/results/crawl.md is left as it is)")
+    if failures:
+        print("bench_crawl: some cases could not run:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

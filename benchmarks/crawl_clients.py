@@ -1,12 +1,16 @@
 """One benchmark client per process (so each one's CPU and peak memory can be measured alone).
 
-    python benchmarks/crawl_clients.py CLIENT URL_FILE CONCURRENCY OUT_DIR MAX_SECONDS
+    python benchmarks/crawl_clients.py CLIENT URL_FILE CONCURRENCY OUT_DIR MAX_SECONDS [OPTIONS]
 
 Clients: searchlab (WARC + state + robots.txt), gather (aiohttp, one task per URL, gathered),
 httpx (AsyncClient, bounded queue, fixed workers), scrapy-default, scrapy-items1
-(CONCURRENT_ITEMS=1), scrapy-same (CONCURRENT_REQUESTS{,_PER_DOMAIN}=CONCURRENCY). Each
-prints one JSON line {"pages", "seconds"}; ``seconds`` covers the fetching only, not start-up.
-Every client stops after MAX_SECONDS (a bounded loop), reporting what it finished by then.
+(CONCURRENT_ITEMS=1), scrapy-same (CONCURRENT_REQUESTS{,_PER_DOMAIN}=CONCURRENCY), and
+scrapy-crawlspider (a CrawlSpider following every same-host link from the URLs, at
+CONCURRENCY). Each prints one JSON line {"pages", "seconds"}; ``seconds`` covers the fetching
+only, not start-up. Every client stops after MAX_SECONDS (a bounded loop), reporting what it
+finished by then. OPTIONS (searchlab only) is a JSON object: ``resolve_all`` (every host name
+→ this address, a resolver the benchmark installs), ``follow``, ``per_host``, ``rate``,
+``stop_at`` (stop once this many pages are done).
 """
 
 from __future__ import annotations
@@ -23,23 +27,47 @@ def read_urls(path: str):
             yield line.strip()
 
 
-def run_searchlab(url_file: str, concurrency: int, out_dir: str, max_seconds: float) -> dict:
+def run_searchlab(
+    url_file: str, concurrency: int, out_dir: str, max_seconds: float, options: dict | None = None
+) -> dict:
     from searchlab.crawl import CrawlConfig
     from searchlab.crawl.engine import CrawlEngine
 
-    config = CrawlConfig(source=url_file, out_dir=out_dir, concurrency=concurrency, seed=0)
+    options = options or {}
+    extra: dict = {}
+    if options.get("resolve_all"):
+        extra["resolve"] = (("*", options["resolve_all"]),)
+    for key in ("follow", "per_host", "rate"):
+        if key in options:
+            extra[key] = options[key]
+    config = CrawlConfig(source=url_file, out_dir=out_dir, concurrency=concurrency, seed=0, **extra)
+    stop_at = options.get("stop_at")
+    finished_at: list[float] = []
 
     async def main() -> object:
         engine = CrawlEngine(config)
         loop = asyncio.get_running_loop()
         loop.call_later(max_seconds, lambda: engine.request_stop("time cap", grace=0.0))
-        return await engine.run()
+
+        async def watch() -> None:  # bounded by the time cap above
+            while True:
+                await asyncio.sleep(0.01)
+                if hasattr(engine, "recorder") and engine.recorder.counters[0] >= stop_at:
+                    finished_at.append(time.perf_counter())
+                    engine.request_stop("target reached", grace=0.0)
+                    return
+
+        watcher = asyncio.ensure_future(watch()) if stop_at else None
+        summary = await engine.run()
+        if watcher is not None:
+            watcher.cancel()
+        return summary
 
     import resource
 
     started = time.perf_counter()
     summary = asyncio.run(main())
-    seconds = time.perf_counter() - started
+    seconds = (finished_at[0] if finished_at else time.perf_counter()) - started
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
@@ -49,7 +77,7 @@ def run_searchlab(url_file: str, concurrency: int, out_dir: str, max_seconds: fl
         "pages": summary.done,
         "seconds": seconds,
         "failed": summary.failed,
-        "capped": summary.stopped is not None,
+        "capped": summary.stopped == "time cap",
         "main_peak_mb": main_peak,
         "recorder_peak_mb": recorder_peak,
         "peak_mb": main_peak + recorder_peak,
@@ -98,7 +126,12 @@ def run_httpx(url_file: str, concurrency: int, out_dir: str, max_seconds: float)
             async def worker() -> None:
                 nonlocal done
                 while (url := await queue.get()) is not None:
-                    response = await client.get(url)
+                    if time.perf_counter() > deadline:
+                        continue  # past the cap: drain the queue without fetching
+                    try:
+                        response = await client.get(url)
+                    except httpx.HTTPError:
+                        continue  # a timeout under load: not a page
                     _ = response.content
                     done += 1
 
@@ -150,11 +183,56 @@ def run_scrapy(url_file: str, concurrency: int, out_dir: str, max_seconds: float
     return {"pages": counts["pages"], "seconds": seconds, "capped": seconds >= max_seconds - 1}
 
 
+def run_crawlspider(url_file: str, concurrency: int, out_dir: str, max_seconds: float) -> dict:
+    """Scrapy's CrawlSpider following every link of the start URLs' host, at the same
+    concurrency, obeying robots.txt (as searchlab does), discarding the pages."""
+    from urllib.parse import urlsplit
+
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.linkextractors import LinkExtractor
+    from scrapy.spiders import CrawlSpider, Rule
+
+    starts = list(read_urls(url_file))
+    counts = {"pages": 0, "started": 0.0, "finished": 0.0}
+
+    class SiteSpider(CrawlSpider):
+        name = "bench-follow"
+        allowed_domains = sorted({urlsplit(u).hostname for u in starts})
+        start_urls = starts
+        rules = (Rule(LinkExtractor(), callback="parse_page", follow=True),)
+
+        def parse_start_url(self, response):
+            counts["started"] = counts["started"] or time.perf_counter()
+            return self.parse_page(response)
+
+        def parse_page(self, response):
+            counts["pages"] += 1
+            counts["finished"] = time.perf_counter()
+            return []
+
+    settings = {
+        "LOG_LEVEL": "WARNING",
+        "CLOSESPIDER_TIMEOUT": max_seconds,
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "ROBOTSTXT_OBEY": True,
+    }
+    process = CrawlerProcess(settings=settings)
+    process.crawl(SiteSpider)
+    began = time.perf_counter()
+    process.start()
+    seconds = max(counts["finished"] - began, 1e-9)
+    return {"pages": counts["pages"], "seconds": seconds, "capped": seconds >= max_seconds - 1}
+
+
 def main() -> None:
     client, url_file, concurrency, out_dir, max_seconds = sys.argv[1:6]
+    options = json.loads(sys.argv[6]) if len(sys.argv) > 6 else {}
     args = (url_file, int(concurrency), out_dir, float(max_seconds))
     if client == "searchlab":
-        result = run_searchlab(*args)
+        result = run_searchlab(*args, options)
+    elif client == "scrapy-crawlspider":
+        result = run_crawlspider(*args)
     elif client == "gather":
         result = run_gather(*args)
     elif client == "httpx":

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from searchlab.cli._common import console, err_console, print_json, print_warning
+from searchlab.crawl.config import USER_AGENT_HELP
 
 SHOWN_BAD_LINES = 10
 
@@ -55,9 +56,7 @@ def fetch_command(
     max_retries: int = typer.Option(3, help="Retries for timeouts, resets, 429 and 5xx."),
     timeout: float = typer.Option(30.0, help="Seconds per attempt (waiting for a slot excluded)."),
     max_body: int = typer.Option(10 * 1024 * 1024, help="Largest body accepted, in bytes."),
-    user_agent: str | None = typer.Option(
-        None, help="User-Agent with a way to contact you (name/version (contact))."
-    ),
+    user_agent: str | None = typer.Option(None, help=USER_AGENT_HELP),
     ignore_robots: bool = typer.Option(False, help="Do not fetch or obey robots.txt."),
     resume: bool = typer.Option(False, help="Continue the crawl in --out; skip what is done."),
     retry_failed: bool = typer.Option(False, help="With --resume: fetch failed URLs again."),
@@ -65,12 +64,40 @@ def fetch_command(
     warc_size: int = typer.Option(1024**3, help="Start a new WARC file past this many bytes."),
     backoff: float = typer.Option(0.5, help="Backoff base in seconds (full jitter, capped)."),
     seed: int | None = typer.Option(None, help="Seed for the backoff jitter."),
+    follow_redirects: bool = typer.Option(
+        True, help="Follow redirects (each hop archived); --no-follow-redirects keeps the 3xx."
+    ),
+    max_redirects: int = typer.Option(10, help="Longest redirect chain followed."),
+    follow: str | None = typer.Option(
+        None, help="Follow links: same-host, same-domain, or a regular expression on the URL."
+    ),
+    max_depth: int | None = typer.Option(
+        None, help="With --follow: links from SOURCE URLs at most."
+    ),
+    max_pages: int | None = typer.Option(
+        None, help="Admit at most this many URLs in all (SOURCE URLs count)."
+    ),
+    sitemaps: bool = typer.Option(
+        False, help="Also crawl the sitemaps named in robots.txt (indexes and gzip included)."
+    ),
+    header: list[str] = typer.Option(
+        [], "--header", help="Extra request header NAME:VALUE (repeatable)."
+    ),
+    proxy_env: bool = typer.Option(
+        True, help="Use HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment."
+    ),
+    cookies: bool = typer.Option(False, help="Keep cookies, per host (off by default)."),
+    resolve: list[str] = typer.Option(
+        [], "--resolve", help="HOST:ADDRESS, skip DNS for HOST ('*' for every host; repeatable)."
+    ),
+    robots_ttl: float = typer.Option(86400.0, help="Seconds a robots.txt stays fresh."),
+    cdx: bool = typer.Option(False, help="Write a CDXJ index (index.cdxj) for replay (pywb)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ) -> None:
     """Fetch every URL of SOURCE into WARC files in --out (the default command)."""
     from searchlab.crawl import CrawlConfig, crawl
-    from searchlab.crawl.config import DEFAULT_USER_AGENT
+    from searchlab.crawl.config import DEFAULT_USER_AGENT, parse_header, parse_resolve
     from searchlab.errors import CrawlAborted
 
     config = CrawlConfig(
@@ -93,6 +120,18 @@ def fetch_command(
         warc_max_bytes=warc_size,
         backoff_base=backoff,
         seed=seed,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+        follow=follow,
+        max_depth=max_depth,
+        max_pages=max_pages,
+        sitemaps=sitemaps,
+        headers=tuple(parse_header(h) for h in header),
+        proxy_env=proxy_env,
+        cookies=cookies,
+        resolve=tuple(parse_resolve(r) for r in resolve),
+        robots_ttl=robots_ttl,
+        cdx=cdx,
     )
     bar = _ProgressBar(limit) if progress and err_console.is_terminal and not json_out else None
     try:
@@ -110,7 +149,10 @@ def fetch_command(
     else:
         _print_summary(summary)
         if user_agent is None:
-            print_warning("no --user-agent given: real sites ask crawlers for a contact in it")
+            print_warning(
+                "no --user-agent given: real sites ask crawlers for a contact in it, e.g. "
+                "--user-agent 'mybot/1.0 (+https://example.org/bot; you@example.org)'"
+            )
     if summary.stopped and summary.stopped.startswith("fail-fast"):
         raise CrawlAborted(summary.stopped, hint="fix the cause, then rerun with --resume")
     if summary.stopped:
@@ -138,8 +180,14 @@ def report_command(
         f"skipped {report.skipped}, pending {report.pending}; "
         f"malformed source lines {report.input_errors}"
     )
+    _say(
+        f"  deferred {report.deferred} (unreachable hosts {report.unreachable_host_count}), "
+        f"discovered {report.discovered}, redirected {report.redirected}"
+    )
     _say("  by HTTP status: " + _pairs(report.by_status.items()))
     _say("  attempts: " + _pairs(report.attempts_histogram.items()))
+    for host, problem in report.unreachable_hosts[:5]:
+        _say(f"  unreachable: {host}: {problem}")
     for error, count in report.top_errors[:5]:
         _say(f"  {count:>7}  {error}")
     total_bytes = sum(size for _, size in report.warc_files)
@@ -161,9 +209,19 @@ def _print_summary(summary: Any) -> None:
     _say(
         f"done {summary.done}, failed {summary.failed}, skipped {summary.skipped} "
         f"(malformed {summary.malformed}, robots {summary.disallowed}, "
-        f"duplicates {summary.duplicates}), already done {summary.already_done}, "
+        f"duplicates {summary.duplicates}, not HTML {summary.not_html}), "
+        f"deferred {summary.deferred}, already done {summary.already_done}, "
         f"previously failed {summary.previously_failed}, pending {summary.pending}"
     )
+    if summary.discovered or summary.redirected or summary.over_limit:
+        _say(
+            f"discovered {summary.discovered} new URLs, {summary.redirected} pages reached "
+            f"through redirects, {summary.over_limit} URLs over --max-pages"
+        )
+    for host, problem in summary.unreachable_hosts[:5]:
+        _say(f"unreachable: {host}: {problem} (--resume tries again)")
+    if summary.refetched_after_repair:
+        _say(f"repaired: {summary.refetched_after_repair} URLs lost from a WARC file refetched")
     _say(
         f"{summary.pages_per_second:.0f} pages/s over {summary.elapsed_seconds:.1f} s, "
         f"{summary.bytes_received / 1e6:.1f} MB, {summary.retries} retries"
@@ -172,6 +230,8 @@ def _print_summary(summary: Any) -> None:
     for error, count in summary.top_errors[:5]:
         _say(f"  {count:>7}  {error}")
     _say(f"WARC: {len(summary.warc_files)} file(s); state: {summary.state_file}")
+    if summary.cdx_index:
+        _say(f"CDXJ index: {summary.cdx_index}")
 
 
 class _ProgressBar:

@@ -9,10 +9,12 @@ by ``concurrency``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from searchlab import __version__
+from searchlab.crawl.state import STATE_FILE
 from searchlab.errors import InputError
 
 
@@ -25,14 +27,16 @@ def _library() -> str:
         return ""
 
 
-# Wikimedia's format: name/version (contact) library/version. Replace the contact part.
-DEFAULT_USER_AGENT = (
-    f"searchlab-crawler/{__version__} (+https://github.com/searchlab/searchlab; "
-    f"set --user-agent with your contact){_library()}"
+# Names the software and its version only: a crawl run by you should say how to reach *you*,
+# in Wikimedia's format ``name/version (contact URL or e-mail) library/version``, set with
+# ``--user-agent`` (see ``USER_AGENT_HELP``).
+DEFAULT_USER_AGENT = f"searchlab/{__version__}{_library()}"
+USER_AGENT_HELP = (
+    "User-Agent naming you and a contact, e.g. 'mybot/1.0 (+https://example.org/bot; "
+    f"you@example.org) searchlab/{__version__}' [default: '{DEFAULT_USER_AGENT}', no contact]"
 )
 REMOTE_PER_HOST = 2
 REMOTE_RATE = 2.0
-STATE_FILE = "crawl-state.sqlite"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class CrawlConfig:
     concurrency: int = 64  # requests in flight at once, all hosts together
     per_host: int | None = None  # None → REMOTE_PER_HOST for remote hosts, unlimited on loopback
     rate: float | None = None  # requests/second per host; None → REMOTE_RATE remote, none loopback
+    # (0: no spacing)
     max_retries: int = 3  # retries after the first attempt (timeouts, resets, 429, 5xx)
     timeout: float = 30.0  # seconds per attempt, from the request's start (not pool waits)
     connect_timeout: float = 10.0
@@ -64,16 +69,31 @@ class CrawlConfig:
     # 1-3 use ISA-L when installed (see warc.py): 2 is as fast as 1 and within ~2% of zlib -3's
     # size; zlib -6 is ~14% smaller on large HTML pages for ~13× the CPU
     gzip_level: int = 2
-    window: int | None = (
-        None  # URLs alive at once (queued, in flight, retrying); None → 4×concurrency
-    )
+    # URLs granted at once (queued, in flight, retrying); None → 8×concurrency
+    window: int | None = None
     stop_grace: float = 5.0  # on SIGINT/SIGTERM, in-flight requests get this long to finish
     handle_signals: bool = True  # install SIGINT/SIGTERM handlers (main thread only)
     seed: int | None = None  # seeds the backoff jitter; None → fresh randomness
+    # redirects
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    # link discovery
+    follow: str | None = None  # same-host | same-domain | a regular expression; None: no links
+    max_depth: int | None = None  # links followed from the source URLs (depth 0) at most
+    max_pages: int | None = None  # URLs admitted in all, source URLs included
+    sitemaps: bool = False  # read robots.txt Sitemap: lines and the sitemaps they name
+    # requests
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers
+    proxy_env: bool = True  # HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment
+    cookies: bool = False  # keep cookies, per host (RFC 6265 scoping)
+    resolve: tuple[tuple[str, str], ...] = ()  # (host name or "*", address): skip DNS for these
+    robots_ttl: float = 24 * 3600.0  # seconds a robots.txt stays fresh
+    host_queue: int | None = None  # URLs per host held in memory; None → 4×per-host limit, ≥16
+    cdx: bool = False  # write index.cdxj beside the WARC files
 
     @property
     def live_window(self) -> int:
-        return self.window if self.window is not None else 4 * self.concurrency
+        return self.window if self.window is not None else 8 * self.concurrency
 
     @property
     def state_path(self) -> Path:
@@ -84,7 +104,12 @@ class CrawlConfig:
         checks = [
             (self.concurrency >= 1, "--concurrency must be at least 1"),
             (self.per_host is None or self.per_host >= 1, "--per-host must be at least 1"),
-            (self.rate is None or self.rate > 0, "--rate must be positive"),
+            (self.rate is None or self.rate >= 0, "--rate cannot be negative"),
+            (self.max_redirects >= 0, "--max-redirects cannot be negative"),
+            (self.max_depth is None or self.max_depth >= 0, "--max-depth cannot be negative"),
+            (self.max_pages is None or self.max_pages >= 1, "--max-pages must be at least 1"),
+            (self.robots_ttl > 0, "the robots.txt cache lifetime must be positive"),
+            (self.host_queue is None or self.host_queue >= 1, "host queue must be at least 1"),
             (self.max_retries >= 0, "--max-retries cannot be negative"),
             (self.timeout > 0 and self.connect_timeout > 0, "--timeout must be positive"),
             (self.max_body_bytes >= 1, "--max-body must be positive"),
@@ -102,13 +127,69 @@ class CrawlConfig:
             from searchlab.crawl.sources import check_template
 
             check_template(self.url_template)
+        for name, value in self.headers:
+            check_header(name, value)
+        if self.follow is not None:
+            from searchlab.crawl.urls import Scope
 
-    def host_limits(self, host: str) -> tuple[int, float | None]:
-        """(max concurrent requests, requests per second or None) for ``host``."""
+            Scope(self.follow)  # raises InputError for a bad regular expression
+
+    def host_limits(self, host: str) -> tuple[int, float, int]:
+        """(max concurrent requests, seconds between request starts, URLs held in memory)
+        for ``host``."""
         loopback = is_loopback(host)
-        per_host = self.per_host or (self.concurrency if loopback else REMOTE_PER_HOST)
-        rate = self.rate if self.rate is not None else (None if loopback else REMOTE_RATE)
-        return min(per_host, self.concurrency), rate
+        per_host = min(self.per_host or (self.concurrency if loopback else REMOTE_PER_HOST),
+                       self.concurrency)  # fmt: skip
+        rate = self.rate if self.rate is not None else (0.0 if loopback else REMOTE_RATE)
+        if self.host_queue is not None:
+            cap = self.host_queue
+        elif loopback and self.per_host is None:
+            cap = self.live_window
+        else:
+            cap = max(16, 4 * per_host)
+        return per_host, (1.0 / rate if rate else 0.0), cap
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def check_header(name: str, value: str) -> None:
+    """InputError unless ``name: value`` is a header we may send as given."""
+    if not _TOKEN.fullmatch(name):
+        raise InputError(
+            f"--header name {name!r} is not a valid HTTP header name", hint="use NAME:VALUE"
+        )
+    if name.lower() in ("user-agent", "host", "content-length", "transfer-encoding"):
+        raise InputError(
+            f"--header cannot set {name}",
+            hint="use --user-agent for the User-Agent; the others are set by the client",
+        )
+    if any(ch in value for ch in "\r\n\0"):
+        raise InputError(f"--header {name} value holds a line break", hint="use one line")
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``"NAME:VALUE"`` → (name, value), checked."""
+    name, sep, value = text.partition(":")
+    if not sep:
+        raise InputError(f"--header {text!r} has no ':'", hint="use --header 'NAME:VALUE'")
+    name, value = name.strip(), value.strip()
+    check_header(name, value)
+    return name, value
+
+
+def parse_resolve(text: str) -> tuple[str, str]:
+    """``"HOST:ADDRESS"`` (HOST may be ``*``) → (host, address), checked."""
+    host, sep, address = text.partition(":")
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        raise InputError(
+            f"--resolve {text!r} is not HOST:ADDRESS", hint="e.g. --resolve example.org:127.0.0.1"
+        ) from None
+    if not sep or not host:
+        raise InputError(f"--resolve {text!r} is not HOST:ADDRESS", hint="e.g. x.test:127.0.0.1")
+    return host.lower(), address.strip("[]")
 
 
 def is_loopback(host: str) -> bool:

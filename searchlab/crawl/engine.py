@@ -1,18 +1,26 @@
-"""The crawl engine: one aiohttp session, a fixed pool of workers fed by a queue, per-host
-gates, retries scheduled on the event loop's timer (a waiting retry holds no worker), and a
-graceful stop on SIGINT/SIGTERM or ``--fail-fast``.
+"""The crawl engine: wires the pieces together and keeps every URL moving to a final state.
 
-The event loop reads the source in chunks and fetches; the recorder process writes WARC and
-state. A URL occupies the crawl's window from the moment it is read until the recorder has
-stored its outcome, and the source is read only while the window has room — so however long
-the source is, memory stays flat.
+Scrapy's separation is the model:
+
+- the **frontier** is the state file, owned by the recorder process (recorder.py): the source
+  is read a chunk at a time into it, de-duplicated there, and the engine is *granted* URLs as
+  its window has room, so memory stays flat whatever the number of URLs;
+- the **scheduler** (scheduler.py) keeps a queue per host and hands workers only URLs whose
+  host may be fetched now;
+- the **middlewares**: robots.txt (robots.py), redirects (redirect.py), retries (retry.py);
+- the **downloader** is a fixed pool of workers over a ``Fetcher`` (fetcher.py), the seam
+  where tests and proxies swap the transport.
+
+A failure anywhere in a worker's path (an exception from a middleware, the transport, the
+recorder hand-off) fails or retries that URL with the error as its reason; the crawl always
+ends, with every URL done, failed, skipped or deferred, or (after a stop) still pending for
+``--resume``. SIGINT/SIGTERM and ``--fail-fast`` stop gracefully.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import signal
 import threading
@@ -21,17 +29,41 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from yarl import URL
-
 from searchlab.crawl import state as state_db
-from searchlab.crawl.config import STATE_FILE, CrawlConfig
-from searchlab.crawl.hosts import HostGate
-from searchlab.crawl.recorder import BAD_LINE, DONE, FAILED, PENDING, SKIPPED, RecorderClient
-from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retry_after
-from searchlab.crawl.robots import RobotsCache
-from searchlab.crawl.sources import BadLine, SourceUrl, iter_source, open_source
-from searchlab.crawl.summary import CrawlProgress, CrawlSummary
+from searchlab.crawl.config import CrawlConfig
+from searchlab.crawl.fetcher import (
+    HTML_TYPES,
+    AiohttpFetcher,
+    BodyTooLarge,
+    Fetcher,
+    FetchError,
+    NotAccepted,
+    Response,
+)
+from searchlab.crawl.frontier import (
+    ADD,
+    BAD_LINE,
+    COUNTERS,
+    DEFERRED,
+    DONE,
+    FAILED,
+    HOST,
+    RETURN,
+    ROBOTS,
+    SITEMAP,
+    SKIPPED,
+    UNPARK,
+    WANT,
+)
+from searchlab.crawl.recorder import RecorderClient
+from searchlab.crawl.redirect import RedirectError, is_redirect, next_hop
+from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retry_after, retry_delay
+from searchlab.crawl.robots import ALLOW, FETCH, WAIT, Deferred, RobotsPolicy
+from searchlab.crawl.scheduler import PAGE, HostSlot, Item, Scheduler
+from searchlab.crawl.scheduler import SITEMAP as SITEMAP_ITEM
+from searchlab.crawl.sources import BadLine, SourceUrl, in_daemon_thread, iter_source, open_source
+from searchlab.crawl.summary import CrawlProgress, CrawlSummary, build_summary
+from searchlab.crawl.urls import host_of, origin_of
 from searchlab.crawl.warc import warc_date
 from searchlab.errors import OutputError
 
@@ -41,99 +73,54 @@ ProgressCallback = Callable[[CrawlProgress], None]
 PROGRESS_SECONDS = 0.5
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-class _Item:
-    __slots__ = ("attempts", "line", "timer", "url")
-
-    def __init__(self, url: str, line: int) -> None:
-        self.url = url
-        self.line = line
-        self.attempts = 0
-        self.timer: asyncio.TimerHandle | None = None
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of an already-validated URL, without parsing it."""
-    start = url.find("//") + 2
-    end = len(url)
-    for sep in "/?#":
-        pos = url.find(sep, start)
-        if pos != -1 and pos < end:
-            end = pos
-    return url[:end]
-
-
-async def _in_daemon_thread(function: Callable, *args: object) -> Any:
-    """Run a blocking call in a daemon thread: unlike asyncio.to_thread, a read stuck on an
-    idle stdin cannot keep the process alive after the crawl has stopped."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future = loop.create_future()
-
-    def settle(method: str, value: object) -> None:
-        if not future.done():
-            getattr(future, method)(value)
-
-    def work() -> None:
-        try:
-            result = function(*args)
-        except BaseException as exc:  # handed to the awaiting coroutine
-            outcome = ("set_exception", exc)
-        else:
-            outcome = ("set_result", result)
-        with contextlib.suppress(RuntimeError):  # the loop may be closed by now
-            loop.call_soon_threadsafe(settle, *outcome)
-
-    threading.Thread(target=work, name="searchlab-crawl-stdin", daemon=True).start()
-    return await future
-
-
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` and prove it is writable; refuse a folder holding a stranger crawl."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir} is a file, not a folder", hint="choose a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write to --out {out_dir}: {exc.strerror or exc}",
-            hint="choose a writable folder",
-        ) from exc
-    state_file = out_dir / STATE_FILE
-    if not state_file.exists() and any(out_dir.glob("*.warc.gz")):
-        raise OutputError(
-            f"{out_dir} already holds WARC files from another crawl (no {state_file.name})",
-            hint="choose an empty --out folder",
-        )
+def default_fetcher(config: CrawlConfig, kind: type[AiohttpFetcher] = AiohttpFetcher) -> Fetcher:
+    """The transport ``config`` asks for (``kind``: a subclass, e.g. to inject failures)."""
+    return kind(
+        user_agent=config.user_agent,
+        timeout=config.timeout,
+        connect_timeout=config.connect_timeout,
+        pool=config.concurrency + 8,
+        headers=config.headers,
+        proxy_env=config.proxy_env,
+        cookies=config.cookies,
+        resolve=dict(config.resolve) or None,
+    )
 
 
 class CrawlEngine:
-    def __init__(self, config: CrawlConfig, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        config: CrawlConfig,
+        progress: ProgressCallback | None = None,
+        *,
+        fetcher: Fetcher | None = None,
+    ) -> None:
         self.config = config
         self.progress = progress
+        self.fetcher = fetcher or default_fetcher(config)
         self.rng = random.Random(config.seed)
-        self.gates: dict[str, HostGate] = {}
-        self.alive = 0  # read from the source, not yet final
+        self.window = config.live_window
+        self.alive = 0  # granted by the frontier, not final yet
         self.unacked = 0  # final, not yet stored by the recorder
+        self.wanted = 0  # asked of the frontier, not answered yet
+        self.adds_unacked = 0  # source URLs sent, not yet in the frontier
+        self.ahead = 0  # frontier URLs not granted yet (as of the last answer)
         self.in_flight = 0
         self.malformed = 0
         self.examples: list[tuple[int, str]] = []
-        self.already_done = 0
-        self.previously_failed = 0
         self.source_error: BaseException | None = None
-        self.retrying = 0
         self.retries = 0
         self.received = 0
         self.feeder_done = False
         self.stopping = False
         self.stop_reason: str | None = None
         self.stop_grace = config.stop_grace
-        self.waiting: set[_Item] = set()
+        self.waiting: set[Item] = set()
+        self.parked: set[str] = set()  # hosts whose extra URLs went back to the frontier
+        self.unparking: set[str] = set()
+        self.sitemap_origins: set[str] = set()
+        self.internal_errors = 0
+        self.repair = state_db.Repair()
         self._date_second = -1
         self._date_text = ""
 
@@ -145,27 +132,30 @@ class CrawlEngine:
         stream = open_source(config.source)  # unreadable source: fail before writing anything
         out_dir = Path(config.out_dir)
         try:
-            prepare_out_dir(out_dir)
-            conn = state_db.open_for_crawl(
-                config.state_path,
-                state_db.fingerprint(source_label, config.url_template, config.namespace),
-                resume=config.resume,
-            )
-            if config.resume:
-                state_db.repair_warc_tails(conn, out_dir, config.warc_prefix)
-            first_seq = state_db.next_warc_seq(conn)
-            conn.close()  # from here on the recorder process is the only writer
-        except BaseException:
+            state_db.prepare_out_dir(out_dir)
+            with state_db.crawl_lock(out_dir):
+                return await self._run_locked(stream, source_label, out_dir)
+        finally:
             if str(config.source) != "-":
                 stream.close()
-            raise
-        self.resume_conn = (
-            state_db.connect(config.state_path, readonly=True) if config.resume else None
+
+    async def _run_locked(self, stream: Any, source_label: str, out_dir: Path) -> CrawlSummary:
+        config = self.config
+        conn = state_db.open_for_crawl(
+            config.state_path,
+            state_db.fingerprint(source_label, config.url_template, config.namespace),
+            resume=config.resume,
         )
+        try:
+            if config.resume:
+                self.repair = state_db.repair_warc_files(conn, out_dir, config.warc_prefix)
+            first_seq = state_db.next_warc_seq(conn)
+        finally:
+            conn.close()  # from here on the recorder process is the only writer
+        self.reader = state_db.connect(config.state_path, readonly=True)
         started_wall = time.time()
         self.started = time.perf_counter()
         self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self.finished = asyncio.Event()
         self.window_open = asyncio.Event()
         self.items = iter_source(
@@ -184,6 +174,13 @@ class CrawlEngine:
                 "first_seq": first_seq,
                 "max_bytes": config.warc_max_bytes,
                 "gzip_level": config.gzip_level,
+                "resume": config.resume,
+                "retry_failed": config.retry_failed,
+                "follow": config.follow,
+                "max_depth": config.max_depth,
+                "max_pages": config.max_pages,
+                "cdx": config.cdx,
+                "run_started": started_wall,
             }
         )
         signals = self._install_signal_handlers()
@@ -192,77 +189,80 @@ class CrawlEngine:
         finally:
             self._remove_signal_handlers(signals)
             final = await self.recorder.close()
-            if str(config.source) != "-":
-                stream.close()
-            if self.resume_conn is not None:
-                self.resume_conn.close()
         if self.recorder.error is not None:
+            self.reader.close()
             raise OutputError(
                 f"cannot write the crawl output in {out_dir}: {self.recorder.error}",
                 hint="check free disk space and permissions, then rerun with --resume",
             )
         if self.source_error is not None:
+            self.reader.close()
             raise self.source_error
-        return self._summary(final or {}, started_wall)
+        try:
+            return build_summary(
+                self.config,
+                final or {"counters": self.recorder.counters},
+                elapsed=time.perf_counter() - self.started,
+                started_wall=started_wall,
+                stopped=self.stop_reason,
+                malformed=self.malformed,
+                examples=tuple(self.examples),
+                retries=self.retries,
+                received=self.received,
+                refetched=self.repair.refetch,
+                internal_errors=self.internal_errors,
+            )
+        finally:
+            self.reader.close()
 
     async def _crawl(self) -> None:
         config = self.config
-        connector = aiohttp.TCPConnector(
-            limit=config.concurrency + 8, limit_per_host=0, ttl_dns_cache=300
+        await self.fetcher.start()
+        self.scheduler = Scheduler(
+            config.host_limits, on_evict=self.fetcher.forget_host, on_room=self._on_room
         )
-        # ``total`` runs from the request's start to the body's end; it never includes a wait
-        # for a pooled connection because the pool (concurrency + 8) is larger than the worker
-        # pool, and per-host waits happen in HostGate before the request. One timer per request
-        # is all it takes: wrapping each request in asyncio.timeout, or a sock_read timer that
-        # aiohttp re-arms on every chunk, cost the event loop measurably more.
-        timeout = aiohttp.ClientTimeout(
-            total=config.timeout, connect=None, sock_connect=config.connect_timeout, sock_read=None
-        )
-        headers = {
-            "User-Agent": config.user_agent,
-            "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-            "Accept-Encoding": "gzip, deflate",
-        }
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            headers=headers,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            trust_env=False,
-        ) as session:
-            self.session = session
-            self.robots = (
-                RobotsCache(session, config.user_agent, config.timeout)
-                if config.respect_robots
-                else None
+        self.robots = (
+            RobotsPolicy(
+                self.fetcher,
+                config.user_agent,
+                ttl=config.robots_ttl,
+                max_attempts=config.max_retries + 1,
+                backoff=lambda n: (
+                    backoff_delay(n, max(config.backoff_base, 0.001), config.backoff_cap, self.rng)
+                    + config.backoff_base
+                ),
+                load=self._load_robots,
+                save=self._save_robots,
             )
-            workers = [asyncio.create_task(self._worker()) for _ in range(config.concurrency)]
-            ticker = asyncio.create_task(self._tick())
-            producer = asyncio.create_task(self._produce())
-            try:
-                await self.finished.wait()
-            finally:
-                self.stopping = True
-                for item in list(self.waiting):
-                    if item.timer is not None:
-                        item.timer.cancel()
-                self.waiting.clear()
-                for _ in workers:
-                    self.queue.put_nowait(None)
-                grace = self.stop_grace if self.stop_reason else None
-                if workers:
-                    _, still_running = await asyncio.wait(workers, timeout=grace)
-                    for task in still_running:
-                        task.cancel()
-                    await asyncio.gather(*workers, return_exceptions=True)
-                for task in (ticker, producer):
+            if config.respect_robots or config.sitemaps
+            else None
+        )
+        workers = [asyncio.create_task(self._worker()) for _ in range(config.concurrency)]
+        ticker = asyncio.create_task(self._tick())
+        producer = asyncio.create_task(self._produce())
+        try:
+            await self.finished.wait()
+        finally:
+            self.stopping = True
+            for item in list(self.waiting):
+                if item.timer is not None:
+                    item.timer.cancel()
+            self.waiting.clear()
+            self.scheduler.stop(len(workers))
+            grace = self.stop_grace if self.stop_reason else None
+            if workers:
+                _, still_running = await asyncio.wait(workers, timeout=grace)
+                for task in still_running:
                     task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                if self.robots is not None:
-                    self.robots.close()
-                self._report_progress()
+                await asyncio.gather(*workers, return_exceptions=True)
+            for task in (ticker, producer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.scheduler.close()
+            self.recorder.flush()
+            await self.fetcher.close()
+            self._report_progress()
 
     # ------------------------------------------------------------------ signals and stops
     def _install_signal_handlers(self) -> list[int]:
@@ -297,16 +297,18 @@ class CrawlEngine:
 
     # ------------------------------------------------------------------ the source
     def _room(self) -> int:
-        return self.config.live_window - self.alive - self.unacked
+        # outcomes on their way to the recorder do not count: the pipe's backpressure bounds
+        # them (RecorderClient.drain), and counting them made workers wait for the recorder
+        return self.window - self.alive - self.wanted
 
-    def _read_chunk(self, want: int) -> tuple[list[tuple[str, int]], list[BadLine], bool]:
+    def _read_chunk(self, want: int) -> tuple[list[tuple[int, str]], list[BadLine], bool]:
         """Up to ``want`` URLs from the source (plus bad lines met on the way); True at the end."""
-        urls: list[tuple[str, int]] = []
+        urls: list[tuple[int, str]] = []
         bad: list[BadLine] = []
         items: Iterator[SourceUrl | BadLine] = self.items
         for item in items:
             if isinstance(item, SourceUrl):
-                urls.append((item.url, item.line))
+                urls.append((item.line, item.url))
                 if len(urls) >= want:
                     return urls, bad, False
             else:
@@ -316,19 +318,18 @@ class CrawlEngine:
         return urls, bad, True
 
     async def _produce(self) -> None:
-        """Read the source while the window has room (a chunk at a time, so it never floods)."""
+        """Feed the frontier from the source, keeping about one window of URLs ahead."""
         from_stdin = str(self.config.source) == "-"
-        min_room = max(1, min(CHUNK // 4, self.config.live_window // 4))
         try:
             while not self.stopping:
-                room = self._room()
-                if room < min_room:
+                lead = self.ahead + self.adds_unacked
+                if lead >= self.window:
                     self.window_open.clear()
                     await self.window_open.wait()
                     continue
-                want = min(room, CHUNK)
+                want = min(self.window - lead, CHUNK)
                 if from_stdin:  # a pipe may block: read it off the loop
-                    urls, bad, ended = await _in_daemon_thread(self._read_chunk, want)
+                    urls, bad, ended = await in_daemon_thread(self._read_chunk, want)
                 else:
                     urls, bad, ended = self._read_chunk(want)
                 self._accept(urls, bad)
@@ -339,142 +340,234 @@ class CrawlEngine:
             self.source_error = exc
             self.request_stop("the source could not be read to the end", grace=0.0)
         self.feeder_done = True
-        if self.alive == 0:
-            self.finished.set()
+        self._pump()
 
-    def _accept(self, urls: list[tuple[str, int]], bad: list[BadLine]) -> None:
+    def _accept(self, urls: list[tuple[int, str]], bad: list[BadLine]) -> None:
         for item in bad:
             self.malformed += 1
             if len(self.examples) < MAX_EXAMPLES:
                 self.examples.append((item.line, item.reason))
             self.recorder.send((BAD_LINE, item.line, item.reason))
-        if self.resume_conn is not None and urls:
-            urls = self._drop_finished(urls)
-        if not urls:
+        if urls:
+            self.adds_unacked += len(urls)
+            self.recorder.send((ADD, urls))
+        self._pump()
+
+    # ------------------------------------------------------------------ the frontier
+    def _pump(self) -> None:
+        """Ask the frontier for URLs while the window has room; notice the end of the crawl."""
+        if self.stopping:
             return
-        self.recorder.send((PENDING, urls))
-        self.alive += len(urls)
-        put = self.queue.put_nowait
-        for url, line in urls:
-            put(_Item(url, line))
+        for host in list(self.parked - self.unparking):  # hosts with room come first
+            room = self._room()
+            if room <= 0:
+                break
+            slot = self.scheduler.slots.get(host)
+            size, cap = (slot.size, slot.cap) if slot else (0, self.config.host_limits(host)[2])
+            if size <= cap // 2:
+                self.unparking.add(host)
+                self._ask(UNPARK, min(cap - size, room), host)
+        room = self._room()
+        if room >= max(1, min(CHUNK // 4, self.window // 4)) and (
+            self.ahead > 0 or self.adds_unacked > 0
+        ):
+            self._ask(WANT, room)
+        self._check_finished()
 
-    def _drop_finished(self, urls: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        marks = ",".join("?" * len(urls))
-        known = dict(
-            self.resume_conn.execute(  # type: ignore[union-attr]
-                f"SELECT url, status FROM urls WHERE url IN ({marks})", [u for u, _ in urls]
-            ).fetchall()
-        )
-        keep = []
-        for url, line in urls:
-            status = known.get(url)
-            if status == "done":
-                self.already_done += 1
-            elif status in ("failed", "skipped") and not self.config.retry_failed:
-                self.previously_failed += 1
-            else:
-                keep.append((url, line))
-        return keep
+    def _ask(self, kind: int, n: int, host: str | None = None) -> None:
+        self.wanted += n
+        self.recorder.send((WANT, n) if kind == WANT else (UNPARK, host, n))
+        self.recorder.flush()  # a request for URLs never waits for the next batch
 
-    def _on_ack(self, finals: int, counters: tuple[int, int, int, int]) -> None:
+    def _check_finished(self) -> None:
+        if (
+            self.feeder_done
+            and self.alive == 0
+            and self.unacked == 0
+            and self.wanted == 0
+            and self.adds_unacked == 0
+            and self.ahead == 0
+            and not self.parked
+            and self.recorder.idle
+        ):
+            self.finished.set()
+
+    def _on_ack(self, reply: tuple) -> None:
+        try:
+            self._apply_ack(reply)
+        except Exception as exc:  # a bug here must stop the crawl, not hang it
+            self.internal_errors += 1
+            self.request_stop(f"internal error: {type(exc).__name__}: {exc}", grace=0.0)
+
+    def _apply_ack(self, reply: tuple) -> None:
+        frames, finals, _processed, _counters, grants, host_grants, sitemaps, ahead = reply
+        answered, adds = self.recorder.answered(frames)
+        self.wanted -= answered
+        self.adds_unacked -= adds
         self.unacked -= finals
         if self.recorder.error is not None and self.stop_reason is None:
             self.request_stop("the recorder process stopped", grace=0.0)
-        if self._room() >= max(1, min(CHUNK // 4, self.config.live_window // 4)):
+            return
+        for host, rows, exhausted in host_grants:
+            self.unparking.discard(host)
+            if exhausted:
+                self.parked.discard(host)
+            for row in rows:
+                self.alive += 1
+                self.scheduler.put(Item(row[0], row[1], row[2], row[3], origin_of(row[1])))
+        for seq, url, depth, host in grants:
+            self._admit(seq, url, depth, host)
+        for url, depth in sitemaps:
+            self._sitemap_job(url, depth)
+        self.ahead = ahead
+        if self.ahead + self.adds_unacked < self.window:
             self.window_open.set()
+        self._pump()
 
-    def _final(self) -> None:
-        self.alive -= 1
-        self.unacked += 1
-        if self.alive == 0 and self.feeder_done:
-            self.finished.set()
+    def _admit(self, seq: int, url: str, depth: int, host: str) -> None:
+        if self.stopping:
+            return
+        item = Item(seq, url, depth, host, origin_of(url))
+        if host in self.parked or not self.scheduler.offer(item):
+            self.parked.add(host)
+            self.recorder.send((RETURN, host, seq))
+            return
+        self.alive += 1
 
-    # ------------------------------------------------------------------ fetching
+    def _on_room(self, slot: HostSlot) -> None:
+        if slot.host in self.parked and slot.host not in self.unparking:
+            self._pump()
+
+    def _sitemap_job(self, url: str, depth: int) -> None:
+        if self.stopping:
+            return
+        self.alive += 1
+        self.scheduler.put(Item(None, url, depth, host_of(url), origin_of(url), SITEMAP_ITEM))
+
+    # ------------------------------------------------------------------ workers
     async def _worker(self) -> None:
-        queue = self.queue
+        scheduler = self.scheduler
         while True:
-            item = await queue.get()
-            if item is None or self.stopping:
+            try:
+                got = await scheduler.next()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a scheduler bug must not kill the worker
+                self.internal_errors += 1
+                await asyncio.sleep(0.01)
+                continue
+            if got is None:
                 return
+            slot, item = got
             self.in_flight += 1
             try:
-                await self._fetch(item)
+                if self.stopping:
+                    self._abandon(item)
+                else:
+                    await self._process(slot, item)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._unexpected(item, exc)
             finally:
                 self.in_flight -= 1
+                try:
+                    scheduler.release(slot)
+                except Exception:
+                    self.internal_errors += 1
+            if self.recorder.congested:
+                await self.recorder.drain()
 
-    def _gate_for(self, origin: str, url: str) -> HostGate:
-        limit, rate = self.config.host_limits(URL(url, encoded=True).host or "")
-        gate = HostGate(limit, rate, unlimited=limit >= self.config.concurrency)
-        if self.robots is not None:
-            rules = self.robots.cached(origin)
-            if rules is not None and rules.crawl_delay:
-                gate.slow_down(float(rules.crawl_delay))
-        self.gates[origin] = gate
-        return gate
-
-    async def _fetch(self, item: _Item) -> None:
+    async def _process(self, slot: HostSlot, item: Item) -> None:
         config = self.config
-        url = item.url
-        origin = _origin(url)
         robots = self.robots
-        if robots is not None:
-            rules = robots.cached(origin) or await robots.rules_for(origin)
-            refusal = rules.allows(url, config.user_agent)
-            if refusal is not None:
-                self.recorder.send((SKIPPED, url, refusal))
-                self._final()
+        while robots is not None:
+            verdict = robots.check(slot, item)
+            if verdict is ALLOW:
+                break
+            if verdict is WAIT:  # another worker is fetching robots.txt: the host is paused
+                self.scheduler.put(item, front=True)
                 return
-        gate = self.gates.get(origin) or self._gate_for(origin, url)
-        await gate.acquire()
+            if verdict is FETCH:  # the robots.txt request takes this turn of the host
+                hold = await self._refresh_robots(slot, item.origin)
+                if hold is not None:  # robots.txt unavailable for now: the host waits
+                    self.scheduler.hold(slot, hold)
+                self.scheduler.put(item, front=True)
+                return
+            if isinstance(verdict, Deferred):
+                self._defer_origin(slot, item, verdict)
+                return
+            if config.respect_robots:
+                self._skip(item, verdict, "robots")
+                return
+            break  # --ignore-robots with --sitemaps: robots.txt read, not obeyed
         item.attempts += 1
-        status: int | None = None
-        retry_after: float | None = None
+        item.tries += 1
+        accept = (
+            HTML_TYPES
+            if item.kind == PAGE and item.depth > 0 and config.follow is not None
+            else None
+        )
         try:
-            async with self.session.get(URL(url, encoded=True), allow_redirects=False) as resp:
-                status = resp.status
-                if is_retryable_status(status):
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                    error = f"HTTP {status} {resp.reason or ''}".rstrip()
-                elif status >= 400:
-                    self._fail(item, f"HTTP {status} {resp.reason or ''}".rstrip(), status)
-                    return
-                else:
-                    body = await self._read_body(resp, config.max_body_bytes)
-                    self._done(item, resp, body)
-                    return
-        except TimeoutError:
-            error = f"timeout after {config.timeout:g} s"
+            response = await self.fetcher.fetch(
+                item.url, max_bytes=config.max_body_bytes, accept=accept
+            )
+        except FetchError as exc:
+            self._retry(slot, item, str(exc), None, None)
+            return
         except BodyTooLarge as exc:
-            self._fail(item, f"body larger than {config.max_body_bytes} bytes ({exc})", status)
+            self._fail(item, f"body larger than {config.max_body_bytes} bytes ({exc})", None)
             return
-        except aiohttp.ClientPayloadError as exc:
-            error = f"connection broken mid-body ({type(exc).__name__})"
-        except (aiohttp.InvalidURL, ValueError) as exc:
-            self._fail(item, f"invalid URL ({exc})", None)
+        except NotAccepted as exc:
+            self._skip(item, str(exc), "type")
             return
-        except aiohttp.ClientConnectionError as exc:
-            error = f"{type(exc).__name__}: {exc}".strip()[:200]
-        except aiohttp.ClientError as exc:
-            error = f"{type(exc).__name__}: {exc}".strip()[:200]
-        finally:
-            gate.release()
-        self._retry_or_fail(item, error, status, retry_after, gate)
+        if item.kind == SITEMAP_ITEM:
+            if 200 <= response.status < 300:
+                self.recorder.send((SITEMAP, item.url, response.body, item.depth))
+            self._finish(item)
+            return
+        status = response.status
+        if config.follow_redirects and is_redirect(response):
+            self._redirect(item, response)
+        elif is_retryable_status(status):
+            retry_after = parse_retry_after(response.header("Retry-After"))
+            self._retry(slot, item, _status_text(response), status, retry_after)
+        elif status >= 400:
+            self._fail(item, _status_text(response), status)
+        else:
+            self._done(item, response)
 
-    async def _read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
-        length = resp.content_length
-        if length is not None:
-            if length > limit:
-                raise BodyTooLarge(f"Content-Length {length}")
-            return await resp.read()
-        chunks = []
-        size = 0
-        content = resp.content
-        while chunk := await content.readany():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"more than {size} bytes without Content-Length")
-            chunks.append(chunk)
-        return b"".join(chunks)
+    async def _refresh_robots(self, slot: HostSlot, origin: str) -> float | None:
+        robots = self.robots
+        assert robots is not None
+        self.scheduler.pause(slot)
+        try:
+            hold = await robots.refresh(slot, origin)
+        finally:
+            self.scheduler.resume(slot)
+        entry = slot.robots.get(origin)
+        problem = getattr(entry, "problem", None)
+        if problem is not None:
+            self.recorder.send((HOST, slot.host, problem))
+        elif self.config.sitemaps and origin not in self.sitemap_origins and hold is None:
+            self.sitemap_origins.add(origin)
+            for url in robots.sitemaps(slot, origin):
+                self._sitemap_job(url, 1)
+        return hold
+
+    def _redirect(self, item: Item, response: Response) -> None:
+        chain = [hop[0] for hop in item.hops or ()] + [item.url]
+        try:
+            target = next_hop(chain, response, self.config.max_redirects)
+        except RedirectError as exc:
+            self._fail(item, str(exc), response.status)
+            return
+        item.hops = [*(item.hops or ()), response.record(self._now_date())]
+        item.url = target
+        item.host = host_of(target)
+        item.origin = origin_of(target)
+        item.tries = 0
+        self.scheduler.put(item)  # the next hop waits for its own host's robots and limits
 
     # ------------------------------------------------------------------ outcomes
     def _now_date(self) -> str:
@@ -484,71 +577,136 @@ class CrawlEngine:
             self._date_text = warc_date()
         return self._date_text
 
-    def _done(self, item: _Item, resp: aiohttp.ClientResponse, body: bytes) -> None:
-        info = resp.request_info
-        version = resp.version
-        parts = (
-            item.url,
-            self._now_date(),
-            info.method,
-            info.url.raw_path_qs,
-            tuple(info.headers.items()),
-            f"{version.major}.{version.minor}" if version else "1.1",
-            resp.status,
-            resp.reason or "",
-            resp.raw_headers,
-            body,
-        )
-        self.received += len(body)
-        self.recorder.send((DONE, parts, item.attempts, resp.status))
-        self._final()
+    def _finish(self, item: Item) -> None:
+        item.final = True
+        self.alive -= 1
+        if item.seq is not None:
+            self.unacked += 1
+        if self.alive == 0:
+            self._pump()
 
-    def _fail(self, item: _Item, error: str, status: int | None) -> None:
-        self.recorder.send((FAILED, item.url, item.attempts, status, error))
-        self._final()
-        if self.config.fail_fast and self.stop_reason is None:
+    def _done(self, item: Item, response: Response) -> None:
+        records = [*(item.hops or ()), response.record(self._now_date())]
+        final_url = item.url if item.hops else None
+        following = self.config.follow is not None
+        kind = "html" if following and response.content_type in HTML_TYPES else ""
+        self.received += len(response.body)
+        self.recorder.send(
+            (DONE, item.seq, records, item.attempts, response.status, final_url, item.depth, kind)
+        )
+        self._finish(item)
+
+    def _fail(self, item: Item, error: str, status: int | None) -> None:
+        if item.seq is not None:
+            self.recorder.send((FAILED, item.seq, item.attempts, status, error))
+        self._finish(item)
+        if self.config.fail_fast and self.stop_reason is None and item.seq is not None:
             self.request_stop(f"fail-fast: {item.url}: {error}", grace=0.0)
 
-    def _retry_or_fail(
+    def _skip(self, item: Item, reason: str, why: str) -> None:
+        if item.seq is not None:
+            self.recorder.send((SKIPPED, item.seq, reason, why))
+        self._finish(item)
+
+    def _defer(self, item: Item, reason: str) -> None:
+        if item.seq is not None:
+            self.recorder.send((DEFERRED, item.seq, reason))
+        self._finish(item)
+
+    def _defer_origin(self, slot: HostSlot, item: Item, reason: str) -> None:
+        """robots.txt of this origin stayed unreachable: defer it and its queued companions."""
+        self._defer(item, reason)
+        for other in self.scheduler.drain(slot):
+            if other.origin == item.origin:
+                self._defer(other, reason)
+            else:
+                self.scheduler.put(other)
+
+    def _abandon(self, item: Item) -> None:
+        """Stopping: the URL stays pending in the state (a resumed crawl fetches it)."""
+        item.final = True
+        self.alive -= 1
+
+    def _retry(
         self,
-        item: _Item,
+        slot: HostSlot,
+        item: Item,
         error: str,
         status: int | None,
         retry_after: float | None,
-        gate: HostGate,
     ) -> None:
         config = self.config
-        if item.attempts > config.max_retries:
-            self._fail(item, f"{error} (after {item.attempts} attempts)", status)
+        delay = retry_delay(
+            item.tries,
+            config.max_retries,
+            base=config.backoff_base,
+            cap=config.backoff_cap,
+            rng=self.rng,
+            retry_after=retry_after,
+            max_retry_after=config.max_retry_after,
+        )
+        if delay is None:
+            self._fail(item, f"{error} (after {item.tries} attempts)", status)
             return
         if self.stopping:
-            return  # stays pending in the state; a resumed crawl fetches it again
-        delay = backoff_delay(item.attempts, config.backoff_base, config.backoff_cap, self.rng)
-        if retry_after is not None:
-            honoured = min(retry_after, config.max_retry_after)
-            gate.block_for(honoured)
-            delay = max(delay, honoured)
+            self._abandon(item)
+            return
         self.retries += 1
-        self.retrying += 1
+        if retry_after is not None:  # Retry-After holds the whole host, not one URL
+            self.scheduler.hold(slot, delay)
+            self.scheduler.put(item, front=True)
+            return
         self.waiting.add(item)
         item.timer = self.loop.call_later(delay, self._requeue, item)
 
-    def _requeue(self, item: _Item) -> None:
+    def _requeue(self, item: Item) -> None:
         self.waiting.discard(item)
-        self.retrying -= 1
         item.timer = None
-        if not self.stopping:
-            self.queue.put_nowait(item)
+        if self.stopping:
+            self._abandon(item)
+            return
+        try:
+            self.scheduler.put(item)
+        except Exception as exc:
+            self._unexpected(item, exc)
+
+    def _unexpected(self, item: Item, exc: Exception) -> None:
+        """A failure no middleware expected: retry the URL, then fail it with the error."""
+        if item.final:
+            return
+        self.internal_errors += 1
+        item.tries = max(item.tries, 1)
+        error = f"unexpected {type(exc).__name__}: {exc}"[:300]
+        try:
+            delay = backoff_delay(item.tries, self.config.backoff_base, 1.0, self.rng)
+        except Exception:
+            delay = 0.0
+        if item.tries > self.config.max_retries or self.stopping:
+            self._fail(item, f"{error} (after {item.tries} attempts)", None)
+            return
+        item.tries += 1
+        self.retries += 1
+        self.waiting.add(item)
+        item.timer = self.loop.call_later(delay, self._requeue, item)
+
+    def _load_robots(self, origin: str) -> tuple[float, int, bytes] | None:
+        return self.reader.execute(
+            "SELECT fetched_at, status, body FROM robots WHERE origin=?", (origin,)
+        ).fetchone()
+
+    def _save_robots(self, origin: str, fetched_at: float, status: int, body: bytes) -> None:
+        self.recorder.send((ROBOTS, origin, fetched_at, status, body))
 
     # ------------------------------------------------------------------ reporting
     def snapshot(self) -> CrawlProgress:
         elapsed = time.perf_counter() - self.started
-        done, failed, disallowed, duplicates = self.recorder.counters
+        c = dict(zip(COUNTERS, self.recorder.counters, strict=True))
+        done = c["done"]
         return CrawlProgress(
             done=done,
-            failed=failed,
-            skipped=disallowed + duplicates + self.malformed,
-            retrying=self.retrying,
+            failed=c["failed"],
+            skipped=c["disallowed"] + c["duplicates"] + c["not_html"] + self.malformed,
+            retrying=len(self.waiting),
             in_flight=self.in_flight,
             bytes_received=self.received,
             elapsed_seconds=elapsed,
@@ -567,59 +725,26 @@ class CrawlEngine:
                 self.request_stop("the recorder process stopped", grace=0.0)
             self._report_progress()
 
-    def _summary(self, final: dict, started_wall: float) -> CrawlSummary:
-        elapsed = time.perf_counter() - self.started
-        done, failed, disallowed, duplicates = final.get("counters", self.recorder.counters)
-        config = self.config
-        conn = state_db.connect(config.state_path)
-        with conn:
-            conn.execute(
-                "INSERT INTO runs(started_at, finished_at, stopped, done, failed) VALUES (?,?,?,?,?)",
-                (started_wall, time.time(), self.stop_reason, done, failed),
-            )
-        files = tuple(str(Path(config.out_dir) / name) for name in state_db.warc_file_names(conn))
-        conn.close()
-        return CrawlSummary(
-            done=done,
-            failed=failed,
-            skipped=self.malformed + disallowed + duplicates,
-            malformed=self.malformed,
-            disallowed=disallowed,
-            duplicates=duplicates,
-            already_done=self.already_done,
-            previously_failed=self.previously_failed,
-            pending=max(self.alive, 0),
-            retries=self.retries,
-            pages_per_second=done / elapsed if elapsed > 0 else 0.0,
-            elapsed_seconds=elapsed,
-            bytes_received=self.received,
-            by_status={str(k): v for k, v in sorted(final.get("by_status", {}).items())},
-            top_errors=tuple((str(e), n) for e, n in final.get("errors", [])),
-            malformed_examples=tuple(self.examples),
-            warc_files=files,
-            state_file=str(config.state_path),
-            stopped=self.stop_reason,
-            seed=config.seed,
-            settings={
-                "concurrency": config.concurrency,
-                "per_host": config.per_host,
-                "rate": config.rate,
-                "max_retries": config.max_retries,
-                "timeout": config.timeout,
-                "respect_robots": config.respect_robots,
-                "user_agent": config.user_agent,
-                "gzip_level": config.gzip_level,
-            },
-        )
+
+def _status_text(response: Response) -> str:
+    return f"HTTP {response.status} {response.reason}".rstrip()
 
 
 async def crawl_async(
-    config: CrawlConfig, progress: ProgressCallback | None = None
+    config: CrawlConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    fetcher: Fetcher | None = None,
 ) -> CrawlSummary:
-    """Run a crawl on the current event loop."""
-    return await CrawlEngine(config, progress).run()
+    """Run a crawl on the current event loop (``fetcher``: another transport, e.g. in tests)."""
+    return await CrawlEngine(config, progress, fetcher=fetcher).run()
 
 
-def crawl(config: CrawlConfig, progress: ProgressCallback | None = None) -> CrawlSummary:
+def crawl(
+    config: CrawlConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    fetcher: Fetcher | None = None,
+) -> CrawlSummary:
     """Run a crawl to the end (or to a stop) and return its summary; blocks."""
-    return asyncio.run(crawl_async(config, progress))
+    return asyncio.run(crawl_async(config, progress, fetcher=fetcher))

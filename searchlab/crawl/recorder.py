@@ -1,20 +1,20 @@
-"""The recorder: a child process that is the only writer of WARC files and of the state file.
+"""The recorder: a child process that owns the state file (the frontier and seen set) and the
+WARC files, and does everything per page that is not fetching.
 
-Why a process and not a thread: gzip, digests and SQLite cost about as much CPU per page as
-fetching it, and in a thread they fight the event loop for the GIL — on a busy machine every
-hand-over costs the loop a scheduler time slice, which halved throughput in our measurements.
-In its own process the recorder runs on another core and the event loop only pickles batches
-of finished fetches into a socket.
+Why a process and not a thread: gzip, digests, SQLite and link extraction cost about as much
+CPU per page as fetching it, and in a thread they fight the event loop for the GIL. In its own
+process the recorder runs on another core; the event loop only pickles batches of messages.
+
+What it does with each message is frontier.py's ``RecorderCore``. Frontier requests (new
+URLs, grants) are answered before the backlog of pages to write, a slice at a time, so the
+engine never waits for its next URLs behind the writing.
 
 Protocol (both ways): 4-byte big-endian length + a pickled object. The engine sends lists of
-messages; after each list the recorder answers ``(finals, counters)`` — how many URLs reached
-a final state (this frees room in the crawl's window) and running totals for progress. At
-``CLOSE`` it commits, closes the WARC file and answers ``("final", stats)``.
-
-Each batch is written to the WARC file, flushed, and only then committed to the state,
-together with the WARC bytes it covers — so after any crash the state never points past what
-is on disk, and ``repair_warc_tails`` drops the rest on resume. The recorder ignores SIGINT and
-SIGTERM (the engine decides when to stop) and commits and exits if the engine disappears.
+messages; the recorder answers with ``RecorderCore.ack`` tuples (frames answered, URLs
+finalised, messages processed, running counters, grants). Each batch of records is written, fsynced, and only then committed with the
+WARC bytes it covers, so after any crash the state never points past what is on disk. The
+recorder ignores SIGINT and SIGTERM (the engine decides when to stop) and commits and exits if
+the engine disappears.
 """
 
 from __future__ import annotations
@@ -25,24 +25,35 @@ import os
 import pickle
 import signal
 import socket
-import sqlite3
 import sys
 import time
-from collections import Counter
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from searchlab.crawl.frontier import (
+    ADD,
+    CLOSE,
+    CONTROL,
+    COUNTERS,
+    RETURN,
+    UNPARK,
+    WANT,
+    RecorderCore,
+)
 
 if TYPE_CHECKING:  # the child process never imports asyncio: it halves its start-up time
     import asyncio
     import subprocess
 
-PENDING, DONE, FAILED, SKIPPED, BAD_LINE, CLOSE = range(6)
 _ROOT = str(Path(__file__).resolve().parents[2])  # so the child imports this same searchlab
 COMMIT_EVERY_MESSAGES = 2000
 COMMIT_EVERY_SECONDS = 1.0
 SEND_EVERY_MESSAGES = 32  # small frames keep the recorder busy sooner (measured: 128 was slower)
 SEND_EVERY_SECONDS = 0.02
+PIPE_HIGH_WATER = 4 * 1024 * 1024  # engine → recorder bytes buffered before workers wait
+SLICE = 32  # outcomes written between two looks for frontier requests
 
 
 def _frame(obj: Any) -> bytes:
@@ -51,107 +62,6 @@ def _frame(obj: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------- child side
-class RecorderCore:
-    """Applies messages to the WARC rotator and the state database."""
-
-    def __init__(self, conn: sqlite3.Connection, rotator: Any) -> None:
-        self.conn = conn
-        self.rotator = rotator
-        self.done = 0
-        self.failed = 0
-        self.disallowed = 0
-        self.duplicates = 0
-        self.by_status: Counter[int] = Counter()
-        self.errors: Counter[str] = Counter()
-        self._recorded_sizes: dict[str, int] = {}
-
-    def counters(self) -> tuple[int, int, int, int]:
-        return (self.done, self.failed, self.disallowed, self.duplicates)
-
-    def handle(self, message: tuple) -> int:
-        """Apply one message; return 1 if it was a URL's final outcome."""
-        kind = message[0]
-        now = time.time()
-        conn = self.conn
-        if kind == DONE:
-            _, parts, attempts, status = message
-            url = parts[0]
-            name, offset = self.rotator.next_location()
-            # One statement both checks and claims the URL (no SELECT first): no row changed
-            # means the source listed this URL twice and its first copy is already stored.
-            claimed = conn.execute(
-                "UPDATE urls SET status='done', attempts=attempts+?, http_status=?, last_error=NULL,"
-                " warc_file=?, warc_offset=?, updated_at=? WHERE url=? AND status!='done'",
-                (attempts, status, name, offset, now, url),
-            ).rowcount
-            if not claimed:
-                self.duplicates += 1
-                return 1
-            try:
-                self.rotator.write(parts)
-            except BaseException:
-                # nothing of this record is committed: leave the URL for a resumed crawl
-                conn.execute(
-                    "UPDATE urls SET status='pending', warc_file=NULL, warc_offset=NULL "
-                    "WHERE url=?",
-                    (url,),
-                )
-                raise
-            self.done += 1
-            self.by_status[status] += 1
-            return 1
-        if kind == PENDING:
-            conn.executemany(
-                "INSERT INTO urls(url, line, status, attempts) VALUES (?, ?, 'pending', 0) "
-                "ON CONFLICT(url) DO UPDATE SET status='pending' WHERE status='failed'",
-                message[1],
-            )
-            return 0
-        if kind == FAILED:
-            _, url, attempts, status, error = message
-            conn.execute(
-                "UPDATE urls SET status='failed', attempts=attempts+?, http_status=?, last_error=?,"
-                " updated_at=? WHERE url=? AND status!='done'",
-                (attempts, status, error, now, url),
-            )
-            self.failed += 1
-            if status is not None:
-                self.by_status[status] += 1
-            self.errors[error] += 1
-            return 1
-        if kind == SKIPPED:
-            _, url, reason = message
-            conn.execute(
-                "UPDATE urls SET status='skipped', last_error=?, updated_at=? WHERE url=?",
-                (reason, now, url),
-            )
-            self.disallowed += 1
-            return 1
-        if kind == BAD_LINE:
-            conn.execute("INSERT INTO input_errors(line, reason) VALUES (?, ?)", message[1:3])
-            return 0
-        raise ValueError(f"unknown recorder message {kind}")
-
-    def commit(self) -> None:
-        self.rotator.flush()  # WARC bytes reach the OS before the rows that point at them
-        for name, size in self.rotator.sizes.items():
-            if self._recorded_sizes.get(name) != size:
-                self.conn.execute(
-                    "INSERT INTO warc_files(name, committed_bytes) VALUES (?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET committed_bytes=excluded.committed_bytes",
-                    (name, size),
-                )
-                self._recorded_sizes[name] = size
-        self.conn.execute("COMMIT")
-
-    def final_stats(self) -> dict[str, Any]:
-        return {
-            "counters": self.counters(),
-            "by_status": dict(self.by_status),
-            "errors": self.errors.most_common(10),
-        }
-
-
 def _read_exact(sock: socket.socket, n: int) -> bytes | None:
     chunks = []
     while n:
@@ -168,45 +78,75 @@ def _read_exact(sock: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[bytes] | None:
+    """The frames already in the socket (with ``wait``, the next one, waiting up to the
+    socket timeout); None when the engine has gone."""
+    import select
+
+    if not wait and not select.select([sock], [], [], 0)[0]:
+        return []
+    try:
+        head = _read_exact(sock, 4)
+    except TimeoutError:
+        return []
+    frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
+    if frame is None:
+        return None
+    frames = [frame]
+    while len(frames) < most and select.select([sock], [], [], 0)[0]:
+        head = _read_exact(sock, 4)
+        frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
+        if frame is None:
+            break
+        frames.append(frame)
+    return frames
+
+
 def serve(sock: socket.socket, params: dict[str, Any]) -> None:
     """The child's main loop: frames in, WARC + state out, acknowledgements back."""
     from searchlab.crawl import state as state_db
     from searchlab.crawl.warc import WarcRotator
 
+    out_dir = Path(params["out_dir"])
     conn = state_db.connect(Path(params["state_path"]))
     rotator = WarcRotator(
-        Path(params["out_dir"]),
-        params["prefix"],
-        params["first_seq"],
-        params["max_bytes"],
-        params["gzip_level"],
+        out_dir, params["prefix"], params["first_seq"], params["max_bytes"], params["gzip_level"]
     )
-    core = RecorderCore(conn, rotator)
     conn.execute("BEGIN")
+    core = RecorderCore(conn, rotator, params)
     dirty = 0
     last_commit = time.monotonic()
     sock.settimeout(COMMIT_EVERY_SECONDS)
     closing = False
+    backlog: deque[tuple] = deque()  # outcomes to write, taken a slice at a time
     try:
-        while not closing:
-            try:
-                head = _read_exact(sock, 4)
-                frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
-            except TimeoutError:
-                frame = b""
-            if frame is None:
+        while not closing or backlog:
+            frames = [] if closing else _read_frames(sock, wait=not backlog)
+            if frames is None:
                 break  # the engine went away: keep what we have
-            finals = 0
-            if frame:
+            for frame in frames:
                 for message in pickle.loads(frame):
                     if message[0] == CLOSE:
                         closing = True
-                        break
-                    finals += core.handle(message)
-                    dirty += 1
+                    elif message[0] in CONTROL:
+                        # the frontier first (new URLs, grants), answered at once, so the
+                        # engine never waits for its next URLs behind pages to write
+                        core.handle(message)
+                        dirty += 1
+                    else:
+                        backlog.append(message)
+            if frames and not closing:
+                sock.sendall(_frame(core.ack(len(frames), 0, 0)))
+            finals = processed = 0
+            for _ in range(min(len(backlog), SLICE)):
+                finals += core.handle(backlog.popleft())
+                processed += 1
+            dirty += processed
+            if processed and not closing:
+                sock.sendall(_frame(core.ack(0, finals, processed)))
             now = time.monotonic()
             if dirty and (
-                closing
+                (closing and not backlog)
                 or dirty >= COMMIT_EVERY_MESSAGES
                 or now - last_commit >= COMMIT_EVERY_SECONDS
             ):
@@ -214,15 +154,30 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
                 conn.execute("BEGIN")
                 dirty = 0
                 last_commit = now
-            if frame and not closing:
-                sock.sendall(_frame((finals, core.counters())))
+            if params.get("cdx") and rotator.closed:
+                _index_closed(rotator, out_dir)
     finally:
         core.commit()
         rotator.close()
-        conn.close()
+    stats = core.final_stats()
+    conn.close()
+    if closing and params.get("cdx"):
+        from searchlab.crawl import cdx
+
+        with contextlib.closing(state_db.connect(Path(params["state_path"]))) as reader:
+            names = state_db.warc_file_names(reader)
+        _index_closed(rotator, out_dir)
+        stats["cdx"] = str(cdx.write_index(out_dir, names))
     if closing:
         sock.settimeout(None)
-        sock.sendall(_frame(("final", core.final_stats())))
+        sock.sendall(_frame(("final", stats)))
+
+
+def _index_closed(rotator: Any, out_dir: Path) -> None:
+    from searchlab.crawl import cdx
+
+    while rotator.closed:
+        cdx.index_file(out_dir / rotator.closed.pop())
 
 
 def main(argv: list[str]) -> int:
@@ -244,16 +199,21 @@ def main(argv: list[str]) -> int:
 
 # ---------------------------------------------------------------------------- engine side
 class RecorderClient:
-    """The engine's handle on the recorder process: buffered sends, acks, final stats."""
+    """The engine's handle on the recorder process: buffered sends with backpressure, acks,
+    final stats."""
 
-    def __init__(self, on_ack: Callable[[int, tuple[int, int, int, int]], None]) -> None:
+    def __init__(self, on_ack: Callable[[tuple], None]) -> None:
         self.on_ack = on_ack
         self.outbox: list[tuple] = []
-        self.counters = (0, 0, 0, 0)
+        self.counters = (0,) * len(COUNTERS)
         self.final: dict[str, Any] | None = None
         self.error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.unacked_frames = 0
+        self.data_pending = 0  # outcomes and other writes sent, not yet processed
         self._final_future: asyncio.Future[None] | None = None
+        self._frame_asks = [0, 0]  # URLs asked for (WANT, UNPARK) and added (ADD) this frame
+        self._asks: deque[list[int]] = deque()  # the same, per frame sent and not answered
 
     async def start(self, params: dict[str, Any]) -> None:
         import asyncio
@@ -279,10 +239,20 @@ class RecorderClient:
         loop = asyncio.get_running_loop()
         self._final_future = loop.create_future()
         self.reader, self.writer = await asyncio.open_unix_connection(sock=parent)
+        self.writer.transport.set_write_buffer_limits(high=PIPE_HIGH_WATER)
         self._reader_task = asyncio.create_task(self._read_acks())
         self._flusher_task = asyncio.create_task(self._flush_regularly())
 
     def send(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == WANT:
+            self._frame_asks[0] += message[1]
+        elif kind == UNPARK:
+            self._frame_asks[0] += message[2]
+        elif kind == ADD:
+            self._frame_asks[1] += len(message[1])
+        elif kind != RETURN:
+            self.data_pending += 1  # written later: answered by its own reply
         self.outbox.append(message)
         if len(self.outbox) >= SEND_EVERY_MESSAGES:
             self.flush()
@@ -291,6 +261,33 @@ class RecorderClient:
         if self.outbox and not self.writer.is_closing():
             self.writer.write(_frame(self.outbox))
             self.outbox = []
+            self.unacked_frames += 1
+            self._asks.append(self._frame_asks)
+            self._frame_asks = [0, 0]
+
+    def answered(self, frames: int) -> tuple[int, int]:
+        """(URLs asked for, URLs added) by the ``frames`` oldest frames not answered yet."""
+        asked = added = 0
+        for _ in range(min(frames, len(self._asks))):
+            a, b = self._asks.popleft()
+            asked += a
+            added += b
+        return asked, added
+
+    @property
+    def idle(self) -> bool:
+        """Everything sent has been answered."""
+        return not self.outbox and self.unacked_frames == 0 and self.data_pending == 0
+
+    @property
+    def congested(self) -> bool:
+        return self.writer.transport.get_write_buffer_size() > PIPE_HIGH_WATER
+
+    async def drain(self) -> None:
+        """Wait while the pipe to the recorder holds more than PIPE_HIGH_WATER bytes."""
+        if self.congested and not self.writer.is_closing():
+            with contextlib.suppress(ConnectionError):
+                await self.writer.drain()
 
     @property
     def alive(self) -> bool:
@@ -317,15 +314,17 @@ class RecorderClient:
                 if reply[0] == "error":
                     self.error = reply[1]
                     break
-                finals, self.counters = reply
-                self.on_ack(finals, self.counters)
+                self.unacked_frames -= reply[0]
+                self.data_pending -= reply[2]
+                self.counters = reply[3]
+                self.on_ack(reply)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             self.error = self.error or f"the recorder process ended unexpectedly ({exc!r})"
         finally:
             if self._final_future is not None and not self._final_future.done():
                 self._final_future.set_result(None)
             if self.error is not None:
-                self.on_ack(0, self.counters)
+                self.on_ack((0, 0, 0, self.counters, [], [], [], 0))
 
     async def close(self) -> dict[str, Any] | None:
         """Send everything, ask the recorder to commit and finish, wait for it to exit."""

@@ -28,6 +28,11 @@ class CrawlReport:
     warc_files: tuple[tuple[str, int], ...]  # (file, bytes committed)
     runs: int
     interrupted_runs: int
+    deferred: int = 0
+    discovered: int = 0  # URLs found by link following or sitemaps (depth > 0)
+    redirected: int = 0
+    unreachable_host_count: int = 0
+    unreachable_hosts: tuple[tuple[str, str], ...] = ()  # the first 20
 
 
 def read_report(out_dir: str | Path) -> CrawlReport:
@@ -50,7 +55,8 @@ def read_report(out_dir: str | Path) -> CrawlReport:
             "GROUP BY http_status ORDER BY http_status"
         ).fetchall()
         errors = conn.execute(
-            "SELECT last_error, COUNT(*) AS n FROM urls WHERE status IN ('failed', 'skipped') "
+            "SELECT last_error, COUNT(*) AS n FROM urls "
+            "WHERE status IN ('failed', 'skipped', 'deferred') "
             "GROUP BY last_error ORDER BY n DESC LIMIT 10"
         ).fetchall()
         attempts = conn.execute(
@@ -61,6 +67,11 @@ def read_report(out_dir: str | Path) -> CrawlReport:
             "SELECT name, committed_bytes FROM warc_files ORDER BY rowid"
         ).fetchall()
         input_errors = conn.execute("SELECT COUNT(*) FROM input_errors").fetchone()[0]
+        discovered, redirected = conn.execute(
+            "SELECT COALESCE(SUM(depth > 0), 0), COALESCE(SUM(final_url IS NOT NULL), 0) FROM urls"
+        ).fetchone()
+        host_count = conn.execute("SELECT COUNT(*) FROM hosts").fetchone()[0]
+        hosts = conn.execute("SELECT host, problem FROM hosts ORDER BY host LIMIT 20").fetchall()
         runs = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(stopped IS NOT NULL), 0) FROM runs"
         ).fetchone()
@@ -84,4 +95,9 @@ def read_report(out_dir: str | Path) -> CrawlReport:
         warc_files=tuple((name, size) for name, size in files),
         runs=runs[0],
         interrupted_runs=runs[1],
+        deferred=counts.get("deferred", 0),
+        discovered=discovered,
+        redirected=redirected,
+        unreachable_host_count=host_count,
+        unreachable_hosts=tuple((str(h), str(p)) for h, p in hosts),
     )

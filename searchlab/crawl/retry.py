@@ -35,3 +35,23 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     wall_now = time.time() if now is None else now
     return max(0.0, moment.timestamp() - wall_now)
+
+
+def retry_delay(
+    tries: int,
+    max_retries: int,
+    *,
+    base: float,
+    cap: float,
+    rng: random.Random,
+    retry_after: float | None = None,
+    max_retry_after: float = 600.0,
+) -> float | None:
+    """The retry middleware's decision for a URL that failed its ``tries``-th attempt at the
+    current hop: seconds to wait before the next attempt, or None to give up."""
+    if tries > max_retries:
+        return None
+    delay = backoff_delay(tries, base, cap, rng)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, max_retry_after))
+    return delay

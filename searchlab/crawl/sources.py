@@ -12,14 +12,17 @@ URL a browser shows for the page, e.g. ``C++`` → ``C%2B%2B``, ``AC/DC`` → ``
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import io
 import re
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 from searchlab._io import open_input
@@ -82,10 +85,16 @@ def check_url(url: str) -> str | None:
 
 
 def normalise_url(url: str) -> str:
-    """Percent-encode non-ASCII characters of a hand-written URL (IRI → URI)."""
+    """A hand-written URL (IRI) as a URI: an IDN host becomes its IDNA A-label, other
+    non-ASCII characters are percent-encoded as UTF-8 (w3lib, see urls.fetch_form)."""
     if url.isascii():
         return url
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    from searchlab.crawl.urls import fetch_form
+
+    try:
+        return fetch_form(url)
+    except ValueError:  # e.g. a host that is no valid IDN: check_url names the problem
+        return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def check_template(template: str) -> None:
@@ -204,3 +213,27 @@ def iter_source(
     finally:
         if stream is None and str(source) != "-":
             handle.close()
+
+
+async def in_daemon_thread(function: Callable, *args: object) -> Any:
+    """Run a blocking call in a daemon thread: unlike asyncio.to_thread, a read stuck on an
+    idle stdin cannot keep the process alive after the crawl has stopped."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(method: str, value: object) -> None:
+        if not future.done():
+            getattr(future, method)(value)
+
+    def work() -> None:
+        try:
+            result = function(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            outcome = ("set_exception", exc)
+        else:
+            outcome = ("set_result", result)
+        with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="searchlab-crawl-stdin", daemon=True).start()
+    return await future

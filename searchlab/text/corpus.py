@@ -1,6 +1,7 @@
 """The corpus folder format and the importers that fill it (SMART, JSONL, WARC crawls).
 
-A corpus folder holds ``documents.jsonl`` (``doc_id``, ``title``, ``text``, ``url``),
+A corpus folder holds ``documents.jsonl`` (``doc_id``, ``title``, ``text``, ``url``, and
+``requested_url`` for a crawled page reached through redirects),
 ``queries.jsonl`` (``query_id``, ``text``), ``qrels.txt`` (TREC: ``query 0 document gain``)
 and ``corpus.json`` (counts and provenance; a folder without it is not a corpus). The
 folder is built beside its final name and renamed into place, so it is never half-written.
@@ -67,6 +68,7 @@ def save_corpus(corpus: Corpus, folder: str | os.PathLike[str]) -> Path:
             staging / DOCUMENTS_FILE,
             jsonl(
                 {"doc_id": d.doc_id, "title": d.title, "text": d.text, "url": d.url}
+                | ({"requested_url": d.requested_url} if d.requested_url else {})
                 for d in corpus.documents
             ),
         )

@@ -61,12 +61,14 @@ def read_jsonl_documents(path: str | os.PathLike[str]) -> list[Document]:
     for line, obj in _objects(path, "documents file"):
         doc_id = _text_field(obj, ("doc_id", "id"), path, line, required=True)
         url = _text_field(obj, ("url",), path, line, required=False) or None
+        requested = _text_field(obj, ("requested_url",), path, line, required=False) or None
         docs.append(
             Document(
                 doc_id,
                 _text_field(obj, ("title",), path, line, required=False),
                 _text_field(obj, ("text",), path, line, required=True),
                 url,
+                requested,
             )
         )
     return docs

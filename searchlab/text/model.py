@@ -44,6 +44,7 @@ class Document:
     title: str
     text: str
     url: str | None = None
+    requested_url: str | None = None  # WARC import: the URL asked for when redirects led to url
 
 
 @dataclass(frozen=True)

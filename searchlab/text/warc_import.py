@@ -7,6 +7,8 @@ The title is ``<title>`` (falling back to the first ``<h1>``). The document id i
 ``<meta name="searchlab-doc-id" content="...">`` of the page when present (the local site
 sets it), else the URL. Only ``response`` records with HTTP status 200 and an HTML content
 type become documents; a later record for the same id (a revisit or re-crawl) is skipped.
+A page reached through redirects (3xx records with ``Location`` before it) is keyed by its
+final URL and keeps the URL first requested as ``requested_url``.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def warc_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return found
 
 
-def html_to_document(html: str | bytes, url: str | None) -> Document:
+def html_to_document(
+    html: str | bytes, url: str | None, requested_url: str | None = None
+) -> Document:
     """One ``Document`` from an HTML page (doc id from its meta tag, else the URL)."""
     from selectolax.lexbor import LexborHTMLParser
 
@@ -57,17 +61,20 @@ def html_to_document(html: str | bytes, url: str | None) -> Document:
     tree.strip_tags(_DROPPED_TAGS)
     main = tree.css_first("main") or tree.css_first("article") or tree.body
     text = " ".join(main.text(separator=" ").split()) if main is not None else ""
-    return Document(doc_id or (url or ""), title, text, url)
+    return Document(doc_id or (url or ""), title, text, url, requested_url)
 
 
 def read_warc_documents(
     paths: Sequence[str | os.PathLike[str]], *, min_chars: int = 1
 ) -> Iterator[Document]:
     """Every HTML 200 response of the WARC files as a ``Document``, in file order."""
+    from urllib.parse import urljoin
+
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
     seen: set[str] = set()
+    redirected_from: dict[str, str] = {}  # redirect target → the URL first requested
     for path in warc_files(paths):
         try:
             with path.open("rb") as stream:
@@ -76,13 +83,20 @@ def read_warc_documents(
                         raise ArchiveLoadFailed(f"record is {record.format}, not WARC")
                     if record.rec_type != "response" or record.http_headers is None:
                         continue
-                    if record.http_headers.get_statuscode() != "200":
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    status = record.http_headers.get_statuscode()
+                    location = record.http_headers.get_header("Location")
+                    if status.startswith("3") and location and url:  # a redirect hop
+                        target = urljoin(url, location.strip())
+                        redirected_from[target] = redirected_from.pop(url, url)
+                        continue
+                    if status != "200":
                         continue
                     content_type = (record.http_headers.get_header("Content-Type") or "").lower()
                     if "html" not in content_type:
                         continue
-                    url = record.rec_headers.get_header("WARC-Target-URI")
-                    doc = html_to_document(record.content_stream().read(), url)
+                    requested = redirected_from.pop(url, None) if url else None
+                    doc = html_to_document(record.content_stream().read(), url, requested)
                     if not doc.doc_id or doc.doc_id in seen or len(doc.text) < min_chars:
                         continue
                     seen.add(doc.doc_id)

@@ -7,6 +7,20 @@ over the client's limit); ``/private/`` is disallowed by robots.txt; ``/ra/`` an
 gzip-encoded. Which path gets which fault is a pure function of the path and the seed, so
 two crawls of the same URLs meet the same faults. Every request is logged with its arrival
 time so tests can check Retry-After and robots.txt were honoured.
+
+More failure modes and site shapes, for the middlewares and link discovery:
+
+- virtual hosts: crawls resolve any name to 127.0.0.1 (``resolve=(("*", "127.0.0.1"),)``) and
+  the server logs the ``Host`` of each request in ``host_log``; ``slow_hosts`` answer every
+  request with 429 and ``Retry-After: slow_retry_after``;
+- ``robots``: per host name, a list of answers for successive robots.txt fetches ("503",
+  "404", "reset", or a body); the last one repeats;
+- ``/r/N/REST`` redirects N times, then to ``/REST``; ``/loop/a`` ↔ ``/loop/b``;
+  ``/to/HOST/REST`` redirects to another host; ``/chunked/`` answers with chunked coding;
+- ``/site/N``: a binary tree of ``site_size`` linked pages (see ``site_links``), with duplicate,
+  fragment, nofollow, image, PDF, cross-host and ``<base href>`` links;
+- ``/sitemap-index.xml.gz`` → ``/sitemap-a.xml`` and ``/sitemap-b.xml.gz`` → ``/sm/N``;
+- ``/cookie/set`` sets a cookie, every request logs the cookies it carried in ``cookies_seen``.
 """
 
 from __future__ import annotations
@@ -48,8 +62,25 @@ class FaultServer:
         faults: tuple[str, ...] = FAULTS,
         huge_bytes: int = 2_000_000,
         fixed_latency: float = 0.0,
+        robots: dict[str, list[str]] | None = None,
+        slow_hosts: tuple[str, ...] = (),
+        slow_retry_after: str = "30",
+        site_size: int = 40,
+        sitemap_urls: int = 30,
+        other_host: str = "other.test",
     ) -> None:
+        self.other_host = other_host
         self.fixed_latency = fixed_latency
+        self.robots = robots or {}
+        self.slow_hosts = set(slow_hosts)
+        self.slow_retry_after = slow_retry_after
+        self.site_size = site_size
+        self.sitemap_urls = sitemap_urls
+        self.host_log: list[tuple[float, str, str, int]] = []  # (time, host, path, status)
+        self.robots_fetches: Counter[str] = Counter()
+        self.cookies_seen: list[tuple[str, str]] = []  # (path, Cookie header)
+        self.headers_seen: list[dict[str, str]] = []
+        self.proxy_log: list[str] = []
         self.active = 0
         self.max_active = 0
         self.fault_share = fault_share
@@ -79,23 +110,62 @@ class FaultServer:
         return self.faults[(h // 10_000) % len(self.faults)]
 
     # -- handlers ---------------------------------------------------------------------
+    shared_active = 0  # requests in progress on every server of the test (one event loop each)
+    shared_max_active = 0
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
+        FaultServer.shared_active += 1
+        FaultServer.shared_max_active = max(
+            FaultServer.shared_max_active, FaultServer.shared_active
+        )
         try:
             return await self._handle(request)
         finally:
             self.active -= 1
+            FaultServer.shared_active -= 1
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path_qs if request.query_string else request.raw_path
+        if path.startswith("http://"):  # a request through us as a forward proxy
+            self.proxy_log.append(path)
+            path = "/" + path.split("/", 3)[3]
         now = time.monotonic()
+        host = request.host.rsplit(":", 1)[0] if request.host else ""
         self.attempts[path] += 1
         attempt = self.attempts[path]
         self.by_path[path].append(now)
         self.user_agents.add(request.headers.get("User-Agent", ""))
+        self.headers_seen.append(dict(request.headers))
+        self.cookies_seen.append((path, request.headers.get("Cookie", "")))
+        response = await self._answer(request, path, host, now, attempt)
+        self.host_log.append((now, host, path, response.status))
+        return response
+
+    async def _answer(
+        self, request: web.Request, path: str, host: str, now: float, attempt: int
+    ) -> web.StreamResponse:
         if path == "/robots.txt":
+            self.robots_fetches[host] += 1
+            plan = self.robots.get(host) or self.robots.get("*")
+            if plan is not None:
+                answer = plan[min(self.robots_fetches[host], len(plan)) - 1]
+                if answer.isdigit():
+                    return self._logged(now, path, web.Response(status=int(answer)))
+                if answer == "reset":
+                    request.transport.close()  # type: ignore[union-attr]
+                    return web.Response(status=599)
+                return self._logged(now, path, web.Response(text=answer))
             return self._logged(now, path, web.Response(body=ROBOTS, content_type="text/plain"))
+        if host in self.slow_hosts:
+            headers = {"Retry-After": self.slow_retry_after}
+            return self._logged(now, path, web.Response(status=429, headers=headers))
+        special = self._special(request, path, host)
+        if asyncio.iscoroutine(special):  # a streamed answer
+            return await special
+        if special is not None:
+            return self._logged(now, path, special)
         if self.fixed_latency:
             await asyncio.sleep(self.fixed_latency)
         if path.startswith("/ra/") and attempt == 1:
@@ -136,6 +206,73 @@ class FaultServer:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
         return self._logged(now, path, web.Response(body=body, headers=headers))
+
+    def _special(self, request: web.Request, path: str, host: str):
+        """The redirect, chunked, site, sitemap and cookie routes (None for other paths)."""
+        origin = f"http://{request.host}"
+        if path.startswith("/r/"):
+            _, _, n, rest = path.split("/", 3)
+            target = f"/r/{int(n) - 1}/{rest}" if int(n) > 1 else f"/{rest}"
+            return web.Response(status=301, headers={"Location": target})
+        if path in ("/loop/a", "/loop/b"):
+            other = "/loop/b" if path.endswith("a") else "/loop/a"
+            return web.Response(status=302, headers={"Location": origin + other})
+        if path.startswith("/to/"):
+            _, _, target_host, rest = path.split("/", 3)
+            return web.Response(
+                status=302, headers={"Location": f"http://{target_host}:{self.port}/{rest}"}
+            )
+        if path.startswith("/chunked/"):
+            return self._chunked(request, path)
+        if path.startswith("/site/") or path.startswith("/base/"):
+            return web.Response(
+                body=site_page(path, self.site_size, self.port, self.other_host),
+                content_type="text/html",
+            )
+        if path.startswith("/data/"):
+            return self._big(request, "application/pdf")
+        if path == "/sitemap-index.xml.gz":
+            body = sitemap_xml(
+                "sitemapindex", [f"{origin}/sitemap-a.xml", f"{origin}/sitemap-b.xml.gz"]
+            )
+            return web.Response(body=gzip.compress(body), content_type="application/gzip")
+        if path in ("/sitemap-a.xml", "/sitemap-b.xml.gz"):
+            half = self.sitemap_urls // 2
+            numbers = range(half) if path.endswith(".xml") else range(half, self.sitemap_urls)
+            body = sitemap_xml("urlset", [f"{origin}/sm/{i}" for i in numbers])
+            return web.Response(body=gzip.compress(body) if path.endswith(".gz") else body)
+        if path == "/cookie/set":
+            response = web.Response(text="<html>set</html>", content_type="text/html")
+            response.set_cookie("session", f"for-{host}")
+            return response
+        return None
+
+    async def _chunked(self, request: web.Request, path: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        body = page_body(path)
+        for start in range(0, len(body), 500):
+            await response.write(body[start : start + 500])
+        await response.write_eof()
+        self.log.append((time.monotonic(), path, 200))
+        return response
+
+    async def _big(self, request: web.Request, content_type: str) -> web.StreamResponse:
+        """A 5 MB body sent in pieces; ``big_bytes_sent`` shows whether the client read it."""
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.content_length = 5_000_000
+        await response.prepare(request)
+        try:
+            for _ in range(50):
+                await response.write(b"x" * 100_000)
+                self.big_bytes_sent += 100_000
+                await asyncio.sleep(0.005)
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+    big_bytes_sent = 0
 
     def _logged(self, now: float, path: str, response: web.Response) -> web.Response:
         self.log.append((now, path, response.status))
@@ -188,6 +325,45 @@ class FaultServer:
         return f"http://127.0.0.1:{self.port}"
 
 
+def site_links(n: int, size: int) -> list[int]:
+    """The /site/ pages page n links to (its children in a binary tree, and the home page)."""
+    return [c for c in (2 * n + 1, 2 * n + 2) if c < size] + [0]
+
+
+def site_page(path: str, size: int, port: int, other_host: str = "other.test") -> bytes:
+    """Page /site/N: links to its children and home, plus links a crawler must not follow
+    (or must resolve carefully); /base/... pages have no links."""
+    if path.startswith("/base/"):
+        return f"<html><body><p>{path}</p></body></html>".encode()
+    n = int(path.rsplit("/", 1)[1])
+    links = [f'<a href="/site/{c}#frag">child</a>' for c in site_links(n, size)]
+    links += [
+        '<a href="#top">top</a>',
+        f'<a href="/img/{n}.png">image</a>',  # ignored extension: never fetched
+        f'<a href="/data/{n}">data</a>',  # a PDF: refused on its headers
+        f'<a href="http://{other_host}:{port}/site/{n}">other host</a>',
+        '<a rel="nofollow" href="/site/nofollow">no</a>',
+        '<a href="mailto:x@example.org">mail</a>',
+    ]
+    base = ""
+    if n % 5 == 4:  # relative links resolve against <base href>
+        base = '<base href="/base/">'
+        links.append(f'<a href="child-{n}">based</a>')
+    return (
+        f"<!doctype html><html><head><title>Site {n}</title>{base}</head><body>"
+        f"<h1>Site page {n}</h1><p>{' '.join(links)}</p></body></html>"
+    ).encode()
+
+
+def sitemap_xml(kind: str, locs: list[str]) -> bytes:
+    entry = "sitemap" if kind == "sitemapindex" else "url"
+    items = "".join(f"<{entry}><loc>{loc}</loc></{entry}>" for loc in locs)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<{kind} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</{kind}>'
+    ).encode()
+
+
 @pytest.fixture
 def fault_server() -> Iterator[FaultServer]:
     server = FaultServer().start()
@@ -201,6 +377,7 @@ def fault_server() -> Iterator[FaultServer]:
 def make_server() -> Iterator:
     """Start servers with custom fault plans; all are stopped after the test."""
     started: list[FaultServer] = []
+    FaultServer.shared_active = FaultServer.shared_max_active = 0
 
     def start(**kwargs) -> FaultServer:
         server = FaultServer(**kwargs).start()
@@ -212,10 +389,64 @@ def make_server() -> Iterator:
         server.stop()
 
 
+def crawl_until(config, done: int, reason: str, *, poll: float = 0.02, most: float = 300.0):
+    """Run a crawl and stop it (``reason``) once ``done`` pages are done; return (engine,
+    summary). The wait is bounded by ``most`` seconds."""
+    from searchlab.crawl.engine import CrawlEngine
+
+    async def main():
+        engine = CrawlEngine(config)
+
+        async def watch():
+            deadline = time.monotonic() + most
+            while time.monotonic() < deadline:
+                await asyncio.sleep(poll)
+                if hasattr(engine, "recorder") and engine.recorder.counters[0] >= done:
+                    engine.request_stop(reason, grace=0.0)
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        summary = await engine.run()
+        watcher.cancel()
+        return engine, summary
+
+    return asyncio.run(main())
+
+
+def state_rows(out, columns: str) -> dict[str, tuple]:
+    """``{url: (column values...)}`` from a crawl's state file, e.g. ``state_rows(out,
+    "status, last_error")``."""
+    import sqlite3
+
+    from searchlab.crawl.config import STATE_FILE
+
+    conn = sqlite3.connect(out / STATE_FILE)
+    try:
+        return {row[0]: row[1:] for row in conn.execute(f"SELECT url, {columns} FROM urls")}
+    finally:
+        conn.close()
+
+
+def fastwarc_check(path) -> int:
+    """Read a WARC file with FastWARC, an independent reader, checking every record's block
+    digest (and payload digest where there is one); return the number of records."""
+    from fastwarc.warc import ArchiveIterator as FastIterator
+
+    count = 0
+    with open(path, "rb") as handle:
+        for record in FastIterator(handle, parse_http=False):
+            assert record.verify_block_digest(), (path, record.record_id)
+            count += 1
+    return count
+
+
 def read_warc_responses(paths) -> list[tuple[str, bytes, str, int]]:
-    """Every response record, read back with warcio and digests checked: (url, body, file, offset)."""
+    """Every response record, read back with warcio and digests checked: (url, body, file,
+    offset). Every file is also read by FastWARC with its digests verified."""
     from warcio.archiveiterator import ArchiveIterator
 
+    for path in paths:
+        fastwarc_check(path)
     found = []
     for path in paths:
         with open(path, "rb") as handle:

@@ -60,7 +60,7 @@ def test_5000_urls_with_faults_end_done_or_failed_and_warc_holds_one_record_each
     for url in permanent:  # failed ones say why and how often they were tried
         status, _attempts, _, error, *_ = rows[url]
         assert status == "failed" and error
-    assert rows[f"{base}/gone/a"][1] == 1  # 404 is final: one attempt
+    assert rows[f"{base}/gone/a"][2:4] == (404, "HTTP 404 Not Found")  # final: not retried
     assert rows[f"{base}/broken/b"][1] == 4  # 500 is retried max_retries times
     assert "larger than" in rows[f"{base}/huge/c"][3]
     assert all(not p.startswith("/private/") for _, p, _ in server.log)  # robots.txt obeyed

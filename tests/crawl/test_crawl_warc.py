@@ -11,7 +11,7 @@ import pytest
 
 from searchlab.crawl import state as state_db
 from searchlab.crawl import warc
-from searchlab.crawl.recorder import DONE, PENDING, RecorderCore
+from searchlab.crawl.frontier import ADD, DONE, WANT, RecorderCore
 from searchlab.crawl.warc import WarcRotator
 
 BODY = b"<html><body>" + b" ".join(b"word%d" % i for i in range(500)) + b"</body></html>"
@@ -54,7 +54,7 @@ def test_records_are_gzip_members_warcio_reads_with_digests(
     for _name, offset in offsets.values():  # each response record decompresses on its own
         member = zlib.decompressobj(wbits=31)
         head = member.decompress(data[offset:])
-        assert head.startswith(b"WARC/1.0\r\nWARC-Type: response\r\n")
+        assert head.startswith(b"WARC/1.1\r\nWARC-Type: response\r\n")
         assert member.unused_data.startswith(b"\x1f\x8b")  # the request record's own member
     assert gzip.decompress(data).count(b"WARC-Type: request\r\n") == len(bodies)
 
@@ -69,27 +69,28 @@ def test_isal_does_levels_1_to_3_and_zlib_the_rest(monkeypatch):
 
 
 class BrokenDisk(WarcRotator):
-    def write(self, fetch: tuple) -> tuple[str, int]:
+    def write(self, fetch: tuple, *, rotate: bool = True) -> tuple[str, int]:
         raise OSError(28, "No space left on device")
 
 
-def test_a_failed_write_leaves_the_url_pending_and_a_duplicate_writes_nothing(tmp_path):
+def test_a_failed_write_leaves_the_url_pending_and_a_listed_twice_url_is_added_once(tmp_path):
     conn = state_db.open_for_crawl(tmp_path / "s.sqlite", "fp", resume=False)
     rotator = WarcRotator(tmp_path, "t", 0, 1 << 30, 2)
-    core = RecorderCore(conn, rotator)
     conn.execute("BEGIN")
-    urls = [(fetch(i)[0], i + 1) for i in range(3)]
-    core.handle((PENDING, urls))
-    assert core.handle((DONE, fetch(0), 1, 200)) == 1
-    size = rotator.size
-    assert core.handle((DONE, fetch(0), 1, 200)) == 1  # listed twice: counted, not written
-    assert core.duplicates == 1 and rotator.size == size
+    core = RecorderCore(conn, rotator, {})
+    urls = [fetch(i)[0] for i in range(3)]
+    core.handle((ADD, [(1, urls[0]), (2, urls[1]), (3, urls[2]), (4, urls[0])]))
+    assert core.counts["duplicates"] == 1  # de-duplicated before anything is fetched
+    core.handle((WANT, 10))
+    granted = {url: seq for seq, url, _, _ in core.ack(1, 0, 0)[4]}
+    assert sorted(granted) == sorted(urls)
+    assert core.handle((DONE, granted[urls[0]], [fetch(0)], 1, 200, None, 0, "html")) == 1
     core.rotator = BrokenDisk(tmp_path, "u", 0, 1 << 30, 2)
     with pytest.raises(OSError):
-        core.handle((DONE, fetch(1), 1, 200))
+        core.handle((DONE, granted[urls[1]], [fetch(1)], 1, 200, None, 0, "html"))
     core.rotator = rotator
     core.commit()
     rotator.close()
     rows = dict(sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT url, status FROM urls"))
-    assert rows == {urls[0][0]: "done", urls[1][0]: "pending", urls[2][0]: "pending"}
-    assert core.done == 1
+    assert rows == {urls[0]: "done", urls[1]: "pending", urls[2]: "pending"}
+    assert core.counts["done"] == 1
