@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from searchlab import __version__
+from searchlab.crawl.sharding import ShardSpec, check_ray_address
 from searchlab.crawl.state import STATE_FILE
 from searchlab.errors import InputError
 
@@ -90,6 +91,12 @@ class CrawlConfig:
     robots_ttl: float = 24 * 3600.0  # seconds a robots.txt stays fresh
     host_queue: int | None = None  # URLs per host held in memory; None → 4×per-host limit, ≥16
     cdx: bool = False  # write index.cdxj beside the WARC files
+    # sharding (sharding.py, coordinator.py)
+    shards: int | None = None  # host-partitioned shards; None: the manifest's on resume, else 1
+    ray: str | None = None  # run the shards on Ray: local | auto | ray://HOST:PORT | HOST:PORT
+    shard: ShardSpec | None = None  # set by the coordinator: this crawl is one shard
+    run_started: float | None = None  # set by the coordinator: when the sharded run began
+    restarted: bool = False  # set by the coordinator: this shard's process was restarted
 
     @property
     def live_window(self) -> int:
@@ -119,6 +126,7 @@ class CrawlConfig:
             (0 <= self.gzip_level <= 9, "gzip level must be 0..9"),
             (self.window is None or self.window >= 1, "window must be at least 1"),
             (bool(self.user_agent.strip()), "--user-agent cannot be empty"),
+            (self.shards is None or self.shards >= 1, "--shards must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -133,6 +141,22 @@ class CrawlConfig:
             from searchlab.crawl.urls import Scope
 
             Scope(self.follow)  # raises InputError for a bad regular expression
+        if self.ray is not None:
+            check_ray_address(self.ray)
+
+    @property
+    def sharded(self) -> bool:
+        """Run as a coordinator of shards (more than one, or on Ray, or resuming a sharded
+        crawl), not as one engine."""
+        from searchlab.crawl.sharding import MANIFEST
+
+        if self.shard is not None:
+            return False
+        return (
+            (self.shards or 1) > 1
+            or self.ray is not None
+            or (self.resume and (Path(self.out_dir) / MANIFEST).is_file())
+        )
 
     def host_limits(self, host: str) -> tuple[int, float, int]:
         """(max concurrent requests, seconds between request starts, URLs held in memory)

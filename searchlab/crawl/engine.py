@@ -15,12 +15,19 @@ A failure anywhere in a worker's path (an exception from a middleware, the trans
 recorder hand-off) fails or retries that URL with the error as its reason; the crawl always
 ends, with every URL done, failed, skipped or deferred, or (after a stop) still pending for
 ``--resume``. SIGINT/SIGTERM and ``--fail-fast`` stop gracefully.
+
+As one shard of a sharded crawl (``config.shard``, see sharding.py and coordinator.py) the
+engine keeps only its own hosts' source lines, hands a redirect to another shard's host over
+instead of following it, reads its inbox every tick, and does not end when it runs out of
+work: the coordinator asks ``status()`` and calls ``finish()`` once every shard is idle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 import random
 import signal
 import threading
@@ -48,6 +55,7 @@ from searchlab.crawl.frontier import (
     DONE,
     FAILED,
     HOST,
+    MOVED,
     RETURN,
     ROBOTS,
     SITEMAP,
@@ -61,11 +69,12 @@ from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retr
 from searchlab.crawl.robots import ALLOW, FETCH, WAIT, Deferred, RobotsPolicy
 from searchlab.crawl.scheduler import PAGE, HostSlot, Item, Scheduler
 from searchlab.crawl.scheduler import SITEMAP as SITEMAP_ITEM
+from searchlab.crawl.sharding import ShardStatus, decode_extra
 from searchlab.crawl.sources import BadLine, SourceUrl, in_daemon_thread, iter_source, open_source
 from searchlab.crawl.summary import CrawlProgress, CrawlSummary, build_summary
 from searchlab.crawl.urls import host_of, origin_of
 from searchlab.crawl.warc import warc_date
-from searchlab.errors import OutputError
+from searchlab.errors import InputError, OutputError
 
 CHUNK = 256  # source lines read per step
 MAX_EXAMPLES = 20
@@ -121,6 +130,12 @@ class CrawlEngine:
         self.sitemap_origins: set[str] = set()
         self.internal_errors = 0
         self.repair = state_db.Repair()
+        self.finished = asyncio.Event()  # binds to the running loop on first use
+        self.window_open = asyncio.Event()
+        self.finish_when_idle = config.shard is None  # a shard waits for the coordinator
+        self.shard = config.shard
+        self.activity = 0  # sharded: grows with every grant, outcome and inbox file read
+        self.incarnation = f"{os.getpid()}-{time.time_ns()}"
         self._date_second = -1
         self._date_text = ""
 
@@ -133,13 +148,17 @@ class CrawlEngine:
         out_dir = Path(config.out_dir)
         try:
             state_db.prepare_out_dir(out_dir)
-            with state_db.crawl_lock(out_dir):
-                return await self._run_locked(stream, source_label, out_dir)
+            # a restarted shard waits for its predecessor's recorder to commit and exit
+            wait = 60.0 if self.shard is not None else 0.0
+            with state_db.crawl_lock(out_dir, wait=wait) as lock_fd:
+                return await self._run_locked(stream, source_label, out_dir, lock_fd)
         finally:
             if str(config.source) != "-":
                 stream.close()
 
-    async def _run_locked(self, stream: Any, source_label: str, out_dir: Path) -> CrawlSummary:
+    async def _run_locked(
+        self, stream: Any, source_label: str, out_dir: Path, lock_fd: int
+    ) -> CrawlSummary:
         config = self.config
         conn = state_db.open_for_crawl(
             config.state_path,
@@ -153,11 +172,9 @@ class CrawlEngine:
         finally:
             conn.close()  # from here on the recorder process is the only writer
         self.reader = state_db.connect(config.state_path, readonly=True)
-        started_wall = time.time()
+        started_wall = config.run_started or time.time()
         self.started = time.perf_counter()
         self.loop = asyncio.get_running_loop()
-        self.finished = asyncio.Event()
-        self.window_open = asyncio.Event()
         self.items = iter_source(
             config.source,
             url_template=config.url_template,
@@ -181,7 +198,10 @@ class CrawlEngine:
                 "max_pages": config.max_pages,
                 "cdx": config.cdx,
                 "run_started": started_wall,
-            }
+                "shard": None if self.shard is None else list(dataclasses.astuple(self.shard)),
+                "restarted": config.restarted,
+            },
+            lock_fd,
         )
         signals = self._install_signal_handlers()
         try:
@@ -343,6 +363,11 @@ class CrawlEngine:
         self._pump()
 
     def _accept(self, urls: list[tuple[int, str]], bad: list[BadLine]) -> None:
+        if self.shard is not None:  # each shard reads the source and keeps its own hosts
+            owns = self.shard.owns
+            urls = [(line, url) for line, url in urls if owns(host_of(url))]
+            if self.shard.index != 0:  # malformed lines are the first shard's to report
+                bad = []
         for item in bad:
             self.malformed += 1
             if len(self.examples) < MAX_EXAMPLES:
@@ -379,8 +404,9 @@ class CrawlEngine:
         self.recorder.send((WANT, n) if kind == WANT else (UNPARK, host, n))
         self.recorder.flush()  # a request for URLs never waits for the next batch
 
-    def _check_finished(self) -> None:
-        if (
+    def _quiescent(self) -> bool:
+        """Nothing to read, granted, in flight, unanswered or unwritten."""
+        return (
             self.feeder_done
             and self.alive == 0
             and self.unacked == 0
@@ -389,7 +415,10 @@ class CrawlEngine:
             and self.ahead == 0
             and not self.parked
             and self.recorder.idle
-        ):
+        )
+
+    def _check_finished(self) -> None:
+        if self.finish_when_idle and self._quiescent():
             self.finished.set()
 
     def _on_ack(self, reply: tuple) -> None:
@@ -400,8 +429,10 @@ class CrawlEngine:
             self.request_stop(f"internal error: {type(exc).__name__}: {exc}", grace=0.0)
 
     def _apply_ack(self, reply: tuple) -> None:
-        frames, finals, _processed, _counters, grants, host_grants, sitemaps, ahead = reply
-        answered, adds = self.recorder.answered(frames)
+        frames, finals, _processed, _counters, grants, host_grants, sitemaps, ahead, files = reply
+        answered, adds = self.recorder.answered(frames, files)
+        if grants or host_grants or files or finals:
+            self.activity += 1
         self.wanted -= answered
         self.adds_unacked -= adds
         self.unacked -= finals
@@ -414,9 +445,9 @@ class CrawlEngine:
                 self.parked.discard(host)
             for row in rows:
                 self.alive += 1
-                self.scheduler.put(Item(row[0], row[1], row[2], row[3], origin_of(row[1])))
-        for seq, url, depth, host in grants:
-            self._admit(seq, url, depth, host)
+                self.scheduler.put(_item(row))
+        for row in grants:
+            self._admit(row)
         for url, depth in sitemaps:
             self._sitemap_job(url, depth)
         self.ahead = ahead
@@ -424,13 +455,13 @@ class CrawlEngine:
             self.window_open.set()
         self._pump()
 
-    def _admit(self, seq: int, url: str, depth: int, host: str) -> None:
+    def _admit(self, row: tuple) -> None:
         if self.stopping:
             return
-        item = Item(seq, url, depth, host, origin_of(url))
-        if host in self.parked or not self.scheduler.offer(item):
-            self.parked.add(host)
-            self.recorder.send((RETURN, host, seq))
+        item = _item(row)
+        if item.host in self.parked or not self.scheduler.offer(item):
+            self.parked.add(item.host)
+            self.recorder.send((RETURN, item.host, item.seq))
             return
         self.alive += 1
 
@@ -563,6 +594,11 @@ class CrawlEngine:
             self._fail(item, str(exc), response.status)
             return
         item.hops = [*(item.hops or ()), response.record(self._now_date())]
+        if self.shard is not None and not self.shard.owns(host_of(target)):
+            # another shard's host: its owner continues the chain, within that host's limits
+            self.recorder.send((MOVED, item.seq, target, item.hops, item.attempts, item.depth))
+            self._finish(item)
+            return
         item.url = target
         item.host = host_of(target)
         item.origin = origin_of(target)
@@ -723,7 +759,43 @@ class CrawlEngine:
             await asyncio.sleep(PROGRESS_SECONDS)
             if not self.recorder.alive and self.stop_reason is None:
                 self.request_stop("the recorder process stopped", grace=0.0)
+            if self.shard is not None and not self.stopping:
+                self.recorder.ingest(commit=False)  # URLs other shards found for our hosts
             self._report_progress()
+
+    # ------------------------------------------------------------------ as a shard
+    async def status(self) -> ShardStatus:
+        """Where this shard stands; ``idle`` only after a commit of everything it did (so its
+        hand-offs are written) and a look at its inbox that found nothing."""
+        started = hasattr(self, "scheduler")
+        idle = started and not self.stopping and self._quiescent()
+        if idle:
+            files = await self.recorder.ingest(commit=True)
+            idle = files == 0 and self._quiescent()
+        return ShardStatus(
+            incarnation=self.incarnation,
+            idle=idle,
+            activity=self.activity,
+            stopped=self.stop_reason,
+            progress=self.snapshot() if started else None,
+        )
+
+    def finish(self) -> None:
+        """The coordinator found every shard idle: end the crawl once this shard is (at once,
+        unless it was restarted since and has its source to read again)."""
+        self.finish_when_idle = True
+        if hasattr(self, "scheduler"):
+            self._check_finished()
+
+
+def _item(row: tuple) -> Item:
+    """An Item for a frontier row (seq, url, depth, host, extra); extra holds a redirect chain
+    handed over by another shard."""
+    seq, url, depth, host, extra = row
+    item = Item(seq, url, depth, host, origin_of(url))
+    if extra is not None:
+        item.attempts, item.hops = decode_extra(extra)
+    return item
 
 
 def _status_text(response: Response) -> str:
@@ -746,5 +818,16 @@ def crawl(
     *,
     fetcher: Fetcher | None = None,
 ) -> CrawlSummary:
-    """Run a crawl to the end (or to a stop) and return its summary; blocks."""
+    """Run a crawl to the end (or to a stop) and return its summary; blocks. With
+    ``config.shards`` > 1 or ``config.ray`` (or resuming a sharded crawl) the coordinator
+    runs one engine per shard (coordinator.py)."""
+    if config.sharded:
+        if fetcher is not None:
+            raise InputError(
+                "a custom fetcher cannot be used by a sharded crawl (its shards are processes)",
+                hint="run it unsharded, or use --resolve and the environment's proxies",
+            )
+        from searchlab.crawl.coordinator import crawl_sharded
+
+        return crawl_sharded(config, progress)
     return asyncio.run(crawl_async(config, progress, fetcher=fetcher))

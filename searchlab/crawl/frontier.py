@@ -14,6 +14,11 @@ plain tuples (they cross the process boundary); ``RecorderCore.handle`` applies 
   to the engine to be fetched.
 - ``FAILED``, ``SKIPPED``, ``DEFERRED``, ``HOST``, ``ROBOTS``, ``BAD_LINE``: state updates.
 
+In a sharded crawl (sharding.py) ``_insert`` keeps only the URLs of this shard's hosts and
+buffers the others for their owners' inboxes, written at the next commit, before it;
+``INGEST`` reads this shard's inbox into the frontier; ``MOVED`` ends a URL whose redirect
+leads to another shard's host and hands the chain over.
+
 Never imports asyncio (the recorder process starts faster without it).
 """
 
@@ -24,8 +29,17 @@ import time
 from collections import Counter
 from typing import Any
 
+from searchlab.crawl.sharding import (
+    ShardSpec,
+    continuation_key,
+    encode_extra,
+    receive,
+    send,
+    shard_of,
+)
+
 (ADD, WANT, RETURN, UNPARK, DONE, FAILED, SKIPPED, DEFERRED, HOST, ROBOTS, SITEMAP, BAD_LINE,
- CLOSE) = range(13)  # fmt: skip
+ CLOSE, INGEST, MOVED) = range(15)  # fmt: skip
 COUNTERS = (
     "done",  # fetched and archived
     "failed",
@@ -39,9 +53,19 @@ COUNTERS = (
     "over_limit",  # not admitted: --max-pages reached
     "malformed",  # source URLs that could not be put in fetch form
     "redirected",  # done URLs that went through at least one redirect
+    "handed_off",  # sharded: URLs of other shards' hosts sent to them
+    "received",  # sharded: URLs from other shards new to this one (links among them are
+    # also counted as discovered here, not by the shard that found them)
+    "moved",  # sharded: redirects continued by the shard owning the target's host
 )
 GRANT_SLACK = 64
-CONTROL = frozenset({ADD, WANT, RETURN, UNPARK})  # frontier requests, answered first
+CONTROL = frozenset({ADD, WANT, RETURN, UNPARK, INGEST})  # frontier requests, answered first
+# a frontier row: (key, url, host, depth, source line or None, extra: a handed-over chain)
+INSERT_SQL = (
+    "INSERT INTO urls(key, url, host, depth, line, extra, status) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT(key) DO NOTHING"
+)
+GRANT_COLUMNS = "seq, url, depth, host, extra"
 
 
 class RecorderCore:
@@ -57,6 +81,12 @@ class RecorderCore:
         self.max_depth = params.get("max_depth")
         self.max_pages = params.get("max_pages")
         self.sitemap_scope = self.follow or Scope("same-host")
+        shard = params.get("shard")
+        self.shard = ShardSpec(*shard) if shard else None
+        self.outbox: dict[int, list[tuple]] = {}  # shard → rows for its inbox at the next commit
+        self.received_files: list[Any] = []  # ingested: deleted once their rows are committed
+        self.ingested = 0  # inbox files read since the last reply
+        self.commit_requested = False
         self.started = params.get("run_started", time.time())
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.by_status: Counter[int] = Counter()
@@ -84,10 +114,13 @@ class RecorderCore:
         return tuple(self.counts.values())
 
     # ------------------------------------------------------------------ the frontier
-    def _insert(self, rows: list[tuple], depth: int) -> int:
-        """Insert (key, url, host, line) rows unless known; return how many were new."""
+    def _insert(self, rows: list[tuple]) -> int:
+        """Insert frontier rows (see INSERT_SQL) unless known; return how many were new. In a
+        sharded crawl, rows of other shards' hosts go to their outboxes instead."""
         if not rows:
             return 0
+        if self.shard is not None:
+            rows = self._route(rows)
         if self.max_pages is not None:
             room = self.max_pages - self.admitted
             if room <= 0:
@@ -99,25 +132,47 @@ class RecorderCore:
                     if self.admitted >= self.max_pages:
                         self.counts["over_limit"] += 1
                         continue
-                    added = self._insert_many([row], depth)
+                    added = self._insert_many([row])
                     self.admitted += added
                     new += added
                 return new
-        new = self._insert_many(rows, depth)
+        new = self._insert_many(rows)
         self.admitted += new
         return new
 
-    def _insert_many(self, rows: list[tuple], depth: int) -> int:
+    def _insert_many(self, rows: list[tuple]) -> int:
         before = self.conn.total_changes
-        self.conn.executemany(
-            "INSERT INTO urls(key, url, host, depth, line, status) "
-            f"VALUES (?, ?, ?, {int(depth)}, ?, 'pending') ON CONFLICT(key) DO NOTHING",
-            rows,
-        )
+        self.conn.executemany(INSERT_SQL, rows)
         new = self.conn.total_changes - before
         if new:
             self.max_seq = self._max_seq()
         return new
+
+    def _route(self, rows: list[tuple]) -> list[tuple]:
+        """This shard's rows; the others wait in the outbox of the shard owning their host."""
+        index, count = self.shard.index, self.shard.count  # type: ignore[union-attr]
+        mine = []
+        for row in rows:
+            owner = shard_of(row[2], count)
+            if owner == index:
+                mine.append(row)
+            else:
+                self.outbox.setdefault(owner, []).append(row)
+        self.counts["handed_off"] += len(rows) - len(mine)
+        return mine
+
+    def ingest(self, most: int = 64) -> int:
+        """Read waiting inbox files into the frontier; return how many files were read."""
+        found = receive(self.shard.root, self.shard.index, most)  # type: ignore[union-attr]
+        for path, rows in found:
+            links = [row for row in rows if row[4] is None and row[5] is None]
+            others = [row for row in rows if row[4] is not None or row[5] is not None]
+            new_links = self._insert(links)  # links and sitemap entries found by another shard
+            self.counts["discovered"] += new_links
+            self.counts["received"] += new_links + self._insert(others)
+            self.received_files.append(path)
+        self.ingested += len(found)
+        return len(found)
 
     def add_seeds(self, batch: list[tuple[int, str]]) -> None:
         from searchlab.crawl.urls import canonical_key, fetch_form, host_of
@@ -126,7 +181,7 @@ class RecorderCore:
         for line, url in batch:
             try:
                 form = fetch_form(url)
-                rows.append((canonical_key(form), form, host_of(form), line))
+                rows.append((canonical_key(form), form, host_of(form), 0, line, None))
             except ValueError as exc:
                 self.counts["malformed"] += 1
                 self.conn.execute(
@@ -155,9 +210,11 @@ class RecorderCore:
             elif status in ("failed", "skipped"):
                 self.counts["previously_failed"] += 1
         over = self.counts["over_limit"]
-        new = self._insert(fresh, 0)
+        handed = self.counts["handed_off"]
+        new = self._insert(fresh)
         refused = self.counts["over_limit"] - over
-        self.counts["duplicates"] += max(0, len(fresh) - new - refused)
+        handed = self.counts["handed_off"] - handed
+        self.counts["duplicates"] += max(0, len(fresh) - new - refused - handed)
 
     def grant(self, n: int) -> None:
         """Hand the engine up to ``n`` pending URLs in frontier order (parked hosts passed)."""
@@ -166,7 +223,7 @@ class RecorderCore:
         while len(out) < want and self.cursor < self.max_seq:
             limit = want - len(out) + GRANT_SLACK
             rows = self.conn.execute(
-                "SELECT seq, url, depth, host FROM urls WHERE seq > ? AND status='pending' "
+                f"SELECT {GRANT_COLUMNS} FROM urls WHERE seq > ? AND status='pending' "
                 "ORDER BY seq LIMIT ?",
                 (self.cursor, limit),
             ).fetchall()
@@ -185,7 +242,7 @@ class RecorderCore:
         rows: list[tuple] = []
         if start is not None:
             rows = self.conn.execute(
-                "SELECT seq, url, depth, host FROM urls WHERE host=? AND seq>=? AND seq<=? "
+                f"SELECT {GRANT_COLUMNS} FROM urls WHERE host=? AND seq>=? AND seq<=? "
                 "AND status='pending' ORDER BY seq LIMIT ?",
                 (host, start, self.cursor, n),
             ).fetchall()
@@ -253,6 +310,13 @@ class RecorderCore:
         if kind == UNPARK:
             self.unpark(message[1], message[2])
             return 0
+        if kind == INGEST:
+            self.ingest()
+            self.commit_requested = self.commit_requested or message[1]
+            return 0
+        if kind == MOVED:
+            self._moved(*message[1:])
+            return 1
         if kind == HOST:
             conn.execute(
                 "INSERT INTO hosts(host, problem, updated_at) VALUES (?, ?, ?) ON CONFLICT(host) "
@@ -281,6 +345,25 @@ class RecorderCore:
             (status, attempts, http, reason, time.time(), seq),
         )
 
+    def _moved(self, seq: int, target: str, hops: list, attempts: int, depth: int) -> None:
+        """A redirect leads to another shard's host: this URL ends here as ``moved``, and its
+        chain (hops so far, requests made) goes to the owner of the target's host."""
+        from searchlab.crawl.urls import host_of
+
+        row = self.conn.execute("SELECT key FROM urls WHERE seq=?", (seq,)).fetchone()
+        claimed = self.conn.execute(
+            "UPDATE urls SET status='moved', attempts=attempts+?, final_url=?, last_error=?, "
+            "updated_at=? WHERE seq=? AND status NOT IN ('done', 'moved')",
+            (attempts, target, "redirect continued by the shard owning its host",
+             time.time(), seq),
+        ).rowcount  # fmt: skip
+        if not claimed or row is None:
+            return
+        self.counts["moved"] += 1
+        extra = encode_extra(attempts, hops)
+        self._insert([(continuation_key(row[0], len(hops)), target, host_of(target), depth,
+                       None, extra)])  # fmt: skip
+
     def _discover(self, record: tuple, depth: int) -> None:
         from searchlab.crawl.links import extract_links
         from searchlab.crawl.urls import canonical_key, host_of
@@ -298,11 +381,11 @@ class RecorderCore:
                 return
         allows = self.follow.allows  # type: ignore[union-attr]
         rows = [
-            (canonical_key(link), link, host_of(link), None)
+            (canonical_key(link), link, host_of(link), depth + 1, None, None)
             for link in extract_links(body, page)
             if allows(link, page)
         ]
-        self.counts["discovered"] += self._insert(rows, depth + 1)
+        self.counts["discovered"] += self._insert(rows)
 
     def _sitemap(self, url: str, body: bytes, depth: int) -> None:
         from searchlab.crawl.sitemaps import INDEX, SitemapError, parse_sitemap
@@ -324,8 +407,8 @@ class RecorderCore:
         if kind == INDEX:
             self.sitemaps.extend((form, depth) for form in urls)
             return
-        rows = [(canonical_key(form), form, host_of(form), None) for form in urls]
-        self.counts["discovered"] += self._insert(rows, depth)
+        rows = [(canonical_key(form), form, host_of(form), depth, None, None) for form in urls]
+        self.counts["discovered"] += self._insert(rows)
 
     def ack(self, frames: int, finals: int, processed: int) -> tuple:
         """The reply to the URL requests of ``frames`` frames, or to ``processed`` other
@@ -339,12 +422,18 @@ class RecorderCore:
             self.host_grants,
             self.sitemaps,
             self.ahead(),
+            self.ingested,
         )
         self.grants, self.host_grants, self.sitemaps = [], [], []
+        self.ingested = 0
         return reply
 
     def commit(self) -> None:
         self.rotator.sync()  # WARC bytes are on disk before the rows that point at them
+        for destination, rows in self.outbox.items():  # and URLs for other shards too
+            send(self.shard.root, destination, self.shard.index, rows)  # type: ignore[union-attr]
+        self.outbox = {}
+        self.commit_requested = False
         for name, size in self.rotator.sizes.items():
             if self._recorded_sizes.get(name) != size:
                 self.conn.execute(
@@ -354,6 +443,9 @@ class RecorderCore:
                 )
                 self._recorded_sizes[name] = size
         self.conn.execute("COMMIT")
+        for path in self.received_files:  # their rows are committed: delivered for good
+            path.unlink(missing_ok=True)
+        self.received_files = []
 
     def final_stats(self) -> dict[str, Any]:
         conn = self.conn
@@ -366,6 +458,15 @@ class RecorderCore:
             "SELECT host, problem FROM hosts WHERE updated_at >= ? ORDER BY host LIMIT 20",
             (self.started,),
         ).fetchall()
+        if self.params.get("restarted"):  # what the dead process did this run counts too
+            this_run = dict(
+                conn.execute(
+                    "SELECT status, COUNT(*) FROM urls WHERE updated_at >= ? GROUP BY status",
+                    (self.started,),
+                ).fetchall()
+            )
+            self.counts["done"] = this_run.get("done", 0)
+            self.counts["failed"] = this_run.get("failed", 0)
         return {
             "counters": self.counters(),
             "by_status": dict(self.by_status),

@@ -37,6 +37,7 @@ from searchlab.crawl.frontier import (
     CLOSE,
     CONTROL,
     COUNTERS,
+    INGEST,
     RETURN,
     UNPARK,
     WANT,
@@ -56,9 +57,16 @@ PIPE_HIGH_WATER = 4 * 1024 * 1024  # engine → recorder bytes buffered before w
 SLICE = 32  # outcomes written between two looks for frontier requests
 
 
-def _frame(obj: Any) -> bytes:
+def frame(obj: Any) -> bytes:
+    """One message on a pipe: 4-byte big-endian length, then the pickled object."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     return len(data).to_bytes(4, "big") + data
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next message ``frame`` wrote (IncompleteReadError when the other side has gone)."""
+    head = await reader.readexactly(4)
+    return pickle.loads(await reader.readexactly(int.from_bytes(head, "big")))
 
 
 # ---------------------------------------------------------------------------- child side
@@ -89,16 +97,16 @@ def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[byt
         head = _read_exact(sock, 4)
     except TimeoutError:
         return []
-    frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
-    if frame is None:
+    data = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
+    if data is None:
         return None
-    frames = [frame]
+    frames = [data]
     while len(frames) < most and select.select([sock], [], [], 0)[0]:
         head = _read_exact(sock, 4)
-        frame = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
-        if frame is None:
+        data = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
+        if data is None:
             break
-        frames.append(frame)
+        frames.append(data)
     return frames
 
 
@@ -124,8 +132,8 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
             frames = [] if closing else _read_frames(sock, wait=not backlog)
             if frames is None:
                 break  # the engine went away: keep what we have
-            for frame in frames:
-                for message in pickle.loads(frame):
+            for data in frames:
+                for message in pickle.loads(data):
                     if message[0] == CLOSE:
                         closing = True
                     elif message[0] in CONTROL:
@@ -135,15 +143,20 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
                         dirty += 1
                     else:
                         backlog.append(message)
+            if core.commit_requested:  # asked by a shard's idle check: hand-offs go out now
+                core.commit()
+                conn.execute("BEGIN")
+                dirty = 0
+                last_commit = time.monotonic()
             if frames and not closing:
-                sock.sendall(_frame(core.ack(len(frames), 0, 0)))
+                sock.sendall(frame(core.ack(len(frames), 0, 0)))
             finals = processed = 0
             for _ in range(min(len(backlog), SLICE)):
                 finals += core.handle(backlog.popleft())
                 processed += 1
             dirty += processed
             if processed and not closing:
-                sock.sendall(_frame(core.ack(0, finals, processed)))
+                sock.sendall(frame(core.ack(0, finals, processed)))
             now = time.monotonic()
             if dirty and (
                 (closing and not backlog)
@@ -170,7 +183,7 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
         stats["cdx"] = str(cdx.write_index(out_dir, names))
     if closing:
         sock.settimeout(None)
-        sock.sendall(_frame(("final", stats)))
+        sock.sendall(frame(("final", stats)))
 
 
 def _index_closed(rotator: Any, out_dir: Path) -> None:
@@ -190,7 +203,7 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:
         try:
             sock.settimeout(5)
-            sock.sendall(_frame(("error", f"{type(exc).__name__}: {exc}")))
+            sock.sendall(frame(("error", f"{type(exc).__name__}: {exc}")))
         except OSError:
             pass
         raise
@@ -198,6 +211,27 @@ def main(argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------------- engine side
+def spawn_child(
+    module: str, child: socket.socket, *args: str, keep_fds: tuple[int | None, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m module FD args...`` with this searchlab importable; the child gets
+    our end ``child`` of a socket pair (closed here) and the descriptors in ``keep_fds``."""
+    import subprocess
+
+    fds = (child.fileno(), *(fd for fd in keep_fds if fd is not None))
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, str(child.fileno()), *args],
+        pass_fds=fds,
+        stdin=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
+        },
+    )
+    child.close()
+    return process
+
+
 class RecorderClient:
     """The engine's handle on the recorder process: buffered sends with backpressure, acks,
     final stats."""
@@ -212,30 +246,20 @@ class RecorderClient:
         self.unacked_frames = 0
         self.data_pending = 0  # outcomes and other writes sent, not yet processed
         self._final_future: asyncio.Future[None] | None = None
-        self._frame_asks = [0, 0]  # URLs asked for (WANT, UNPARK) and added (ADD) this frame
-        self._asks: deque[list[int]] = deque()  # the same, per frame sent and not answered
+        # URLs asked for (WANT, UNPARK) and added (ADD) this frame, and a future answered with
+        # the number of inbox files read (INGEST)
+        self._frame_asks: list[Any] = [0, 0, None]
+        self._asks: deque[list[Any]] = deque()  # the same, per frame sent and not answered
 
-    async def start(self, params: dict[str, Any]) -> None:
+    async def start(self, params: dict[str, Any], lock_fd: int | None = None) -> None:
+        """Start the recorder process; it inherits ``lock_fd`` (the out folder's lock), so
+        the folder stays locked until it has committed and exited, even if we die first."""
         import asyncio
-        import subprocess
 
         parent, child = socket.socketpair()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "searchlab.crawl.recorder",
-                str(child.fileno()),
-                json.dumps(params),
-            ],
-            pass_fds=(child.fileno(),),
-            stdin=subprocess.DEVNULL,
-            env={
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")])),
-            },
+        self.process = spawn_child(
+            "searchlab.crawl.recorder", child, json.dumps(params), keep_fds=(lock_fd,)
         )
-        child.close()
         loop = asyncio.get_running_loop()
         self._final_future = loop.create_future()
         self.reader, self.writer = await asyncio.open_unix_connection(sock=parent)
@@ -251,7 +275,7 @@ class RecorderClient:
             self._frame_asks[0] += message[2]
         elif kind == ADD:
             self._frame_asks[1] += len(message[1])
-        elif kind != RETURN:
+        elif kind not in (RETURN, INGEST):
             self.data_pending += 1  # written later: answered by its own reply
         self.outbox.append(message)
         if len(self.outbox) >= SEND_EVERY_MESSAGES:
@@ -259,19 +283,33 @@ class RecorderClient:
 
     def flush(self) -> None:
         if self.outbox and not self.writer.is_closing():
-            self.writer.write(_frame(self.outbox))
+            self.writer.write(frame(self.outbox))
             self.outbox = []
             self.unacked_frames += 1
             self._asks.append(self._frame_asks)
-            self._frame_asks = [0, 0]
+            self._frame_asks = [0, 0, None]
 
-    def answered(self, frames: int) -> tuple[int, int]:
+    def ingest(self, *, commit: bool) -> Any:
+        """Ask the recorder to read this shard's inbox (with ``commit``: to commit first, so
+        that every hand-off is written); a future gives the number of inbox files read."""
+        import asyncio
+
+        future = self._frame_asks[2]
+        if future is None:
+            future = self._frame_asks[2] = asyncio.get_running_loop().create_future()
+        self.outbox.append((INGEST, commit))
+        self.flush()
+        return future
+
+    def answered(self, frames: int, ingested: int = 0) -> tuple[int, int]:
         """(URLs asked for, URLs added) by the ``frames`` oldest frames not answered yet."""
         asked = added = 0
         for _ in range(min(frames, len(self._asks))):
-            a, b = self._asks.popleft()
+            a, b, waiter = self._asks.popleft()
             asked += a
             added += b
+            if waiter is not None and not waiter.done():
+                waiter.set_result(ingested)
         return asked, added
 
     @property
@@ -305,8 +343,7 @@ class RecorderClient:
 
         try:
             while True:
-                head = await self.reader.readexactly(4)
-                reply = pickle.loads(await self.reader.readexactly(int.from_bytes(head, "big")))
+                reply = await read_frame(self.reader)
                 if reply[0] == "final":
                     self.final = reply[1]
                     self.counters = reply[1]["counters"]
@@ -323,8 +360,11 @@ class RecorderClient:
         finally:
             if self._final_future is not None and not self._final_future.done():
                 self._final_future.set_result(None)
+            for asks in [*self._asks, self._frame_asks]:  # nobody will answer these now
+                if asks[2] is not None and not asks[2].done():
+                    asks[2].set_result(0)
             if self.error is not None:
-                self.on_ack((0, 0, 0, self.counters, [], [], [], 0))
+                self.on_ack((0, 0, 0, self.counters, [], [], [], 0, 0))
 
     async def close(self) -> dict[str, Any] | None:
         """Send everything, ask the recorder to commit and finish, wait for it to exit."""

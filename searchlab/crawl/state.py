@@ -21,12 +21,14 @@ import fcntl
 import json
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from searchlab.errors import OutputError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+UPGRADES = {"2": "ALTER TABLE urls ADD COLUMN extra TEXT"}  # older schema → this one
 STATE_FILE = "crawl-state.sqlite"
 LOCK_FILE = "crawl.lock"
 SCHEMA = """
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS urls (
     host TEXT NOT NULL,
     depth INTEGER NOT NULL DEFAULT 0,
     line INTEGER,                   -- source line (NULL for discovered URLs)
-    status TEXT NOT NULL,           -- pending | done | failed | skipped | deferred
+    status TEXT NOT NULL,           -- pending | done | failed | skipped | deferred | moved
     attempts INTEGER NOT NULL DEFAULT 0,
     http_status INTEGER,
     last_error TEXT,
@@ -46,7 +48,8 @@ CREATE TABLE IF NOT EXISTS urls (
     warc_file TEXT,
     warc_offset INTEGER,            -- first record of the URL (its first hop)
     warc_length INTEGER,            -- bytes of all its records
-    updated_at REAL
+    updated_at REAL,
+    extra TEXT                      -- a redirect chain handed over by another shard (JSON)
 );
 CREATE INDEX IF NOT EXISTS urls_host ON urls(host, seq);
 CREATE TABLE IF NOT EXISTS warc_files (name TEXT PRIMARY KEY, committed_bytes INTEGER NOT NULL);
@@ -98,6 +101,10 @@ def open_for_crawl(path: Path, print_: str, *, resume: bool) -> sqlite3.Connecti
         raise OutputError(
             f"{path} is not a searchlab crawl state file ({exc})", hint="choose another --out"
         ) from exc
+    if meta.get("schema") in UPGRADES:
+        conn.execute(UPGRADES[meta["schema"]])
+        conn.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
+        meta["schema"] = SCHEMA_VERSION
     if meta and meta.get("schema") != SCHEMA_VERSION:
         conn.close()
         raise OutputError(
@@ -124,28 +131,36 @@ def open_for_crawl(path: Path, print_: str, *, resume: bool) -> sqlite3.Connecti
 
 
 @contextlib.contextmanager
-def crawl_lock(out_dir: Path):
-    """Hold ``out_dir/crawl.lock`` for the crawl; refuse if another process holds it."""
+def crawl_lock(out_dir: Path, *, wait: float = 0.0):
+    """Hold ``out_dir/crawl.lock`` for the crawl; refuse if another process holds it (after
+    waiting up to ``wait`` seconds). Yields the lock's file descriptor: a child process that
+    inherits it (the recorder) keeps the folder locked until it has exited too."""
     path = out_dir / LOCK_FILE
     handle = open(path, "a+")  # noqa: SIM115 - held for the whole crawl
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise OutputError(
-            f"another crawl (pid {holder}) is running in {out_dir}",
-            hint="wait for it to finish, or choose another --out",
-        ) from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise OutputError(
+                f"another crawl (pid {holder}) is running in {out_dir}",
+                hint="wait for it to finish, or choose another --out",
+            ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
     handle.flush()
     try:
-        yield
+        yield handle.fileno()
     finally:
-        handle.close()  # releases the lock
+        handle.close()  # releases the lock once no child holds it either
 
 
 @dataclass(frozen=True)

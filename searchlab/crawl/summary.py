@@ -63,6 +63,14 @@ class CrawlSummary:
     refetched_after_repair: int = 0  # resume: URLs whose WARC records were lost, fetched again
     cdx_index: str | None = None  # with --cdx: the index.cdxj written
     internal_errors: int = 0  # unexpected exceptions contained (each URL retried or failed)
+    # sharded crawls (coordinator.py); a single engine leaves these at their defaults
+    handed_off: int = 0  # URLs found by one shard for another shard's hosts
+    received: int = 0  # URLs from other shards that were new to the shard owning their host
+    moved: int = 0  # redirects to another shard's host, continued there
+    shards: int = 1
+    restarts: int = 0  # shard processes restarted after they died (each resumed its state)
+    startup_seconds: float = 0.0  # until every shard answered (a Ray cluster's start included)
+    per_shard: tuple = ()  # coordinator.ShardFigures, one per shard
 
 
 def build_summary(
@@ -137,4 +145,7 @@ def build_summary(
         refetched_after_repair=refetched,
         cdx_index=final.get("cdx"),
         internal_errors=internal_errors,
+        handed_off=c["handed_off"],
+        received=c["received"],
+        moved=c["moved"],
     )

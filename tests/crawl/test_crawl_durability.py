@@ -24,7 +24,12 @@ FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "seed": 7}
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_warc_is_fsynced_before_the_state_commit_that_points_at_it(tmp_path):
+def test_the_warc_is_fsynced_before_the_state_commit_that_points_at_it(tmp_path, monkeypatch):
+    """...and, in a sharded crawl, URLs for other shards are handed off before it too, while
+    inbox files read are deleted only after it."""
+    from searchlab.crawl import frontier
+    from searchlab.crawl.sharding import ShardSpec
+
     events: list[str] = []
 
     class Rotator:
@@ -39,10 +44,18 @@ def test_the_warc_is_fsynced_before_the_state_commit_that_points_at_it(tmp_path)
             if sql == "COMMIT":
                 events.append("commit")
 
+    class Received:
+        def unlink(self, missing_ok=False):
+            events.append("delete inbox file")
+
+    monkeypatch.setattr(frontier, "send", lambda *args: events.append("hand-off"))
     core = RecorderCore.__new__(RecorderCore)
     core.rotator, core.conn, core._recorded_sizes = Rotator(), Conn(), {}
+    core.shard = ShardSpec(0, 2, str(tmp_path))
+    core.outbox, core.received_files = {1: [("k", "u", "h", 1, None, None)]}, [Received()]
     core.commit()
-    assert events == ["fsync", "commit"]
+    assert events == ["fsync", "hand-off", "commit", "delete inbox file"]
+    assert core.outbox == {} and core.received_files == []
 
 
 def test_a_warc_file_shorter_than_the_state_says_is_repaired_and_refetched(

@@ -82,7 +82,7 @@ def test_a_failed_write_leaves_the_url_pending_and_a_listed_twice_url_is_added_o
     core.handle((ADD, [(1, urls[0]), (2, urls[1]), (3, urls[2]), (4, urls[0])]))
     assert core.counts["duplicates"] == 1  # de-duplicated before anything is fetched
     core.handle((WANT, 10))
-    granted = {url: seq for seq, url, _, _ in core.ack(1, 0, 0)[4]}
+    granted = {url: seq for seq, url, *_ in core.ack(1, 0, 0)[4]}
     assert sorted(granted) == sorted(urls)
     assert core.handle((DONE, granted[urls[0]], [fetch(0)], 1, 200, None, 0, "html")) == 1
     core.rotator = BrokenDisk(tmp_path, "u", 0, 1 << 30, 2)
