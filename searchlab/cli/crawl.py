@@ -92,6 +92,18 @@ def fetch_command(
     ),
     robots_ttl: float = typer.Option(86400.0, help="Seconds a robots.txt stays fresh."),
     cdx: bool = typer.Option(False, help="Write a CDXJ index (index.cdxj) for replay (pywb)."),
+    shards: int | None = typer.Option(
+        None,
+        help="Partition hosts into N shards by a stable hash of the host name, each its own "
+        "engine in DIR/shard-K (local processes, or Ray actors with --ray); --resume takes the "
+        "count from DIR's manifest. --concurrency and --max-pages are per shard.",
+    ),
+    ray: str | None = typer.Option(
+        None,
+        help="Run the shards on Ray: local (start Ray here), auto (join the running cluster), "
+        "ray://HOST:PORT or HOST:PORT. DIR must be a path every node can reach. Needs "
+        "searchlab[cluster]; without --shards, one shard per CPU of the cluster.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ) -> None:
@@ -132,6 +144,8 @@ def fetch_command(
         resolve=tuple(parse_resolve(r) for r in resolve),
         robots_ttl=robots_ttl,
         cdx=cdx,
+        shards=shards,
+        ray=ray,
     )
     bar = _ProgressBar(limit) if progress and err_console.is_terminal and not json_out else None
     try:
@@ -195,6 +209,13 @@ def report_command(
         f"  WARC files: {len(report.warc_files)} ({total_bytes / 1e6:.1f} MB); "
         f"runs: {report.runs} ({report.interrupted_runs} stopped early)"
     )
+    if report.shards:
+        _say(f"  shards: {report.shard_count}, {report.moved} redirects continued on another shard")
+    for shard in report.shards:
+        _say(
+            f"    {Path(shard.out_dir).name}: URLs {shard.total}, done {shard.done}, "
+            f"failed {shard.failed}, pending {shard.pending}, WARC files {len(shard.warc_files)}"
+        )
 
 
 def _say(text: str) -> None:
@@ -230,6 +251,20 @@ def _print_summary(summary: Any) -> None:
     for error, count in summary.top_errors[:5]:
         _say(f"  {count:>7}  {error}")
     _say(f"WARC: {len(summary.warc_files)} file(s); state: {summary.state_file}")
+    if summary.shards > 1 or summary.per_shard:
+        backend = summary.settings.get("backend", "process")
+        _say(
+            f"shards: {summary.shards} ({backend}), start-up {summary.startup_seconds:.1f} s, "
+            f"{summary.restarts} restarts; {summary.handed_off} URLs handed to the shard owning "
+            f"their host, {summary.moved} redirects continued there"
+        )
+        for shard in summary.per_shard:
+            _say(
+                f"  shard {shard.index}: done {shard.done}, failed {shard.failed}, "
+                f"{shard.pages_per_second:.0f} pages/s, peak {shard.peak_mb:.0f} MB, "
+                f"{shard.cpu_seconds:.1f} CPU s, WARC {shard.warc_bytes / 1e6:.1f} MB, "
+                f"restarts {shard.restarts}"
+            )
     if summary.cdx_index:
         _say(f"CDXJ index: {summary.cdx_index}")
 

@@ -151,7 +151,9 @@ async def crawl_sharded_async(config: CrawlConfig, progress: Any = None) -> Craw
     if existing:
         _check_same_crawl(root, fingerprint)
     began = time.perf_counter()
-    backend = _backend(config, count)  # an unreachable Ray: refused before anything is written
+    backend = _backend(config)  # an unreachable Ray: refused before anything is written
+    if config.ray is not None and config.shards is None and not existing:
+        count = backend.default_shards  # one per CPU of the cluster
     try:
         state_db.prepare_out_dir(root)
     except BaseException:
@@ -207,11 +209,11 @@ def _check_same_crawl(root: Path, fingerprint: str) -> None:
         )
 
 
-def _backend(config: CrawlConfig, count: int) -> Any:
+def _backend(config: CrawlConfig) -> Any:
     if config.ray is not None:
         from searchlab.crawl.shard_ray import RayBackend
 
-        return RayBackend(config.ray, count)
+        return RayBackend(config.ray)
     from searchlab.crawl.shard_process import ProcessBackend
 
     return ProcessBackend()

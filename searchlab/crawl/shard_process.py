@@ -27,8 +27,6 @@ from searchlab.crawl.recorder import frame, read_frame, spawn_child
 
 
 class ProcessBackend:
-    startup_seconds = 0.0
-
     def shard(self, config: Any) -> ProcessShard:
         return ProcessShard(config)
 

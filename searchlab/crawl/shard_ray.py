@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import os
 import socket
-import time
 import warnings
 from typing import Any
 
@@ -102,21 +101,26 @@ class ShardActor:
 
 
 class RayBackend:
-    def __init__(self, address: str, shards: int) -> None:
-        began = time.perf_counter()
+    def __init__(self, address: str) -> None:
         self.started_ray = connect(address)
-        self.startup_seconds = time.perf_counter() - began
-        ray = _ray()
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        self.actor_class = ray.remote(ShardActor).options(
-            num_cpus=min(1.0, cpus / shards),  # all shards fit, whatever the cluster's size
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_RESTARTS,
-            scheduling_strategy="SPREAD",
-        )
+        self.cpus = float(_ray().cluster_resources().get("CPU", 1.0))
+
+    @property
+    def default_shards(self) -> int:
+        return max(1, int(self.cpus))
 
     def shard(self, config: Any) -> RayShard:
-        return RayShard(self.actor_class.remote(config), config.shard.index)
+        actor_class = (
+            _ray()
+            .remote(ShardActor)
+            .options(
+                num_cpus=min(1.0, self.cpus / config.shard.count),  # every shard fits
+                max_restarts=MAX_RESTARTS,
+                max_task_retries=MAX_RESTARTS,
+                scheduling_strategy="SPREAD",
+            )
+        )
+        return RayShard(actor_class.remote(config), config.shard.index)
 
     def close(self) -> None:
         if self.started_ray:

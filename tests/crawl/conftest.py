@@ -20,7 +20,9 @@ More failure modes and site shapes, for the middlewares and link discovery:
 - ``/site/N``: a binary tree of ``site_size`` linked pages (see ``site_links``), with duplicate,
   fragment, nofollow, image, PDF, cross-host and ``<base href>`` links;
 - ``/sitemap-index.xml.gz`` → ``/sitemap-a.xml`` and ``/sitemap-b.xml.gz`` → ``/sm/N``;
-- ``/cookie/set`` sets a cookie, every request logs the cookies it carried in ``cookies_seen``.
+- ``/cookie/set`` sets a cookie, every request logs the cookies it carried in ``cookies_seen``;
+- ``/mesh/N``: a site spread over ``mesh_hosts`` host names (see ``mesh_links``), whose links
+  and redirects cross hosts all the time (the sharded crawl's hand-offs).
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ class FaultServer:
         site_size: int = 40,
         sitemap_urls: int = 30,
         other_host: str = "other.test",
+        mesh_size: int = 60,
+        mesh_hosts: int = 10,
     ) -> None:
+        self.mesh_size = mesh_size
+        self.mesh_hosts = mesh_hosts
         self.other_host = other_host
         self.fixed_latency = fixed_latency
         self.robots = robots or {}
@@ -229,6 +235,11 @@ class FaultServer:
                 body=site_page(path, self.site_size, self.port, self.other_host),
                 content_type="text/html",
             )
+        if path.startswith("/mesh/"):
+            links = mesh_links(int(path.rsplit("/", 1)[1]), self.mesh_size, self.mesh_hosts)
+            anchors = "".join(f'<a href="http://{h}:{self.port}{p}">{p}</a> ' for h, p in links)
+            body = f"<html><body><h1>{host}{path}</h1><p>{anchors}</p></body></html>"
+            return web.Response(text=body, content_type="text/html")
         if path.startswith("/data/"):
             return self._big(request, "application/pdf")
         if path == "/sitemap-index.xml.gz":
@@ -323,6 +334,21 @@ class FaultServer:
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def mesh_host(n: int, hosts: int) -> str:
+    return f"m{n % hosts}.test"
+
+
+def mesh_links(n: int, size: int, hosts: int) -> list[tuple[str, str]]:
+    """(host, path) of the links of /mesh/N: its children 3N+1..3N+3 and home, each on the
+    host ``mesh_host`` names for it, and for N % 7 == 3 a link through ``/to/`` that
+    redirects from N's host to /mesh-r/N on the next host."""
+    links = [(mesh_host(c, hosts), f"/mesh/{c}") for c in range(3 * n + 1, 3 * n + 4) if c < size]
+    links.append((mesh_host(0, hosts), "/mesh/0"))
+    if n % 7 == 3:
+        links.append((mesh_host(n, hosts), f"/to/{mesh_host(n + 1, hosts)}/mesh-r/{n}"))
+    return links
 
 
 def site_links(n: int, size: int) -> list[int]:
