@@ -17,6 +17,10 @@ CPU time and peak memory (read with os.wait4) are its own. Cases (``--cases``, a
 - ``retry-after``: 1,000 URLs on a host that answers 429 with ``Retry-After: 30`` plus 5,000 on
   ten other hosts: the time until the other hosts are done, ÷ the same crawl without the slow
   host (a per-host ready queue keeps it near 1; one FIFO would wait out the 30 s).
+- ``shards`` (also ``--shards``): 100,000 URLs over 100 host names (all resolved to 127.0.0.1)
+  at 20 ms latency, 2 requests in flight per host: 1 and 2 shards on local processes and on
+  Ray (``--ray local``), in the same run: pages/s after start-up, the second shard's gain,
+  peak memory and CPU per shard, and Ray's start-up overhead on its own line.
 
 Sizes are flags (``--quick`` shrinks them all) so each case can be checked small. Every run
 stops after a time cap (a bounded loop). Exits 1 when a case could not run (a peer missing,
@@ -41,7 +45,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CASES = ("peers", "paired", "memory", "follow", "retry-after")
+CASES = ("peers", "paired", "memory", "follow", "retry-after", "shards")
 LATENCIES_MS = (0, 20)
 # column order: the fairest peer first, then Scrapy at its defaults next to it
 PEERS = ("scrapy-same", "scrapy-default", "scrapy-items1", "gather", "httpx")
@@ -77,7 +81,15 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--follow-pages", type=int, default=None, help="[5000]")
     parser.add_argument("--slow-urls", type=int, default=None, help="retry-after: [1000]")
     parser.add_argument("--other-urls", type=int, default=None, help="retry-after: [5000]")
+    parser.add_argument("--shards", action="store_true", help="run the shards case only")
+    parser.add_argument("--shard-urls", type=int, default=None, help="shards: [100000]")
+    parser.add_argument("--shard-hosts", type=int, default=None, help="shards: [100]")
+    parser.add_argument(
+        "--shard-backends", default="process,ray", help="shards: process and/or ray [both]"
+    )
     args = parser.parse_args(argv)
+    if args.shards:
+        args.cases = "shards"
     quick = args.quick
     defaults = {
         "sizes": "2000" if quick else "10000,100000",
@@ -89,6 +101,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "follow_pages": 1000 if quick else 5000,
         "slow_urls": 200 if quick else 1000,
         "other_urls": 1000 if quick else 5000,
+        "shard_urls": 10_000 if quick else 100_000,
+        "shard_hosts": 100,
     }
     args.full = not quick and all(getattr(args, k) is None for k in defaults)
     args.full = args.full and set(args.cases.split(",")) == set(CASES)
@@ -441,7 +455,104 @@ def case_retry_after(args, work: Path, failures: list[str], report: list[str]) -
     return {"with_slow": a, "without": b, "slowdown": slowdown}
 
 
+def case_shards(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    latency_ms = 20
+    server, port = start_server("--latency-ms", str(latency_ms))
+    url_file = work / "urls-shards.txt"
+    hosts = args.shard_hosts
+    write_urls(
+        url_file,
+        (
+            f"http://h{i % hosts}.bench.test:{port}/wiki/Page_{i // hosts}"
+            for i in range(args.shard_urls)
+        ),
+    )
+    backends = [b.strip() for b in args.shard_backends.split(",") if b.strip()]
+    rows = []
+    politeness = {"resolve_all": "127.0.0.1", "rate": 0, "per_host": 2}
+    try:
+        # the unsharded engine, for reference: what the coordinator and its shards cost
+        result = checked(
+            run_client("searchlab", url_file, args.concurrency, 1800, politeness), failures
+        )
+        if "error" not in result:
+            result.update(crawl_seconds=result["seconds"], startup_seconds=0.0, shards=[
+                {"peak_mb": result["peak_mb"], "cpu_seconds": result["cpu_seconds"]}])  # fmt: skip
+        rows.append({"backend": "engine, unsharded", "shard_count": 1, **result})
+        print("shards: " + shard_row(rows[-1]) + f"; {load()}", flush=True)
+        for backend in backends:
+            for shards in (1, 2):
+                options = {"shards": shards, **politeness}
+                if backend == "ray":
+                    options["ray"] = "local"
+                result = checked(
+                    run_client("searchlab-shards", url_file, args.concurrency, 1800, options),
+                    failures,
+                )
+                rows.append({"backend": backend, "shard_count": shards, **result})
+                print("shards: " + shard_row(rows[-1]) + f"; {load()}", flush=True)
+                if "error" not in result and result["pages"] < args.shard_urls:
+                    failures.append(f"shards: {backend} x{shards}: {result['pages']} pages")
+    finally:
+        stop(server)
+        url_file.unlink()
+    report += [
+        f"## Shards: {args.shard_urls:,} URLs over {hosts} hosts, {latency_ms} ms latency",
+        "",
+        f"Every host name resolved to 127.0.0.1; 2 requests in flight per host (the remote "
+        f"default), no rate spacing; concurrency {args.concurrency} per shard; one server "
+        "process on the same 2 cores. Pages/s over the crawl after start-up (start-up: until "
+        "every shard answered; for Ray it includes starting Ray). Memory and CPU per shard: "
+        "the shard's process plus its recorder, measured in the shard (a Ray worker process "
+        "carries Ray's own libraries).",
+        "",
+        "| backend | shards | pages/s after start-up | start-up s | pages | peak MB per shard | CPU s per shard |",
+        "|---|---|---|---|---|---|---|",
+        *[shard_row(r) for r in rows],
+        "",
+    ]
+    gains = {}
+    for backend in backends:
+        one = next((r for r in rows if r["backend"] == backend and r["shard_count"] == 1), {})
+        two = next((r for r in rows if r["backend"] == backend and r["shard_count"] == 2), {})
+        if one and two and "error" not in one and "error" not in two:
+            gains[backend] = (
+                two["pages"] / two["crawl_seconds"] / (one["pages"] / one["crawl_seconds"])
+            )
+            line = (
+                f"{backend}: the second shard adds {100 * (gains[backend] - 1):.0f}% "
+                f"(2 shards ÷ 1 shard: {gains[backend]:.2f}×; target ≥ 1.60×)"
+            )
+            report.append("- " + line)
+            print("shards: " + line, flush=True)
+    ray_rows = [r for r in rows if r["backend"] == "ray" and "error" not in r]
+    process_rows = {
+        r["shard_count"]: r for r in rows if r["backend"] == "process" and "error" not in r
+    }
+    for r in ray_rows:
+        base = process_rows.get(r["shard_count"])
+        extra = f" (processes: {base['startup_seconds']:.1f} s)" if base else ""
+        line = f"Ray start-up with {r['shard_count']} shard(s): {r['startup_seconds']:.1f} s{extra}"
+        report.append("- " + line)
+        print("shards: " + line, flush=True)
+    report.append("")
+    return {"rows": rows, "gains": gains}
+
+
+def shard_row(r: dict) -> str:
+    if "error" in r:
+        return f"| {r['backend']} | {r['shard_count']} | error: {r['error'][-80:]!r} | | | | |"
+    rate = r["pages"] / r["crawl_seconds"] if r["crawl_seconds"] > 0 else 0.0
+    mem = " / ".join(f"{s['peak_mb']:.0f}" for s in r["shards"])
+    cpu = " / ".join(f"{s['cpu_seconds']:.1f}" for s in r["shards"])
+    return (
+        f"| {r['backend']} | {r['shard_count']} | {rate:,.0f} | {r['startup_seconds']:.1f} | "
+        f"{r['pages']:,} | {mem} | {cpu} |"
+    )
+
+
 RUNNERS = {
+    "shards": case_shards,
     "peers": case_peers,
     "paired": case_paired,
     "memory": case_memory,

@@ -2,7 +2,8 @@
 
     python benchmarks/crawl_clients.py CLIENT URL_FILE CONCURRENCY OUT_DIR MAX_SECONDS [OPTIONS]
 
-Clients: searchlab (WARC + state + robots.txt), gather (aiohttp, one task per URL, gathered),
+Clients: searchlab (WARC + state + robots.txt), searchlab-shards (the same, sharded: OPTIONS
+``shards`` and ``ray``, e.g. "local"), gather (aiohttp, one task per URL, gathered),
 httpx (AsyncClient, bounded queue, fixed workers), scrapy-default, scrapy-items1
 (CONCURRENT_ITEMS=1), scrapy-same (CONCURRENT_REQUESTS{,_PER_DOMAIN}=CONCURRENCY), and
 scrapy-crawlspider (a CrawlSpider following every same-host link from the URLs, at
@@ -83,6 +84,51 @@ def run_searchlab(
         "peak_mb": main_peak + recorder_peak,
         "main_cpu_seconds": own.ru_utime + own.ru_stime,
         "recorder_cpu_seconds": children.ru_utime + children.ru_stime,
+    }
+
+
+def run_searchlab_shards(
+    url_file: str, concurrency: int, out_dir: str, max_seconds: float, options: dict
+) -> dict:
+    """A sharded crawl (processes, or Ray when ``options["ray"]``): pages/s over the crawl
+    after start-up (every shard answering; Ray's own start included), and each shard's peak
+    memory and CPU (its process plus its recorder, measured in the shard)."""
+    import threading
+
+    from searchlab.crawl import CrawlConfig
+    from searchlab.crawl.coordinator import crawl_sharded
+
+    extra = {key: options[key] for key in ("per_host", "rate") if key in options}
+    if options.get("resolve_all"):
+        extra["resolve"] = (("*", options["resolve_all"]),)
+    config = CrawlConfig(
+        source=url_file, out_dir=out_dir, concurrency=concurrency, seed=0,
+        shards=options["shards"], ray=options.get("ray"), **extra,
+    )  # fmt: skip
+    # the time cap: SIGINT ourselves, which the coordinator turns into a graceful stop
+    import os
+    import signal
+
+    timer = threading.Timer(max_seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.perf_counter()
+    try:
+        summary = crawl_sharded(config)  # one shard too: the same machinery as two
+    finally:
+        timer.cancel()
+    seconds = time.perf_counter() - started
+    return {
+        "pages": summary.done,
+        "seconds": seconds,
+        "startup_seconds": summary.startup_seconds,
+        "crawl_seconds": seconds - summary.startup_seconds,
+        "failed": summary.failed,
+        "capped": summary.stopped is not None,
+        "handed_off": summary.handed_off,
+        "shards": [
+            {"done": s.done, "peak_mb": s.peak_mb, "cpu_seconds": s.cpu_seconds}
+            for s in summary.per_shard
+        ],
     }
 
 
@@ -231,6 +277,8 @@ def main() -> None:
     args = (url_file, int(concurrency), out_dir, float(max_seconds))
     if client == "searchlab":
         result = run_searchlab(*args, options)
+    elif client == "searchlab-shards":
+        result = run_searchlab_shards(*args, options)
     elif client == "scrapy-crawlspider":
         result = run_crawlspider(*args)
     elif client == "gather":

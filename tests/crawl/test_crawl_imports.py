@@ -9,10 +9,14 @@ import pytest
 from searchlab.crawl.retry import backoff_delay, is_retryable_status, parse_retry_after
 
 
-def test_crawl_never_imports_torch():
-    code = "import sys, searchlab.crawl, searchlab.cli.crawl; print('torch' in sys.modules)"
+def test_crawl_never_imports_torch_and_ray_only_in_its_backend():
+    code = (
+        "import sys, searchlab.crawl, searchlab.cli.crawl, searchlab.crawl.engine, "
+        "searchlab.crawl.coordinator, searchlab.crawl.shard_process, searchlab.crawl.shard_ray; "
+        "print('torch' in sys.modules, 'ray' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
 
 
 def test_full_jitter_backoff_is_capped_seeded_and_spread():
