@@ -128,6 +128,9 @@ class CrawlEngine:
         self.parked: set[str] = set()  # hosts whose extra URLs went back to the frontier
         self.unparking: set[str] = set()
         self.sitemap_origins: set[str] = set()
+        # the recorder reads an older crawl's pages back for their links (deepen.py): until
+        # it says otherwise, a resumed link-following crawl assumes it does
+        self.deepening = config.resume and config.follow is not None
         self.internal_errors = 0
         self.repair = state_db.Repair()
         self.finished = asyncio.Event()  # binds to the running loop on first use
@@ -381,7 +384,7 @@ class CrawlEngine:
     # ------------------------------------------------------------------ the frontier
     def _pump(self) -> None:
         """Ask the frontier for URLs while the window has room; notice the end of the crawl."""
-        if self.stopping:
+        if self.stopping or not hasattr(self, "scheduler"):  # not started: the producer pumps
             return
         for host in list(self.parked - self.unparking):  # hosts with room come first
             room = self._room()
@@ -414,6 +417,7 @@ class CrawlEngine:
             and self.adds_unacked == 0
             and self.ahead == 0
             and not self.parked
+            and not self.deepening
             and self.recorder.idle
         )
 
@@ -429,7 +433,8 @@ class CrawlEngine:
             self.request_stop(f"internal error: {type(exc).__name__}: {exc}", grace=0.0)
 
     def _apply_ack(self, reply: tuple) -> None:
-        frames, finals, _processed, _counters, grants, host_grants, sitemaps, ahead, files = reply
+        frames, finals, _counted, _, grants, host_grants, sitemaps, ahead, files, deepening = reply
+        self.deepening = deepening
         answered, adds = self.recorder.answered(frames, files)
         if grants or host_grants or files or finals:
             self.activity += 1

@@ -14,6 +14,9 @@ plain tuples (they cross the process boundary); ``RecorderCore.handle`` applies 
   to the engine to be fetched.
 - ``FAILED``, ``SKIPPED``, ``DEFERRED``, ``HOST``, ``ROBOTS``, ``BAD_LINE``: state updates.
 
+A resume with a deeper ``--max-depth`` reads the pages fetched at the old limit back from the
+WARC files, a batch at a time between messages, and follows their links (deepen.py).
+
 In a sharded crawl (sharding.py) ``_insert`` keeps only the URLs of this shard's hosts and
 buffers the others for their owners' inboxes, written at the next commit, before it;
 ``INGEST`` reads this shard's inbox into the frontier; ``MOVED`` ends a URL whose redirect
@@ -29,6 +32,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from searchlab.crawl import deepen
 from searchlab.crawl.sharding import (
     ShardSpec,
     continuation_key,
@@ -102,6 +106,15 @@ class RecorderCore:
                 f"UPDATE urls SET status='pending' WHERE status IN ({','.join('?' * len(reset))})",
                 reset,
             )
+        new_limit = deepen.link_limit(params.get("follow"), params.get("max_depth"))
+        old_limit = deepen.recorded_limit(conn) if params.get("resume") else new_limit
+        # (old, new) while pages fetched at the old limit are read back for their links
+        self.deepening: tuple[float, float] | None = None
+        self.deepen_cursor = 0
+        if new_limit > old_limit:
+            self.deepening = (old_limit, new_limit)
+        else:
+            deepen.record_limit(conn, max(old_limit, new_limit))
         self.start_seq = self._max_seq()
         self.max_seq = self.start_seq
         self.cursor = 0  # frontier rows up to here were granted or passed over
@@ -387,6 +400,26 @@ class RecorderCore:
         ]
         self.counts["discovered"] += self._insert(rows)
 
+    def deepen_some(self) -> None:
+        """Follow the links of the next batch of pages fetched at the old depth limit."""
+        from pathlib import Path
+
+        old, new = self.deepening  # type: ignore[misc]
+        rows = self.conn.execute(
+            "SELECT seq, depth, warc_file, warc_offset, warc_length FROM urls "
+            f"WHERE {deepen.TO_READ} AND seq > ? ORDER BY seq LIMIT ?",
+            (old, new, self.started, self.deepen_cursor, deepen.BATCH),
+        ).fetchall()
+        folder = Path(self.params["out_dir"])
+        for seq, depth, name, offset, length in rows:
+            self.deepen_cursor = seq
+            record = deepen.stored_page(folder / name, offset, length)
+            if record is not None:
+                self._discover(record, depth)
+        if len(rows) < deepen.BATCH:  # every page read: the crawl now runs at the new limit
+            deepen.record_limit(self.conn, new)
+            self.deepening = None
+
     def _sitemap(self, url: str, body: bytes, depth: int) -> None:
         from searchlab.crawl.sitemaps import INDEX, SitemapError, parse_sitemap
         from searchlab.crawl.urls import canonical_key, fetch_form, host_of
@@ -423,6 +456,7 @@ class RecorderCore:
             self.sitemaps,
             self.ahead(),
             self.ingested,
+            self.deepening is not None,
         )
         self.grants, self.host_grants, self.sitemaps = [], [], []
         self.ingested = 0

@@ -127,9 +127,11 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
     sock.settimeout(COMMIT_EVERY_SECONDS)
     closing = False
     backlog: deque[tuple] = deque()  # outcomes to write, taken a slice at a time
+    sock.sendall(frame(core.ack(0, 0, 0)))  # the engine learns at once whether we deepen
     try:
         while not closing or backlog:
-            frames = [] if closing else _read_frames(sock, wait=not backlog)
+            busy = bool(backlog) or core.deepening is not None
+            frames = [] if closing else _read_frames(sock, wait=not busy)
             if frames is None:
                 break  # the engine went away: keep what we have
             for data in frames:
@@ -150,6 +152,11 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
                 last_commit = time.monotonic()
             if frames and not closing:
                 sock.sendall(frame(core.ack(len(frames), 0, 0)))
+            if core.deepening is not None and not backlog and not closing:
+                core.deepen_some()  # an older crawl's pages at its depth limit, read back
+                dirty += 1
+                if core.deepening is None or core.ahead():
+                    sock.sendall(frame(core.ack(0, 0, 0)))
             finals = processed = 0
             for _ in range(min(len(backlog), SLICE)):
                 finals += core.handle(backlog.popleft())
@@ -364,7 +371,7 @@ class RecorderClient:
                 if asks[2] is not None and not asks[2].done():
                     asks[2].set_result(0)
             if self.error is not None:
-                self.on_ack((0, 0, 0, self.counters, [], [], [], 0, 0))
+                self.on_ack((0, 0, 0, self.counters, [], [], [], 0, 0, False))
 
     async def close(self) -> dict[str, Any] | None:
         """Send everything, ask the recorder to commit and finish, wait for it to exit."""

@@ -176,3 +176,63 @@ def test_a_bad_follow_pattern_is_a_one_line_error(bad, tmp_path, capsys):
     assert run(["crawl", str(source), "--out", str(tmp_path / "o"), "--follow", bad]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "--follow" in err[0]
+
+
+def test_resume_with_a_deeper_max_depth_extends_the_crawl(make_server, url_file, tmp_path, capsys):
+    server = make_server(fault_share=0.0, site_size=200)
+    seed = url_file([f"{server.base}/site/0"])
+    out = tmp_path / "o"
+    shallow = crawl(CrawlConfig(source=seed, out_dir=out, follow="same-host", max_depth=2, **FAST))
+    assert set(archived(shallow)) == expected_paths(200, max_depth=2)
+    fetched_before = Counter(p for _, p, s in server.log if s == 200)
+
+    deeper = crawl(
+        CrawlConfig(source=seed, out_dir=out, follow="same-host", max_depth=4, resume=True, **FAST)
+    )
+    want = expected_paths(200, max_depth=4)
+    got = archived(deeper)  # every WARC file of the crawl, both runs
+    assert set(got) == want and set(got.values()) == {1}  # each page once, none refetched
+    assert deeper.already_done == 1 and deeper.pending == 0
+    new_pages = want - expected_paths(200, max_depth=2)
+    assert deeper.done == len(new_pages) and deeper.discovered >= len(new_pages)
+    fetched = Counter(p for _, p, s in server.log if s == 200)
+    assert all(fetched[p] == fetched_before[p] for p in fetched_before if p != "/robots.txt")
+
+    fresh = crawl(
+        CrawlConfig(
+            source=seed, out_dir=tmp_path / "fresh", follow="same-host", max_depth=4, **FAST
+        )
+    )
+    assert set(archived(fresh)) == set(got)  # the same crawl as one run at the deeper limit
+    again = crawl(
+        CrawlConfig(source=seed, out_dir=out, follow="same-host", max_depth=4, resume=True, **FAST)
+    )
+    assert again.done == 0 and again.discovered == 0  # the limit was recorded: no re-reading
+
+
+def test_resume_adding_follow_reads_the_pages_back_and_lost_pages_are_fetched_again(
+    make_server, url_file, tmp_path
+):
+    server = make_server(fault_share=0.0, site_size=40)
+    seed = url_file([f"{server.base}/site/0", f"{server.base}/site/5"])
+    out = tmp_path / "o"
+    plain = crawl(CrawlConfig(source=seed, out_dir=out, **FAST))
+    assert plain.done == 2 and plain.discovered == 0
+    followed = crawl(
+        CrawlConfig(source=seed, out_dir=out, follow="same-host", max_depth=1, resume=True, **FAST)
+    )
+    children = {"/site/1", "/site/2", "/site/11", "/site/12"}  # of /site/0 and /site/5
+    assert set(archived(followed)) == {"/site/0", "/site/5"} | children
+    assert followed.done == len(children)
+
+    lost = tmp_path / "lost"
+    crawl(CrawlConfig(source=seed, out_dir=lost, follow="same-host", max_depth=1, **FAST))
+    for warc in lost.glob("*.warc.gz"):
+        warc.unlink()  # nothing to read back: the repair makes those pages pending again
+    deeper = crawl(
+        CrawlConfig(source=seed, out_dir=lost, follow="same-host", max_depth=2, resume=True, **FAST)
+    )
+    grandchildren = {"/site/3", "/site/4", "/site/6", "/site/23", "/site/24", "/site/25",
+                     "/site/26"}  # fmt: skip
+    want = {"/site/0", "/site/5"} | children | grandchildren
+    assert set(archived(deeper)) == want and deeper.refetched_after_repair == 2 + len(children)
