@@ -109,7 +109,7 @@ def fetch_command(
 ) -> None:
     """Fetch every URL of SOURCE into WARC files in --out (the default command)."""
     from searchlab.crawl import CrawlConfig, crawl
-    from searchlab.crawl.config import DEFAULT_USER_AGENT, parse_header, parse_resolve
+    from searchlab.crawl.config import parse_header, parse_resolve
     from searchlab.errors import CrawlAborted
 
     config = CrawlConfig(
@@ -124,7 +124,7 @@ def fetch_command(
         max_retries=max_retries,
         timeout=timeout,
         max_body_bytes=max_body,
-        user_agent=user_agent or DEFAULT_USER_AGENT,
+        user_agent=user_agent,
         respect_robots=not ignore_robots,
         resume=resume,
         retry_failed=retry_failed,

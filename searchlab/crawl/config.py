@@ -8,6 +8,7 @@ by ``concurrency``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -19,22 +20,25 @@ from searchlab.crawl.state import STATE_FILE
 from searchlab.errors import InputError
 
 
-def _library() -> str:
+@functools.cache
+def default_user_agent() -> str:
+    """Names the software and its version only: a crawl run by you should say how to reach
+    *you*, in Wikimedia's format ``name/version (contact URL or e-mail) library/version``,
+    set with ``--user-agent`` (see ``USER_AGENT_HELP``). Computed on first use: aiohttp's
+    version comes from aiohttp itself, which the crawl imports anyway (a package-metadata
+    look-up cost every command ~0.1 s of start-up)."""
     try:
-        from importlib.metadata import version
+        import aiohttp
 
-        return f" aiohttp/{version('aiohttp')}"
-    except Exception:
-        return ""
+        return f"searchlab/{__version__} aiohttp/{aiohttp.__version__}"
+    except ImportError:
+        return f"searchlab/{__version__}"
 
 
-# Names the software and its version only: a crawl run by you should say how to reach *you*,
-# in Wikimedia's format ``name/version (contact URL or e-mail) library/version``, set with
-# ``--user-agent`` (see ``USER_AGENT_HELP``).
-DEFAULT_USER_AGENT = f"searchlab/{__version__}{_library()}"
 USER_AGENT_HELP = (
     "User-Agent naming you and a contact, e.g. 'mybot/1.0 (+https://example.org/bot; "
-    f"you@example.org) searchlab/{__version__}' [default: '{DEFAULT_USER_AGENT}', no contact]"
+    f"you@example.org) searchlab/{__version__}' [default: 'searchlab/{__version__} "
+    "aiohttp/VERSION', no contact]"
 )
 REMOTE_PER_HOST = 2
 REMOTE_RATE = 2.0
@@ -57,7 +61,7 @@ class CrawlConfig:
     timeout: float = 30.0  # seconds per attempt, from the request's start (not pool waits)
     connect_timeout: float = 10.0
     max_body_bytes: int = 10 * 1024 * 1024
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: str | None = None  # None: default_user_agent()
     respect_robots: bool = True
     resume: bool = False  # continue the crawl in out_dir; skip what is done
     retry_failed: bool = False  # with resume: fetch again what failed before
@@ -99,6 +103,11 @@ class CrawlConfig:
     restarted: bool = False  # set by the coordinator: this shard's process was restarted
 
     @property
+    def agent(self) -> str:
+        """The User-Agent sent."""
+        return self.user_agent if self.user_agent is not None else default_user_agent()
+
+    @property
     def live_window(self) -> int:
         return self.window if self.window is not None else 8 * self.concurrency
 
@@ -125,7 +134,7 @@ class CrawlConfig:
             (self.warc_max_bytes >= 1024, "WARC size limit must be at least 1 KiB"),
             (0 <= self.gzip_level <= 9, "gzip level must be 0..9"),
             (self.window is None or self.window >= 1, "window must be at least 1"),
-            (bool(self.user_agent.strip()), "--user-agent cannot be empty"),
+            (self.user_agent is None or bool(self.user_agent.strip()), "--user-agent cannot be empty"),
             (self.shards is None or self.shards >= 1, "--shards must be at least 1"),
         ]
         for ok, message in checks:

@@ -240,14 +240,20 @@ class CrawlEngine:
 
     async def _crawl(self) -> None:
         config = self.config
-        await self.fetcher.start()
         self.scheduler = Scheduler(
             config.host_limits, on_evict=self.fetcher.forget_host, on_room=self._on_room
         )
+        producer = asyncio.create_task(self._produce())
+        await asyncio.sleep(0)  # the first source lines reach the recorder while aiohttp loads
+        try:
+            await self.fetcher.start()
+        except BaseException:
+            producer.cancel()
+            raise
         self.robots = (
             RobotsPolicy(
                 self.fetcher,
-                config.user_agent,
+                config.agent,
                 ttl=config.robots_ttl,
                 max_attempts=config.max_retries + 1,
                 backoff=lambda n: (
@@ -262,7 +268,6 @@ class CrawlEngine:
         )
         workers = [asyncio.create_task(self._worker()) for _ in range(config.concurrency)]
         ticker = asyncio.create_task(self._tick())
-        producer = asyncio.create_task(self._produce())
         try:
             await self.finished.wait()
         finally:

@@ -177,7 +177,7 @@ class AiohttpFetcher(Fetcher):
     def __init__(
         self,
         *,
-        user_agent: str,
+        user_agent: str | None,
         timeout: float,
         connect_timeout: float,
         pool: int,
@@ -203,6 +203,10 @@ class AiohttpFetcher(Fetcher):
         import aiohttp
 
         self._aiohttp = aiohttp
+        if self.user_agent is None:
+            from searchlab.crawl.config import default_user_agent
+
+            self.user_agent = default_user_agent()
         if self.resolver is None:
             from aiohttp.resolver import DefaultResolver
 

@@ -128,7 +128,7 @@ def build_summary(
             "max_retries": config.max_retries,
             "timeout": config.timeout,
             "respect_robots": config.respect_robots,
-            "user_agent": config.user_agent,
+            "user_agent": config.agent,
             "gzip_level": config.gzip_level,
             "follow": config.follow,
             "max_depth": config.max_depth,
