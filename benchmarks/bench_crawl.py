@@ -21,6 +21,8 @@ CPU time and peak memory (read with os.wait4) are its own. Cases (``--cases``, a
   at 20 ms latency, 2 requests in flight per host: 1 and 2 shards on local processes and on
   Ray (``--ray local``), in the same run: pages/s after start-up, the second shard's gain,
   peak memory and CPU per shard, and Ray's start-up overhead on its own line.
+- ``scale``: runs benchmarks/crawl_scale.py (per-shard figures fitted from two sizes, and a
+  7,000,000-page crawl worked out for K machines; it writes benchmarks/results/crawl_scale.md).
 
 Sizes are flags (``--quick`` shrinks them all) so each case can be checked small. Every run
 stops after a time cap (a bounded loop). Exits 1 when a case could not run (a peer missing,
@@ -45,7 +47,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-CASES = ("peers", "paired", "memory", "follow", "retry-after", "shards")
+CASES = ("peers", "paired", "memory", "follow", "retry-after", "shards", "scale")
 LATENCIES_MS = (0, 20)
 # column order: the fairest peer first, then Scrapy at its defaults next to it
 PEERS = ("scrapy-same", "scrapy-default", "scrapy-items1", "gather", "httpx")
@@ -551,7 +553,24 @@ def shard_row(r: dict) -> str:
     )
 
 
+def case_scale(args, work: Path, failures: list[str], report: list[str]) -> dict:
+    command = [sys.executable, str(HERE / "crawl_scale.py"), *(["--quick"] if args.quick else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    print(done.stdout[-3000:], flush=True)
+    if done.returncode != 0:
+        failures.append(f"scale: {done.stderr[-300:]}")
+        return {"error": done.stderr[-300:]}
+    report += [
+        "## Scale (benchmarks/crawl_scale.py)",
+        "",
+        "See benchmarks/results/crawl_scale.md.",
+        "",
+    ]
+    return {"output": done.stdout}
+
+
 RUNNERS = {
+    "scale": case_scale,
     "shards": case_shards,
     "peers": case_peers,
     "paired": case_paired,

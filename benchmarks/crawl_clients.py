@@ -125,8 +125,14 @@ def run_searchlab_shards(
         "failed": summary.failed,
         "capped": summary.stopped is not None,
         "handed_off": summary.handed_off,
+        "bytes_received": summary.bytes_received,
         "shards": [
-            {"done": s.done, "peak_mb": s.peak_mb, "cpu_seconds": s.cpu_seconds}
+            {
+                "done": s.done,
+                "peak_mb": s.peak_mb,
+                "cpu_seconds": s.cpu_seconds,
+                "warc_bytes": s.warc_bytes,
+            }
             for s in summary.per_shard
         ],
     }

@@ -3,7 +3,7 @@
 Hand-written on asyncio's Protocol API because the point is to be cheaper per request than
 any client under test, so the clients, not the server, are what gets measured (``wrk``
 measures its own capacity in the same run). Keep-alive, pipelining-safe, GET only; every
-path gets the same ~3 KB HTML page except ``/robots.txt``; ``--latency-ms`` delays each
+path gets the same ~3 KB HTML page (``--page-words N``: N words of text) except ``/robots.txt``; ``--latency-ms`` delays each
 response without blocking the loop.
 
     python benchmarks/crawl_server.py --latency-ms 20    # prints "PORT <n>" then serves
@@ -20,16 +20,34 @@ import argparse
 import asyncio
 import signal
 
-BODY = (
-    b"<!doctype html><html><head><title>Benchmark page</title></head><body><h1>Page</h1>"
-    + b"<p>"
-    + b" ".join(b"word%d" % (i % 997) for i in range(400))
-    + b"</p></body></html>"
-)
-PAGE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-    b"Content-Length: %d\r\nConnection: keep-alive\r\n\r\n" % len(BODY)
-) + BODY
+
+def page_response(words: int | None = None) -> bytes:
+    """The HTTP response every page path gets: by default a ~3 KB page of 400 numbered words;
+    with ``words``, a page of that many words (~8 bytes each) drawn from a fixed Zipf-like
+    vocabulary, so that it compresses about as text does (gzip: ~2.5×)."""
+    if words is None:
+        text = b" ".join(b"word%d" % (i % 997) for i in range(400))
+    else:
+        import random
+
+        rng = random.Random(words)
+        vocabulary = [
+            "".join(rng.choice("etaoinshrdlucmfwypvbgkjqxz") for _ in range(rng.randint(2, 11)))
+            for _ in range(5000)
+        ]
+        weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]
+        text = " ".join(rng.choices(vocabulary, weights, k=words)).encode()
+    body = (
+        b"<!doctype html><html><head><title>Benchmark page</title></head><body><h1>Page</h1>"
+        b"<p>" + text + b"</p></body></html>"
+    )
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: keep-alive\r\n\r\n" % len(body)
+    ) + body
+
+
+PAGE = page_response()
 ROBOTS_BODY = b"User-agent: *\nDisallow: /private/\n"
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 ROBOTS = (
@@ -58,6 +76,7 @@ def site_page(n: int, size: int) -> bytes:
 
 class PageProtocol(asyncio.Protocol):
     latency = 0.0
+    page = PAGE
     site = 0  # > 0: serve the linked site of this many pages
     slow_host = b""
 
@@ -89,15 +108,18 @@ class PageProtocol(asyncio.Protocol):
             if path.startswith(b"/s/") and path[3:].isdigit() and int(path[3:]) < self.site:
                 return site_page(int(path[3:]), self.site)
             return NOT_FOUND
-        return PAGE
+        return self.page
 
     def _send(self, response: bytes) -> None:
         if not self.transport.is_closing():
             self.transport.write(response)  # type: ignore[attr-defined]
 
 
-async def serve(port: int, latency_ms: float, site: int = 0, slow_host: str = "") -> None:
+async def serve(
+    port: int, latency_ms: float, site: int = 0, slow_host: str = "", page_words: int | None = None
+) -> None:
     PageProtocol.latency = latency_ms / 1000.0
+    PageProtocol.page = page_response(page_words)
     PageProtocol.site = site
     PageProtocol.slow_host = slow_host.encode()
     loop = asyncio.get_running_loop()
@@ -116,8 +138,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--site", type=int, default=0, help="serve a linked site of N pages")
     parser.add_argument("--slow-host", default="", help="answer this Host with 429")
+    parser.add_argument(
+        "--page-words", type=int, default=None, help="a page of this many words of text"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.latency_ms, args.site, args.slow_host))
+    asyncio.run(serve(args.port, args.latency_ms, args.site, args.slow_host, args.page_words))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,16 @@ def test_sigint_then_resume_report_json_and_text_import(make_server, tmp_path, c
     text = capsys.readouterr().out
     assert f"URLs {N}: done {N}" in text and "shards: 2" in text and "shard-1: URLs" in text
 
+    # object storage through fsspec, as docs/crawl-at-scale.md shows it (memory:// here)
+    import fsspec
+
+    fs, base = fsspec.core.url_to_fs("memory://crawl-copy")
+    files = crawl_warc_files(out)
+    for path in files:
+        fs.put_file(str(path), f"{base}/{path.relative_to(out).as_posix()}")
+    assert sorted(fs.find(base)) == sorted(f"{base}/{p.relative_to(out).as_posix()}" for p in files)
+    assert fs.cat_file(f"{base}/{files[0].relative_to(out).as_posix()}") == files[0].read_bytes()
+
     corpus = tmp_path / "corpus"
     assert run(["text", "import", "--format", "warc", "--warc", str(out), "--out", str(corpus),
                 "--json"]) == 0  # fmt: skip
