@@ -170,7 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     body_large = large["bytes_received"] / large["pages"]
     overhead, ratio = fit(body_small, per_small, body_large, per_large)
     warc_page = overhead + ratio * PAGE_BYTES
-    rate = 1.0 / per_page
+    # what a larger page costs on top: the two page sizes at 0 ms, per body byte
+    _, per_byte = fit(
+        body_small, small["crawl_seconds"] / small["pages"],
+        body_large, large["crawl_seconds"] / large["pages"],
+    )  # fmt: skip
+    _, cpu_per_byte = fit(
+        body_small, small["shard_cpu"] / small["pages"],
+        body_large, large["shard_cpu"] / large["pages"],
+    )  # fmt: skip
+    page_time = per_page + per_byte * (PAGE_BYTES - body_small)
+    rate = 1.0 / page_time
     lines += [
         "# Crawl at scale: measured per-shard figures and a worked 7,000,000-page crawl",
         "",
@@ -189,9 +199,13 @@ def main(argv: list[str] | None = None) -> int:
             for r, lat in ((a, 20), (b, 20), (small, 0), (large, 0))
         ],
         "",
-        f"- Fitted from {n1:,} and {n2:,} URLs: crawl time = {setup:.2f} s + "
-        f"{per_page * 1e3:.3f} ms × pages, i.e. **{rate:,.0f} pages/s per shard**; CPU "
-        f"(shard + recorder) = {cpu_setup:.2f} s + {cpu_page * 1e3:.3f} ms × pages.",
+        f"- Fitted from {n1:,} and {n2:,} URLs of {body_small / 1e3:.1f} KB: crawl time = "
+        f"{setup:.2f} s + {per_page * 1e3:.3f} ms × pages ({1 / per_page:,.0f} pages/s per "
+        f"shard); CPU (shard + recorder) = {cpu_setup:.2f} s + {cpu_page * 1e3:.3f} ms × pages.",
+        f"- Page size, from the two sizes at 0 ms: each extra KB of page costs "
+        f"{per_byte * 1e6:.3f} ms of wall time and {cpu_per_byte * 1e6:.3f} ms of CPU. At "
+        f"{PAGE_BYTES / 1e3:.0f} KB pages (extrapolated): {page_time * 1e3:.2f} ms a page, "
+        f"**{rate:,.0f} pages/s per shard**, {rate * PAGE_BYTES / 1e6:.0f} MB/s downloaded.",
         f"- WARC per page: {per_small:,.0f} bytes for {body_small:,.0f}-byte pages, "
         f"{per_large:,.0f} for {body_large:,.0f}-byte pages: {overhead:,.0f} bytes + "
         f"{ratio:.3f} × body (gzip of text-like HTML plus headers and the request record).",
@@ -199,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "## Worked out: 7,000,000 pages on K machines, one shard each (extrapolated)",
         "",
         f"Assumptions (not measured): K machines like this one, each running one shard as "
-        "measured "
-        f"({rate:,.0f} pages/s); a per-host limit of {PER_HOST_RATE:g} requests/s (searchlab's "
+        f"measured ({rate:,.0f} pages/s at {PAGE_BYTES / 1e3:.0f} KB pages); a per-host limit of {PER_HOST_RATE:g} requests/s (searchlab's "
         f"remote default); pages of {PAGE_BYTES / 1e3:.0f} KB; a shared filesystem that takes "
         f"{SHARED_FS_BYTES_PER_S / 1e9:g} GB/s. Times are extrapolated from the fit above "
         f"({PAGES:,} pages is {PAGES / n2:,.0f}× the largest size measured).",
@@ -217,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for k in MACHINES:
             bounds = {
-                "shards": setup + per_page * fullest_shard(pages, k),
+                "shards": setup + page_time * fullest_shard(pages, k),
                 "hosts": polite,
                 "storage": PAGES * warc_page / SHARED_FS_BYTES_PER_S,
             }
@@ -230,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         "In brackets, what bounds the time: *shards* (the fullest shard's work), *hosts* (the "
         "largest host's pages at the per-host limit), *storage* (the shared filesystem's write "
         f"rate: {rate * warc_page / 1e6:,.1f} MB/s of WARC per shard, so about "
-        f"{math.floor(saturate)} shards fill {SHARED_FS_BYTES_PER_S / 1e9:g} GB/s).",
+        f"{math.floor(saturate)} shards fill {SHARED_FS_BYTES_PER_S / 1e9:g} GB/s). Every shard "
+        "also reads the whole source (a fixed cost per shard, however many there are) and "
+        "hands URLs to every other shard at each commit: at most K × (K - 1) inbox files a "
+        "second across the cluster (16,256 at K = 128), so the shared filesystem's metadata "
+        "rate is the next limit.",
         "",
     ]
     text = "\n".join(lines) + "\n"

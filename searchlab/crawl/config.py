@@ -134,7 +134,10 @@ class CrawlConfig:
             (self.warc_max_bytes >= 1024, "WARC size limit must be at least 1 KiB"),
             (0 <= self.gzip_level <= 9, "gzip level must be 0..9"),
             (self.window is None or self.window >= 1, "window must be at least 1"),
-            (self.user_agent is None or bool(self.user_agent.strip()), "--user-agent cannot be empty"),
+            (
+                self.user_agent is None or bool(self.user_agent.strip()),
+                "--user-agent cannot be empty",
+            ),
             (self.shards is None or self.shards >= 1, "--shards must be at least 1"),
         ]
         for ok, message in checks:

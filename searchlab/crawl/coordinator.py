@@ -396,7 +396,11 @@ def merge_summaries(
         warc_files=tuple(f for s in summaries for f in s.warc_files),
         state_file=str(root / MANIFEST),
         stopped=stopped,
-        settings={**first.settings, "shards": len(results), "backend": config.ray or "process"},
+        settings={
+            **first.settings,
+            "shards": len(results),
+            "backend": f"ray {config.ray}" if config.ray else "process",
+        },
         unreachable_hosts=tuple(h for s in summaries for h in s.unreachable_hosts)[:20],
         cdx_index=cdx,
         shards=len(results),
