@@ -162,6 +162,12 @@ def write_urls(path: Path, urls) -> None:
         handle.write("".join(batch))
 
 
+def host_urls(port: int, count: int, hosts: int, domain: str = "bench.test"):
+    """``count`` URLs over ``hosts`` host names, interleaved: consecutive URLs are on
+    different hosts and every host comes back every ``hosts`` URLs."""
+    return (f"http://h{i % hosts}.{domain}:{port}/wiki/Page_{i // hosts}" for i in range(count))
+
+
 def run_client(
     client: str, url_file: Path, concurrency: int, cap: float, options: dict | None = None
 ) -> dict:
@@ -344,15 +350,8 @@ def case_memory(args, work: Path, failures: list[str], report: list[str]) -> dic
     server, port = start_server("--latency-ms", "0")
     url_file = work / "urls-memory.txt"
     hosts = args.memory_hosts
-    # interleaved: consecutive URLs are on different hosts, every host comes back every
-    # `hosts` URLs, so per-host state is created, evicted and created again
-    write_urls(
-        url_file,
-        (
-            f"http://h{i % hosts}.bench.test:{port}/wiki/Page_{i // hosts}"
-            for i in range(args.memory_urls)
-        ),
-    )
+    # interleaved, so per-host state is created, evicted and created again
+    write_urls(url_file, host_urls(port, args.memory_urls, hosts))
     try:
         options = {"resolve_all": "127.0.0.1", "rate": 0}
         result = checked(
@@ -462,13 +461,7 @@ def case_shards(args, work: Path, failures: list[str], report: list[str]) -> dic
     server, port = start_server("--latency-ms", str(latency_ms))
     url_file = work / "urls-shards.txt"
     hosts = args.shard_hosts
-    write_urls(
-        url_file,
-        (
-            f"http://h{i % hosts}.bench.test:{port}/wiki/Page_{i // hosts}"
-            for i in range(args.shard_urls)
-        ),
-    )
+    write_urls(url_file, host_urls(port, args.shard_urls, hosts))
     backends = [b.strip() for b in args.shard_backends.split(",") if b.strip()]
     rows = []
     politeness = {"resolve_all": "127.0.0.1", "rate": 0, "per_host": 2}

@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 from bench_crawl import (  # noqa: E402
     CannotRun,
     checked,
+    host_urls,
     load,
     run_client,
     start_server,
@@ -88,13 +89,7 @@ def one_shard(urls: int, latency_ms: int, concurrency: int, failures: list, word
     work = Path(tempfile.mkdtemp(prefix="crawl-scale-"))
     try:
         url_file = work / "urls.txt"
-        write_urls(
-            url_file,
-            (
-                f"http://h{i % HOSTS_MEASURED}.scale.test:{port}/wiki/P{i // HOSTS_MEASURED}"
-                for i in range(urls)
-            ),
-        )
+        write_urls(url_file, host_urls(port, urls, HOSTS_MEASURED))
         options = {"shards": 1, "resolve_all": "127.0.0.1", "rate": 0, "per_host": 2}
         result = checked(
             run_client("searchlab-shards", url_file, concurrency, 3600, options), failures

@@ -29,11 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -437,6 +442,29 @@ def crawl_until(config, done: int, reason: str, *, poll: float = 0.02, most: flo
         return engine, summary
 
     return asyncio.run(main())
+
+
+def interrupted_cli_crawl(args: list[str], server: FaultServer, requests: int) -> dict:
+    """Run ``searchlab crawl ARGS`` (with --json) in a subprocess, SIGINT it once the server has
+    answered ``requests`` requests (waiting at most 120 s), check it stopped with exit 130,
+    and return its JSON summary."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchlab", "crawl", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(server.log) < requests and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["stopped"] == "interrupted (SIGINT)" and summary["pending"] > 0
+    return summary
 
 
 def state_rows(out, columns: str) -> dict[str, tuple]:

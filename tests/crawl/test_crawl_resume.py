@@ -15,6 +15,8 @@ from pathlib import Path
 from searchlab.crawl import CrawlConfig, crawl
 from searchlab.crawl.config import STATE_FILE
 
+from .conftest import interrupted_cli_crawl
+
 N = 5000
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,23 +41,8 @@ def test_sigint_then_resume_gives_the_same_records_as_one_run(
     source.write_text("".join(interrupted_server.base + p + "\n" for p in paths))
     out = tmp_path / "interrupted"
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchlab", "crawl", *crawl_args(source, out)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while len(interrupted_server.log) < N // 3 and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    first = json.loads(stdout)
-    assert first["stopped"].startswith("interrupted")
-    assert 0 < first["done"] < N and first["pending"] > 0
+    first = interrupted_cli_crawl(crawl_args(source, out), interrupted_server, N // 3)
+    assert 0 < first["done"] < N
 
     # the interrupted state is consistent: every done row points at its record on disk
     conn = sqlite3.connect(out / STATE_FILE)

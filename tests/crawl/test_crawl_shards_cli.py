@@ -5,9 +5,6 @@ bad input as one line with exit code 2 and nothing written."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,9 +12,8 @@ from pathlib import Path
 from searchlab.cli import run
 from searchlab.crawl.sharding import MANIFEST, crawl_warc_files
 
-from .conftest import page_body, read_warc_responses
+from .conftest import interrupted_cli_crawl, page_body, read_warc_responses
 
-ROOT = Path(__file__).resolve().parents[2]
 N, HOSTS = 3000, 30
 QUIET = ["--backoff", "0.01", "--no-progress", "--user-agent", "searchlab-tests/1 (ci@example.org)"]
 FAST = ["--resolve", "*:127.0.0.1", "--rate", "0", "--per-host", "4", "--concurrency", "32",
@@ -33,21 +29,10 @@ def test_sigint_then_resume_report_json_and_text_import(make_server, tmp_path, c
     server = make_server(fault_share=0.1, seed=2, timeout_sleep=1.0, latency=0.004)
     source = write_source(tmp_path / "urls.txt", server.port)
     out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchlab", "crawl", str(source), "--out", str(out),
-         "--shards", "2", "--json", *FAST],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while len(server.log) < N // 3 and time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    first = json.loads(stdout)
-    assert first["stopped"] == "interrupted (SIGINT)" and first["shards"] == 2
-    assert 0 < first["done"] < N and first["pending"] > 0
+    first = interrupted_cli_crawl(
+        [str(source), "--out", str(out), "--shards", "2", "--json", *FAST], server, N // 3
+    )
+    assert first["shards"] == 2 and 0 < first["done"] < N
 
     code = run(["crawl", str(source), "--out", str(out), "--resume", "--json", *FAST])
     captured = capsys.readouterr()
