@@ -24,14 +24,78 @@ _TRUE = {"true", "t", "yes", "1", "1.0"}
 _FALSE = {"false", "f", "no", "0", "0.0"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MetricSamples:
-    """One metric's data for both groups, ready for binary_test or continuous_test."""
+    """One metric's data for every arm, control first: what every input (counts, a table, a
+    warehouse query, the live event store) becomes, and what ``analyze`` takes.
+
+    ``type``: "binary" (arm data: Counts, 0/1 values or a 0/1 Histogram), "continuous"
+    (per-user values or a Histogram) or "ratio" (a Joint of (numerator, denominator) per
+    user, or a pair of per-user arrays; ``definition`` names them, e.g. "clicks/searches").
+    With ``covariate`` (CUPED) each arm's data is a Joint of (metric, covariate) per user.
+
+    Two arms: ``MetricSamples(name, type, control, variant)``; any number:
+    ``MetricSamples(name, type, arms=[(label, data), ...])`` with the control first. Labels
+    may be None (the analysis then names the arms).
+    """
 
     name: str
-    type: str  # "binary" | "continuous"
-    control: Counts | Histogram | np.ndarray
-    variant: Counts | Histogram | np.ndarray
+    type: str
+    arms: tuple[tuple[str | None, Any], ...]
+    covariate: str | None
+    definition: str | None
+    covariate_missing: int
+    missing_policy: str
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        control: Any = None,
+        variant: Any = None,
+        *,
+        arms: Any = None,
+        covariate: str | None = None,
+        definition: str | None = None,
+        covariate_missing: int = 0,
+        missing_policy: str = "error",
+    ) -> None:
+        if arms is None:
+            if control is None or variant is None:
+                raise InputError(
+                    f"metric {name!r} needs data for the control and at least one variant"
+                )
+            arms = ((None, control), (None, variant))
+        elif control is not None or variant is not None:
+            raise InputError("give control and variant, or arms, not both")
+        arms = tuple((None if label is None else str(label), data) for label, data in arms)
+        if len(arms) < 2:
+            raise InputError(
+                f"metric {name!r} has {len(arms)} arm; a test needs a control and a variant"
+            )
+        if type not in ("binary", "continuous", "ratio"):
+            raise InputError(f"unknown metric type {type!r}", hint="binary, continuous or ratio")
+        values = (name, type, arms, covariate, definition, covariate_missing, missing_policy)
+        for field, value in zip(
+            ("name", "type", "arms", "covariate", "definition", "covariate_missing",
+             "missing_policy"),
+            values,
+            strict=True,
+        ):  # fmt: skip
+            object.__setattr__(self, field, value)
+
+    @property
+    def control(self) -> Any:
+        return self.arms[0][1]
+
+    @property
+    def variant(self) -> Any:
+        """The only variant's data (the first variant's, when there are several)."""
+        return self.arms[1][1]
+
+    @property
+    def labels(self) -> tuple[str | None, ...]:
+        return tuple(label for label, _ in self.arms)
 
 
 def read_table(path: str | Path) -> Any:
