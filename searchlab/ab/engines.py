@@ -21,6 +21,7 @@ Inputs:
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +228,27 @@ class DuckDBEngine(Engine):
         self.con.close()
 
 
+def local_spark(master: str = "local[*]", app: str = "searchlab-ab") -> Any:
+    """A Spark session for this machine: no web UI, no progress bars, quiet logs, and (for a
+    local master) the driver bound to the loopback address only."""
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+    )
+    if master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
 class SparkEngine(Engine):
     """Spark SQL on a given session, or on a local one started here (and stopped by close)."""
 
@@ -236,19 +258,18 @@ class SparkEngine(Engine):
         from searchlab._optional import require
 
         require("pyspark", "spark")
+        from pyspark.sql import SparkSession
+
+        # PySpark logs every failed query as a JSON line on stderr; the InputError says it once
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+
+        if session is None:
+            session = SparkSession.getActiveSession()  # one the caller already runs
         self._own = session is None
         if session is None:
-            from pyspark.sql import SparkSession
-
             master = os.environ.get("SEARCHLAB_SPARK_MASTER", "local[*]")
             try:
-                session = (
-                    SparkSession.builder.master(master)
-                    .appName("searchlab-ab")
-                    .config("spark.ui.enabled", "false")
-                    .config("spark.sql.shuffle.partitions", "8")
-                    .getOrCreate()
-                )
+                session = local_spark(master)
             except Exception as exc:  # no Java, a bad master URL...
                 raise InputError(
                     f"could not start Spark: {_first_line(exc)}",
