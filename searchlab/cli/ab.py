@@ -502,8 +502,9 @@ def _print_metric(m: Any, *, several: bool, correction: Any) -> None:
             f"{a.theta:.4g}; unadjusted {scale * a.unadjusted_difference:+.4g} ± "
             f"{scale * a.unadjusted_standard_error:.3g}, adjusted {scale * m.difference:+.4g} ± "
             f"{scale * a.standard_error:.3g} (s.e.); variance {_percent(a.variance_reduction)} "
-            f"lower: the same power with {_percent(a.users_saved_share)} fewer users"
-            f"{escape(missing)}\n",
+            f"lower: the same power with {_percent(a.users_saved_share)} fewer users "
+            f"({a.users_saved_share * (m.control.users + m.variant.users):,.0f} of "
+            f"{m.control.users + m.variant.users:,}){escape(missing)}\n",
             highlight=False,
         )
     seed = next((t.seed for t in m.tests if t.seed is not None), None)

@@ -82,3 +82,28 @@ def test_a_constant_covariate_is_refused():
     arms = [("a", (np.arange(10.0), np.ones(10))), ("b", (np.arange(10.0), np.ones(10)))]
     with pytest.raises(InputError, match="one value for every user"):
         analyze([MetricSamples("y", "continuous", arms=arms, covariate="x")])
+
+
+def test_simulated_users_with_a_persistent_activity_level():
+    """`searchlab simulate --activity-spread`: the pre-period column makes CUPED matter."""
+    from searchlab.loop.simulate import ExperimentDesign, simulate_experiment
+
+    docs = [f"d{i}" for i in range(12)]
+    judgments = {f"q{q}": {d: (i + q) % 5 for i, d in enumerate(docs)} for q in range(6)}
+    control = {q: docs for q in judgments}
+    variant = {q: sorted(docs, key=lambda d: -judgments[q][d]) for q in judgments}
+    plain = simulate_experiment(control, variant, judgments, ExperimentDesign(users=30_000))
+    assert "pre_queries" not in plain.table
+    design = ExperimentDesign(users=30_000, activity_spread=1.0, extra_queries_mean=3.0)
+    sim = simulate_experiment(control, variant, judgments, design)
+    table = sim.table
+    assert np.array_equal(table.user_id, plain.table.user_id)
+    for arm in (sim.control, sim.variant):  # the expected rate integrates over activity
+        assert arm.conversion_rate == pytest.approx(arm.expected_conversion_rate, abs=0.015)
+    arms = _arms(table, "arm", "clicks", "pre_queries", ("control", "variant"))
+    (m,) = analyze([MetricSamples("clicks", "continuous", arms=arms, covariate="pre_queries")],
+                   resamples=500).metrics  # fmt: skip
+    assert m.adjustment.variance_reduction > 0.3
+    assert m.adjustment.correlation == pytest.approx(
+        np.corrcoef(table.clicks, table.pre_queries)[0, 1], rel=1e-9
+    )
