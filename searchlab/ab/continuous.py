@@ -143,7 +143,8 @@ def continuous_parts(
     check_alternative(alternative)
     check_alpha(alpha)
     check_seed(seed)
-    check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
+    if bootstrap_resamples != 0:  # 0: no bootstrap interval
+        check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
     hc = as_histogram(control, what=control_label)
     hv = as_histogram(variant, what=variant_label)
     if srm is None:
@@ -161,7 +162,7 @@ def continuous_parts(
         hc, hv, alternative=alternative, resamples=resamples, seed=seed, engine=engine
     )
     ties = ties_note(perm.exact_ties, perm.grid_unit)
-    tests = (
+    tests = [
         TestResult(
             method="monte-carlo-permutation",
             alternative=alternative,
@@ -176,24 +177,24 @@ def continuous_parts(
             f"{ties}; p = (hits + 1) / (R + 1)",
         ),
         _welch(sc, sv, alternative, alpha),
-        TestResult(
-            method="bootstrap",
-            alternative=alternative,
-            pvalue=None,
-            estimate=difference,
-            interval=bootstrap_interval(
-                hc,
-                hv,
+    ]
+    if bootstrap_resamples:
+        interval = bootstrap_interval(
+            hc, hv, alternative=alternative, level=1 - alpha, resamples=bootstrap_resamples,
+            seed=seed,
+        )  # fmt: skip
+        tests.append(
+            TestResult(
+                method="bootstrap",
                 alternative=alternative,
-                level=1 - alpha,
+                pvalue=None,
+                estimate=difference,
+                interval=interval,
                 resamples=bootstrap_resamples,
                 seed=seed,
-            ),
-            resamples=bootstrap_resamples,
-            seed=seed,
-            note="percentile interval of the difference in means, each group resampled",
-        ),
-    )
+                note="percentile interval of the difference in means, each group resampled",
+            )
+        )
     inputs = VerdictInputs(
         observed=f"{difference:+.4g} per user ({sv.mean:.4g} vs {sc.mean:.4g})",
         pvalue=perm.pvalue,
@@ -211,7 +212,7 @@ def continuous_parts(
         variant=sv,
         difference=difference,
         relative_difference=relative,
-        tests=tests,
+        tests=tuple(tests),
         decisive_method="monte-carlo-permutation",
         alpha=alpha,
         significant=None,

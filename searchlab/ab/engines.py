@@ -134,7 +134,7 @@ class Engine:
         raise NotImplementedError
 
     def columns(self) -> dict[str, str]:
-        """Column name → "number" | "boolean" | "text" | "other"."""
+        """Column name → its kind (see ``_kind``)."""
         raise NotImplementedError
 
     def rows(self, sql: str) -> list[tuple]:
@@ -151,14 +151,21 @@ class Engine:
 
 
 def _kind(sql_type: str) -> str:
+    """A column's SQL type as "boolean", "integer", "decimal:SCALE", "float", "text" or
+    "other" (DuckDB and Spark spellings)."""
     t = sql_type.strip().upper()
     if t in ("BOOLEAN", "BOOL"):
         return "boolean"
-    numeric = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
-               "USMALLINT", "UTINYINT", "UHUGEINT", "INTEGER", "FLOAT", "DOUBLE", "REAL",
-               "DECIMAL", "NUMERIC", "LONG", "SHORT", "BYTE")  # fmt: skip
-    if t.startswith(numeric):
-        return "number"
+    if t.startswith(("DECIMAL", "NUMERIC")):
+        inside = t[t.find("(") + 1 : t.find(")")] if "(" in t else ""
+        scale = inside.split(",")[1].strip() if "," in inside else "0"
+        return f"decimal:{int(scale)}"
+    if t.startswith(("FLOAT", "DOUBLE", "REAL")):
+        return "float"
+    integers = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
+                "USMALLINT", "UTINYINT", "UHUGEINT", "INTEGER", "LONG", "SHORT", "BYTE")  # fmt: skip
+    if t.startswith(integers):
+        return "integer"
     if t in ("VARCHAR", "STRING", "TEXT") or t.startswith(("VARCHAR", "CHAR", "STRING")):
         return "text"
     return "other"
@@ -176,6 +183,7 @@ class DuckDBEngine(Engine):
             self.con = duckdb.connect(config=config)
         except duckdb.Error as exc:
             raise InputError(f"DuckDB refused the settings: {_first_line(exc)}") from exc
+        self.con.execute("SET enable_progress_bar = false")  # stdout is ours
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'

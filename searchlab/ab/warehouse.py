@@ -269,19 +269,22 @@ class _Run:
         return self._samples(specs, labels, checks, rows)
 
     def _value(self, column: str) -> str:
-        """The column as a DOUBLE expression: booleans 1/0, true/false words 1/0, text parsed."""
+        """The column as a number: booleans and true/false words 1/0, text parsed, decimals
+        kept exact (their sums stay exact), everything else DOUBLE."""
         q = self.q(column)
         kind = self.kinds[column]
         if kind == "boolean":
             return f"CAST(CAST({q} AS INT) AS DOUBLE)"
         if kind == "text":
-            words = (
-                " ".join(f"WHEN '{w}' THEN 1.0" for w in _TRUE)
-                + " "
-                + " ".join(f"WHEN '{w}' THEN 0.0" for w in _FALSE)
+            words = " ".join(f"WHEN '{w}' THEN 1.0" for w in _TRUE) + " " + " ".join(
+                f"WHEN '{w}' THEN 0.0" for w in _FALSE
             )
             parsed = self.engine.try_double(q)
             return f"(CASE lower(trim({q})) {words} ELSE {parsed} END)"
+        if kind.startswith("decimal:"):
+            return f"CAST({q} AS DECIMAL(38, {kind.split(':')[1]}))"
+        if kind == "integer":
+            return q  # summed exactly as an integer
         return f"CAST({q} AS DOUBLE)"
 
     def _checks(self) -> dict[str, Any]:
@@ -292,19 +295,24 @@ class _Run:
         for i, column in enumerate(self.value_columns):
             x = self._value(column)
             c = q(column)
+            kind = self.kinds[column]
+            # each check only where the column's type allows the problem: a cheap scan
+            text = f"{c} IS NOT NULL AND {x} IS NULL" if kind == "text" else "false"
+            floats = kind in ("float", "text")
+            odd = f"isnan({x}) OR abs({x}) > 1.7976931348623157e308" if floats else "false"
+            finest = " ".join(f"WHEN {x} = round({x}, {k}) THEN {k}" for k in DECIMALS)
+            if floats:  # the finest decimal resolution used (99: none of DECIMALS)
+                decimals = f"max(CASE WHEN isnan({x}) THEN 99 {finest} ELSE 99 END)"
+            else:  # integers and booleans: 0; decimals: their scale, summed exactly
+                decimals = kind.split(":")[1] if kind.startswith("decimal:") else "0"
             select += [
                 f"count(*) - count({c}) AS null_{i}",
-                f"sum(CASE WHEN {c} IS NOT NULL AND {x} IS NULL THEN 1 ELSE 0 END) AS text_{i}",
-                f"min(CASE WHEN {c} IS NOT NULL AND {x} IS NULL THEN CAST({c} AS STRING) END)"
-                f" AS text_example_{i}",
-                f"sum(CASE WHEN isnan({x}) OR abs({x}) > 1.7976931348623157e308 THEN 1 ELSE 0 END)"
-                f" AS inf_{i}",
+                f"sum(CASE WHEN {text} THEN 1 ELSE 0 END) AS text_{i}",
+                f"min(CASE WHEN {text} THEN CAST({c} AS STRING) END) AS text_example_{i}",
+                f"sum(CASE WHEN {odd} THEN 1 ELSE 0 END) AS inf_{i}",
                 f"sum(CASE WHEN {x} <> 0 AND {x} <> 1 THEN 1 ELSE 0 END) AS other_{i}",
                 f"min(CASE WHEN {x} <> 0 AND {x} <> 1 THEN {x} END) AS other_example_{i}",
-            ] + [
-                f"sum(CASE WHEN isnan({x}) OR {x} <> round({x}, {k}) THEN 1 ELSE 0 END)"
-                f" AS off_{i}_{k}"
-                for k in DECIMALS
+                f"{decimals} AS decimals_{i}",
             ]
         sql = f"SELECT {', '.join(select)} FROM {self.engine.relation} GROUP BY 1"
         self.queries.append(sql)
@@ -312,7 +320,7 @@ class _Run:
         names = ["arm", "n"] + (["user_null"] if d.user_col is not None else [])
         for i in range(len(self.value_columns)):
             names += [f"null_{i}", f"text_{i}", f"text_example_{i}", f"inf_{i}", f"other_{i}",
-                      f"other_example_{i}"] + [f"off_{i}_{k}" for k in DECIMALS]  # fmt: skip
+                      f"other_example_{i}", f"decimals_{i}"]  # fmt: skip
         per_arm = [dict(zip(names, row, strict=True)) for row in rows]
         return self._check_values(per_arm)
 
@@ -354,12 +362,12 @@ class _Run:
                     hint="drop or fill them before testing",
                 )
             others = [r[f"other_example_{i}"] for r in per_arm if r[f"other_{i}"]]
-            decimals = next(
-                (k for k in DECIMALS if not sum(r[f"off_{i}_{k}"] or 0 for r in per_arm)), None
-            )
+            finest = max((r[f"decimals_{i}"] for r in per_arm if r[f"decimals_{i}"] is not None),
+                         default=0)  # fmt: skip
+            decimals = None if finest == 99 else int(finest)
             info["columns"][column] = {
                 "binary": not others,
-                "example": min(others) if others else None,
+                "example": float(min(others)) if others else None,
                 "decimals": decimals,
             }
         return info
@@ -439,22 +447,32 @@ class _Run:
         x = f"v{self.value_columns.index(column)}"
         if self.design.user_col is None:
             return x
-        fn = {"any": "max", "sum": "sum", "mean": "avg", "max": "max", "min": "min"}[rule]
-        expression = f"{fn}({x})"
+        if rule == "mean":  # a double on every engine (Spark's avg of a decimal is a decimal)
+            expression = f"avg(CAST({x} AS DOUBLE))"
+        else:
+            fn = {"any": "max", "sum": "sum", "max": "max", "min": "min"}[rule]
+            expression = f"{fn}({x})"
         decimals = checks["columns"][column]["decimals"]
-        if rule == "sum" and decimals is not None:
-            expression = f"round({expression}, {decimals})"
+        if rule == "sum" and decimals is not None and self.kinds[column] in ("float", "text"):
+            expression = f"round({expression}, {decimals})"  # decimals sum exactly already
         return expression
 
     def _units_sql(self, specs: list[dict[str, Any]], checks: dict[str, Any]) -> str:
         d, q = self.design, self.q
-        base = [f"CAST({q(d.group_col)} AS STRING) AS arm"]
+        # arms as small integer codes: a user's min/max over integers is far cheaper than
+        # over text (DuckDB: 2.5 s instead of 6 s for 10M rows)
+        self.arm_names = sorted(checks["rows"], key=_natural)
+        codes = " ".join(
+            f"WHEN '{label.replace(chr(39), chr(39) * 2)}' THEN {i}"
+            for i, label in enumerate(self.arm_names)
+        )
+        base = [f"CASE CAST({q(d.group_col)} AS STRING) {codes} END AS arm"]
         if d.user_col is not None:
             base.append(f"{q(d.user_col)} AS uid")
         if d.time_col is not None:
             base.append(f"{q(d.time_col)} AS ts")
         base += [f"{self._value(c)} AS v{i}" for i, c in enumerate(self.value_columns)]
-        measures, aliases, sets = [], [], []
+        measures, parts = [], []
         for j, s in enumerate(specs):
             m = s["spec"]
             if s["kind"] == "ratio":
@@ -465,8 +483,13 @@ class _Run:
                 if m.covariate is not None:
                     pair.append((f"b{j}", self._aggregate(m.covariate, m.covariate_rule, checks)))
             measures += [f"{expression} AS {alias}" for alias, expression in pair]
-            aliases += [alias for alias, _ in pair]
-            sets.append("(several, arm, " + ", ".join(alias for alias, _ in pair) + ")")
+            x = f"CAST(a{j} AS DOUBLE)"
+            y = f"CAST(b{j} AS DOUBLE)" if len(pair) == 2 else "CAST(NULL AS DOUBLE)"
+            keys = ", ".join(alias for alias, _ in pair)
+            parts.append(
+                f"SELECT {j} AS part, several, arm, {x} AS x, {y} AS y, count(*) AS units "
+                f"FROM units GROUP BY several, arm, {keys}"
+            )
         if d.user_col is None:
             units = f"SELECT arm, 0 AS several, {', '.join(measures)} FROM base"
         elif d.multiple_exposures == "keep":
@@ -480,12 +503,15 @@ class _Run:
                 f"SELECT uid, {arm} AS arm, CASE WHEN min(arm) = max(arm) THEN 0 ELSE 1 END "
                 f"AS several, {', '.join(measures)} FROM base GROUP BY uid"
             )
-        flags = ", ".join(f"GROUPING({a}) AS g_{a}" for a in ["arm", *aliases])
+        # one GROUP BY per metric over the units, stacked (faster than GROUPING SETS in
+        # DuckDB, and portable): (part, several, arm, x, y, units); part -1 counts all units
+        everyone = (
+            "SELECT -1 AS part, several, CAST(NULL AS INT) AS arm, CAST(NULL AS DOUBLE) AS x, "
+            "CAST(NULL AS DOUBLE) AS y, count(*) AS units FROM units GROUP BY several"
+        )
         return (
             f"WITH base AS (SELECT {', '.join(base)} FROM {self.engine.relation}), "
-            f"units AS ({units}) "
-            f"SELECT several, arm, {', '.join(aliases)}, {flags}, count(*) AS units "
-            f"FROM units GROUP BY GROUPING SETS ((several), {', '.join(sets)})"
+            f"units AS ({units}) " + " UNION ALL ".join([everyone, *parts])
         )
 
     # ----------------------------------------------------------------- results
@@ -497,25 +523,18 @@ class _Run:
         rows: list[tuple],
     ) -> Experiment:
         d = self.design
-        n_measures = sum(2 if (s["kind"] == "ratio" or s["spec"].covariate) else 1 for s in specs)
         units_by_flag = {0: 0, 1: 0}
         parts: list[dict[str, list]] = [{label: [] for label in labels} for _ in specs]
-        for row in rows:
-            several, arm = int(row[0]), row[1]
-            values = row[2 : 2 + n_measures]
-            flags = row[2 + n_measures : 3 + 2 * n_measures]
-            units = int(row[-1])
-            if flags[0]:  # the (several) set: all units, by exposure
+        for part, several, code, x, y, units in rows:
+            several, units = int(several), int(units)
+            if part == -1:  # every unit, by exposure
                 units_by_flag[several] += units
                 continue
+            arm = None if code is None else self.arm_names[int(code)]
             if arm not in parts[0] or (several and d.multiple_exposures == "exclude"):
                 continue
-            k = 0
-            for j, s in enumerate(specs):
-                width = 2 if (s["kind"] == "ratio" or s["spec"].covariate) else 1
-                if not any(flags[1 + k : 1 + k + width]):
-                    parts[j][arm].append((values[k : k + width], units))
-                k += width
+            pair = specs[part]["kind"] == "ratio" or specs[part]["spec"].covariate is not None
+            parts[part][arm].append(((x, y) if pair else (x,), units))
         exposure = self._exposure(checks, units_by_flag, labels, parts)
         samples = [self._sample(s, labels, part) for s, part in zip(specs, parts, strict=True)]
         return Experiment(samples, exposure, labels, tuple(self.queries))

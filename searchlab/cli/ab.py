@@ -130,7 +130,9 @@ def test(
         help="Monte Carlo shuffles (binary: adds a Monte Carlo p-value; others: default 10000).",
     ),
     bootstrap_resamples: int = typer.Option(
-        2000, "--bootstrap-resamples", help="Bootstrap resamples for continuous metrics' CI."
+        2000,
+        "--bootstrap-resamples",
+        help="Bootstrap resamples for continuous metrics' CI (0: no bootstrap interval).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
     planned_share: float | None = typer.Option(

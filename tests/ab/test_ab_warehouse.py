@@ -235,3 +235,23 @@ def test_interleaving_and_ab_tables_name_the_right_command(tmp_path, capsys):
     users = tmp_path / "users.parquet"
     _users(50).to_parquet(users)
     _bad(capsys, ["interleave", "--data", str(users)], "searchlab ab test --data")
+
+
+def test_decimal_columns_are_summed_exactly(tmp_path):
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = _events()
+    cents = [Decimal(f"{v:.2f}") for v in events.spend]
+    table = pa.table({"user": events.user, "arm": events.arm,
+                      "spend": pa.array(cents, type=pa.decimal128(12, 2))})  # fmt: skip
+    pq.write_table(table, tmp_path / "d.parquet")
+    design = Design("arm", "a", user_col="user")
+    as_decimal = load_experiment(
+        Source(paths=(str(tmp_path / "d.parquet"),)), design, [parse_metric("spend")]
+    )
+    as_float = load_experiment(Source(frame=events), design, [parse_metric("spend")])
+    for (_, a), (_, b) in zip(as_decimal.samples[0].arms, as_float.samples[0].arms, strict=True):
+        assert np.array_equal(a.values, b.values) and np.array_equal(a.counts, b.counts)
