@@ -592,11 +592,7 @@ def _print_interleaving(analysis: Any) -> None:
 
     m = analysis.preference
     method = f" ({analysis.method})" if analysis.method else ""
-    table = Table(
-        title=f"interleaving{method}: credit from {analysis.credit_source}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
+    table = Table(title=f"interleaving{method}", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("preferred", "users", "queries won"):
         table.add_column(column, justify="left" if column == "preferred" else "right")
     for side in (m.variant, m.control, m.ties):
@@ -604,7 +600,10 @@ def _print_interleaving(analysis: Any) -> None:
     table.add_row("all", f"{m.users:,}", f"{m.queries:,}")
     console.print(table)
     share = "—" if m.preference_share is None else f"{100 * m.preference_share:.2f}%"
-    console.print(f"variant preference share (non-tied users): {share}")
+    console.print(
+        f"variant preference share (non-tied users): {share}; credit from the "
+        f"{analysis.credit_source} column{'s' if analysis.credit_source == 'clicks' else ''}"
+    )
     alternative = m.tests[0].alternative
     tests = Table(title=f"tests ({alternative})", title_justify="left", box=box.SIMPLE_HEAD)
     sided = "" if alternative == "two-sided" else " one-sided"
