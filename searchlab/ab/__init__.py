@@ -1,89 +1,80 @@
 """searchlab.ab: exact and fast significance tests for A/B experiments.
 
-Importing this package loads only numpy; scipy, statsmodels, numba and matplotlib load when a
-function needs them (numba kernels compile once and are cached on disk).
+Importing this package loads nothing: each name below is imported from its module on first
+use (PEP 562), so ``searchlab ab test --control 3/6 --variant 4/6`` loads only what that path
+needs (numpy and a few of our modules). scipy, statsmodels, numba, DuckDB and matplotlib load
+when a function needs them (numba kernels compile once and are cached on disk).
 """
 
 from __future__ import annotations
 
-from searchlab.ab.analysis import ab_test, analyze
-from searchlab.ab.binary import binary_test, exact_permutation_pvalue
-from searchlab.ab.continuous import continuous_test, permutation_pvalue
-from searchlab.ab.inputs import Counts, Histogram, parse_counts
-from searchlab.ab.interleave import InterleavingAnalysis, interleaving_test
-from searchlab.ab.paired import paired_permutation_test
-from searchlab.ab.plot import plot_analysis, plot_null_distribution
-from searchlab.ab.power import PowerPlan, power_plan
-from searchlab.ab.report import (
-    analysis_fragment,
-    metric_fragment,
-    png_data_uri,
-    render_html_page,
-    write_html_report,
-)
-from searchlab.ab.results import (
-    ABAnalysis,
-    ConfidenceInterval,
-    GroupSummary,
-    MetricAnalysis,
-    NullDistribution,
-    PairedPermutationResult,
-    SRMCheck,
-    TestResult,
-)
-from searchlab.ab.sequential import (
-    SequentialAnalysis,
-    sequential_analyze,
-    sequential_path,
-    sequential_srm,
-    sequential_test,
-)
-from searchlab.ab.srm import srm_check
-from searchlab.ab.tables import (
-    MetricSamples,
-    read_table,
-    samples_from_histogram,
-    samples_from_table,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "ABAnalysis",
-    "ConfidenceInterval",
-    "Counts",
-    "GroupSummary",
-    "Histogram",
-    "InterleavingAnalysis",
-    "MetricAnalysis",
-    "MetricSamples",
-    "NullDistribution",
-    "PairedPermutationResult",
-    "PowerPlan",
-    "SRMCheck",
-    "SequentialAnalysis",
-    "TestResult",
-    "ab_test",
-    "analysis_fragment",
-    "analyze",
-    "binary_test",
-    "continuous_test",
-    "exact_permutation_pvalue",
-    "interleaving_test",
-    "metric_fragment",
-    "paired_permutation_test",
-    "parse_counts",
-    "permutation_pvalue",
-    "plot_analysis",
-    "plot_null_distribution",
-    "png_data_uri",
-    "power_plan",
-    "read_table",
-    "render_html_page",
-    "samples_from_histogram",
-    "samples_from_table",
-    "sequential_analyze",
-    "sequential_path",
-    "sequential_srm",
-    "sequential_test",
-    "srm_check",
-    "write_html_report",
-]
+_EXPORTS = {
+    "ABAnalysis": "searchlab.ab.results",
+    "ConfidenceInterval": "searchlab.ab.results",
+    "Correction": "searchlab.ab.results",
+    "Counts": "searchlab.ab.inputs",
+    "CovariateAdjustment": "searchlab.ab.results",
+    "Design": "searchlab.ab.warehouse",
+    "Experiment": "searchlab.ab.warehouse",
+    "Exposure": "searchlab.ab.results",
+    "GroupSummary": "searchlab.ab.results",
+    "Histogram": "searchlab.ab.inputs",
+    "InterleavingAnalysis": "searchlab.ab.interleave",
+    "Joint": "searchlab.ab.inputs",
+    "MetricAnalysis": "searchlab.ab.results",
+    "MetricSamples": "searchlab.ab.tables",
+    "MetricSpec": "searchlab.ab.warehouse",
+    "NullDistribution": "searchlab.ab.results",
+    "PairedPermutationResult": "searchlab.ab.results",
+    "PowerPlan": "searchlab.ab.power",
+    "SRMCheck": "searchlab.ab.results",
+    "SequentialAnalysis": "searchlab.ab.sequential",
+    "Source": "searchlab.ab.engines",
+    "TestResult": "searchlab.ab.results",
+    "ab_test": "searchlab.ab.analysis",
+    "analysis_fragment": "searchlab.ab.report",
+    "analyze": "searchlab.ab.analysis",
+    "binary_test": "searchlab.ab.binary",
+    "continuous_test": "searchlab.ab.continuous",
+    "exact_permutation_pvalue": "searchlab.ab.binary",
+    "interleaving_test": "searchlab.ab.interleave",
+    "load_experiment": "searchlab.ab.warehouse",
+    "metric_fragment": "searchlab.ab.report",
+    "paired_permutation_test": "searchlab.ab.paired",
+    "parse_counts": "searchlab.ab.inputs",
+    "parse_metric": "searchlab.ab.warehouse",
+    "parse_ratio": "searchlab.ab.warehouse",
+    "permutation_pvalue": "searchlab.ab.continuous",
+    "plot_analysis": "searchlab.ab.plot",
+    "plot_null_distribution": "searchlab.ab.plot",
+    "png_data_uri": "searchlab.ab.report",
+    "power_plan": "searchlab.ab.power",
+    "read_table": "searchlab.ab.tables",
+    "render_html_page": "searchlab.ab.report",
+    "samples_from_histogram": "searchlab.ab.tables",
+    "samples_from_table": "searchlab.ab.tables",
+    "sequential_analyze": "searchlab.ab.sequential",
+    "sequential_path": "searchlab.ab.sequential",
+    "sequential_srm": "searchlab.ab.sequential",
+    "sequential_test": "searchlab.ab.sequential",
+    "srm_check": "searchlab.ab.srm",
+    "write_html_report": "searchlab.ab.report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'searchlab.ab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -182,7 +182,10 @@ def hypergeometric(state, good, bad, sample):
 
 @njit(cache=True, parallel=True)
 def variant_sums(heavy_values, heavy_counts, light, n_variant, resamples, seed, blocks):
-    """Variant-group sums of ``resamples`` random splits of the pooled users (int64 units).
+    """Variant-group sums of ``resamples`` random splits of the pooled users (int64 units),
+    one column per value column: ``heavy_values`` is (h, k), ``light`` is (l, k), the result
+    (resamples, k). k = 1 for a metric; k = 2 for a ratio's numerator and denominator, which
+    move together because a user moves as a whole (no other k).
 
     The pooled users are given as ``heavy`` distinct values with their (large) counts plus
     the ``light`` users listed one by one (values held by few users). A split is drawn as
@@ -198,13 +201,17 @@ def variant_sums(heavy_values, heavy_counts, light, n_variant, resamples, seed, 
     """
     n_heavy = heavy_values.shape[0]
     n_light = light.shape[0]
+    pair = light.shape[1] == 2  # else one column; scalar accumulators keep the loops tight
     heavy_users = np.int64(0)
     for j in range(n_heavy):
         heavy_users += heavy_counts[j]
-    light_total = np.int64(0)
+    light_a = np.int64(0)
+    light_b = np.int64(0)
     for i in range(n_light):
-        light_total += light[i]
-    out = np.empty(resamples, dtype=np.int64)
+        light_a += light[i, 0]
+        if pair:
+            light_b += light[i, 1]
+    out = np.zeros((resamples, light.shape[1]), dtype=np.int64)
     for b in prange(blocks):
         first = b * resamples // blocks
         stop = (b + 1) * resamples // blocks
@@ -216,28 +223,43 @@ def variant_sums(heavy_values, heavy_counts, light, n_variant, resamples, seed, 
             state, in_light = hypergeometric(state, n_light, heavy_users, n_variant)
             left_sample = n_variant - in_light
             left_pop = heavy_users
-            total = np.int64(0)
+            total_a = np.int64(0)
+            total_b = np.int64(0)
             for j in range(n_heavy - 1):
                 if left_sample == 0:
                     break
-                c = heavy_counts[j]
-                state, k = hypergeometric(state, c, left_pop - c, left_sample)
-                total += k * heavy_values[j]
-                left_sample -= k
-                left_pop -= c
+                cnt = heavy_counts[j]
+                state, drawn = hypergeometric(state, cnt, left_pop - cnt, left_sample)
+                total_a += drawn * heavy_values[j, 0]
+                if pair:
+                    total_b += drawn * heavy_values[j, 1]
+                left_sample -= drawn
+                left_pop -= cnt
             if n_heavy > 0:
-                total += left_sample * heavy_values[n_heavy - 1]
+                total_a += left_sample * heavy_values[n_heavy - 1, 0]
+                if pair:
+                    total_b += left_sample * heavy_values[n_heavy - 1, 1]
             picked = min(in_light, n_light - in_light)
-            chosen_sum = np.int64(0)
+            chosen_a = np.int64(0)
+            chosen_b = np.int64(0)
             for i in range(picked):
                 state, u = next_unit(state)
                 j = i + min(np.int64(u * (n_light - i)), n_light - i - 1)
-                chosen = work[j]
-                work[j] = work[i]
-                work[i] = chosen
-                chosen_sum += chosen
-            total += chosen_sum if picked == in_light else light_total - chosen_sum
-            out[r] = total
+                value = work[j, 0]
+                work[j, 0] = work[i, 0]
+                work[i, 0] = value
+                chosen_a += value
+                if pair:
+                    value = work[j, 1]
+                    work[j, 1] = work[i, 1]
+                    work[i, 1] = value
+                    chosen_b += value
+            if picked != in_light:  # the smaller side was the control's: take the rest
+                chosen_a = light_a - chosen_a
+                chosen_b = light_b - chosen_b
+            out[r, 0] = total_a + chosen_a
+            if pair:
+                out[r, 1] = total_b + chosen_b
     return out
 
 

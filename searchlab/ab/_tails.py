@@ -20,6 +20,10 @@ The convention, the same for all of them:
   agree when the null is symmetric (equal group sizes, or any paired test). When the observed
   effect is exactly zero every shuffle counts and p = 1.
 
+A statistic that is not affine in one integer (a ratio metric's difference of two fractions)
+uses the same rule on the effect itself, ``effect_at_least_as_extreme``, on floats first and
+then, for every shuffle near the boundary, on exact fractions (``ratio``).
+
 The comparison is between integers (Python integers for the bounds, exact however large), so
 a shuffle that ties the observed effect always counts; floats would drop some ties. The
 region is two integer bounds, ``low`` and ``high``: K is extreme when K <= low or K >= high.
@@ -85,6 +89,15 @@ def extreme_region(
         return ExtremeRegion(observed, None)
     spread = abs(observed * scale - offset)
     return ExtremeRegion((offset - spread) // scale, -(-(offset + spread) // scale))
+
+
+def effect_at_least_as_extreme(effect, observed, alternative: str):
+    """The rule on effects directly: numpy arrays (NaN is never extreme) or exact Fractions."""
+    if alternative == "larger":
+        return effect >= observed
+    if alternative == "smaller":
+        return effect <= observed
+    return abs(effect) >= abs(observed)
 
 
 def monte_carlo_pvalue(hits: int, resamples: int) -> tuple[float, float]:

@@ -9,24 +9,27 @@ difference in rates X/n2 - (K - X)/n1 = (X*N - K*n2) / (n1*n2) rises with X, so:
   is at least as large in absolute value (the one convention of ``_tails``, not Fisher's
   "probability no larger than observed"). Integer arithmetic decides every tie exactly.
 
-The exact p-value comes from scipy's hypergeometric tail functions (O(1) in the number of
-users). The Monte Carlo p-value is the continuous metric's permutation engine run on the
-0/1 histogram: one hypergeometric draw of X per resample (``_kernels``, int64 counts, so
-groups beyond numpy's 1e9 limit work too), reported as (hits + 1) / (R + 1) with its
-standard error. The score test and the Newcombe interval come from statsmodels; for a
-one-sided alternative each interval is one-sided (the matching end of the two-sided
-interval at level 1 - 2*alpha).
+The exact p-value is a sum of hypergeometric terms in integers for up to 5,000 users (so
+p = 1/2 is exactly 0.5), and scipy's hypergeometric tail functions beyond (O(1) in the
+number of users). The Monte Carlo p-value is the continuous metric's permutation engine run
+on the 0/1 histogram: one hypergeometric draw of X per resample (``_kernels``, int64 counts,
+so groups beyond numpy's 1e9 limit work too), reported as (hits + 1) / (R + 1) with its
+standard error. The score test (Miettinen-Nurminen, as statsmodels'
+``score_test_proportions_2indep``), its inverted interval and the Newcombe interval are the
+closed forms of ``_closed_form`` (no scipy or statsmodels import for small counts); for a
+one-sided alternative each interval is one-sided (the matching end of the two-sided interval
+at level 1 - 2*alpha). The relative lift gets a delta-method interval.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from searchlab.ab import _closed_form
 from searchlab.ab._tails import ExtremeRegion, extreme_region
 from searchlab.ab.continuous import permutation_pvalue
 from searchlab.ab.inputs import (
@@ -43,10 +46,11 @@ from searchlab.ab.results import (
     GroupSummary,
     MetricAnalysis,
     NullDistribution,
+    SRMCheck,
     TestResult,
 )
 from searchlab.ab.srm import srm_check
-from searchlab.ab.verdict import verdict_text
+from searchlab.ab.verdict import VerdictInputs, finish
 
 
 def binary_test(
@@ -61,16 +65,57 @@ def binary_test(
     planned_variant_share: float = 0.5,
     control_label: str = "control",
     variant_label: str = "variant",
+    srm: SRMCheck | None = None,
 ) -> MetricAnalysis:
     """Test a binary metric; ``control``/``variant`` are Counts, (converted, users), "c/n"
-    strings, or arrays of 0/1 per user."""
+    strings, or arrays of 0/1 per user. ``srm``: the check to report (default: these two
+    groups against ``planned_variant_share``)."""
+    return finish(
+        *binary_parts(
+            control,
+            variant,
+            name=name,
+            alternative=alternative,
+            alpha=alpha,
+            resamples=resamples,
+            seed=seed,
+            planned_variant_share=planned_variant_share,
+            control_label=control_label,
+            variant_label=variant_label,
+            srm=srm,
+        )
+    )
+
+
+def binary_parts(
+    control: Any,
+    variant: Any,
+    *,
+    name: str,
+    alternative: str,
+    alpha: float,
+    resamples: int | None,
+    seed: int,
+    planned_variant_share: float,
+    control_label: str,
+    variant_label: str,
+    srm: SRMCheck | None,
+) -> tuple[MetricAnalysis, VerdictInputs]:
+    """The tests of :func:`binary_test`, and what its verdict needs (decided later, once a
+    multiple-testing correction is known)."""
     check_alternative(alternative)
     check_alpha(alpha)
     check_seed(seed)
     check_resamples(resamples)
     c = as_binary_counts(control, what=control_label)
     v = as_binary_counts(variant, what=variant_label)
-    srm = srm_check(c.users, v.users, planned_variant_share=planned_variant_share)
+    if srm is None:
+        srm = srm_check(
+            c.users,
+            v.users,
+            planned_variant_share=planned_variant_share,
+            labels=(control_label, variant_label),
+        )
 
     rate_c, rate_v = c.converted / c.users, v.converted / v.users
     difference = rate_v - rate_c
@@ -84,7 +129,7 @@ def binary_test(
             pvalue=exact_p,
             estimate=difference,
             statistic=difference,
-            interval=_interval(c, v, "newcomb", alternative, 1 - alpha),
+            interval=_interval(c, v, _closed_form.newcombe_interval, alternative, 1 - alpha),
             exact_ties=True,
             note="hypergeometric null of the variant's converters; "
             "two-sided counts |difference| >= |observed|; interval: Newcombe (Wilson score)",
@@ -108,7 +153,7 @@ def binary_test(
         )
     tests.append(_score_test(c, v, alternative, alpha))
 
-    verdict = verdict_text(
+    inputs = VerdictInputs(
         observed=f"{100 * difference:+#.3g} percentage points ({100 * rate_v:#.3g}% vs "
         f"{100 * rate_c:#.3g}%)",
         pvalue=exact_p,
@@ -123,7 +168,7 @@ def binary_test(
     def at(x: int | None) -> float | None:  # variant converters -> difference in rates
         return None if x is None else (x * population - converters * v.users) / (c.users * v.users)
 
-    return MetricAnalysis(
+    metric = MetricAnalysis(
         name=name,
         type="binary",
         control=_summary(control_label, c),
@@ -133,9 +178,10 @@ def binary_test(
         tests=tuple(tests),
         decisive_method="exact-permutation",
         alpha=alpha,
-        significant=verdict.significant,
-        verdict=verdict.text,
+        significant=None,
+        verdict="",
         srm=srm,
+        relative_interval=_relative_interval(c, v, alternative, 1 - alpha),
         null=NullDistribution(
             kind="exact",
             observed=difference,
@@ -148,6 +194,7 @@ def binary_test(
             tail_high=at(region.high),
         ),
     )
+    return metric, inputs
 
 
 def binary_region(c: Counts, v: Counts, alternative: str) -> ExtremeRegion:
@@ -212,47 +259,49 @@ def monte_carlo_permutation_pvalue(
     return outcome.pvalue, outcome.standard_error
 
 
-def _interval(
-    c: Counts, v: Counts, method: str, alternative: str, level: float
-) -> ConfidenceInterval | None:
-    """statsmodels' two-proportion interval (variant - control), one-sided when the
-    alternative is; None where the score inversion fails (0% or 100% conversion)."""
-    from statsmodels.stats.proportion import confint_proportions_2indep
+def _interval(c: Counts, v: Counts, two_sided: Any, alternative: str, level: float):
+    """A two-proportion interval (variant - control) from ``two_sided(count1, nobs1, count0,
+    nobs0, level)``, one-sided when the alternative is; None where it is undefined."""
 
-    def two_sided(at_level: float) -> tuple[float, float]:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            return confint_proportions_2indep(
-                v.converted, v.users, c.converted, c.users, method=method, alpha=1 - at_level
-            )
+    def at(level2: float) -> tuple[float, float]:
+        interval = two_sided(v.converted, v.users, c.converted, c.users, level2)
+        if interval is None:
+            raise ValueError("undefined")
+        return interval
 
     try:
-        interval = ConfidenceInterval.from_two_sided(two_sided, alternative, level)
-    except (ValueError, ZeroDivisionError, FloatingPointError):
+        interval = ConfidenceInterval.from_two_sided(at, alternative, level)
+    except (ValueError, ZeroDivisionError, OverflowError):
         return None
     if math.isnan(interval.low) or math.isnan(interval.high):
         return None
     return interval
 
 
-def _score_test(c: Counts, v: Counts, alternative: str, alpha: float) -> TestResult:
-    from statsmodels.stats.proportion import score_test_proportions_2indep
+def _relative_interval(c: Counts, v: Counts, alternative: str, level: float):
+    """Delta-method interval of the relative lift (rate_v - rate_c) / rate_c."""
+    rate_c, rate_v = c.converted / c.users, v.converted / v.users
+    var_c = rate_c * (1 - rate_c) / c.users
+    var_v = rate_v * (1 - rate_v) / v.users
+    return _closed_form.relative_interval(
+        rate_v - rate_c, var_c + var_v, rate_c, var_c, -var_c, alternative=alternative, level=level
+    )
 
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        res = score_test_proportions_2indep(
-            v.converted, v.users, c.converted, c.users, alternative=alternative
-        )
-    pvalue = float(res.pvalue)
-    statistic = float(res.statistic)
+
+def _score_test(c: Counts, v: Counts, alternative: str, alpha: float) -> TestResult:
+    statistic, pvalue = _closed_form.score_test(
+        v.converted, v.users, c.converted, c.users, alternative
+    )
     return TestResult(
         method="score",
         alternative=alternative,
-        pvalue=pvalue if math.isfinite(pvalue) else None,
+        pvalue=pvalue,
         estimate=v.converted / v.users - c.converted / c.users,
-        statistic=statistic if math.isfinite(statistic) else None,
-        interval=_interval(c, v, "score", alternative, 1 - alpha),
-        note="statsmodels score_test_proportions_2indep (variant - control); score interval",
+        statistic=statistic,
+        interval=_interval(c, v, _closed_form.score_interval, alternative, 1 - alpha),
+        note="Miettinen-Nurminen score test of variant - control (pooled variance x n/(n-1), "
+        "as statsmodels' score_test_proportions_2indep); interval: that test inverted, with "
+        "the constrained maximum likelihood estimate of Farrington & Manning",
     )
 
 

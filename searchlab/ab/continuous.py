@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from searchlab.ab._closed_form import relative_interval
 from searchlab.ab._grid import integer_grid
 from searchlab.ab._tails import extreme_region, monte_carlo_pvalue, ties_note
 from searchlab.ab.inputs import (
@@ -51,17 +52,18 @@ from searchlab.ab.results import (
     GroupSummary,
     MetricAnalysis,
     NullDistribution,
+    SRMCheck,
     TestResult,
 )
 from searchlab.ab.srm import srm_check
-from searchlab.ab.verdict import verdict_text
+from searchlab.ab.verdict import VerdictInputs, finish
 from searchlab.errors import InputError
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_BOOTSTRAP_RESAMPLES = 2_000
 _BLOCKS = 64  # blocks of resamples, each with a private generator: fixed, so results do
 # not depend on the number of threads
-_LIGHT_MAX_COUNT = 64  # values held by at most this many users are shuffled user by user:
+LIGHT_MAX_COUNT = 64  # values held by at most this many users are shuffled user by user:
 # below this a hypergeometric draw (ratio-of-uniforms, 8 lgamma calls) costs more than
 # moving those users one by one
 _SCIPY_ALTERNATIVE = {"larger": "greater", "smaller": "less", "two-sided": "two-sided"}
@@ -98,15 +100,60 @@ def continuous_test(
     planned_variant_share: float = 0.5,
     control_label: str = "control",
     variant_label: str = "variant",
+    srm: SRMCheck | None = None,
 ) -> MetricAnalysis:
-    """Test a continuous metric; ``control``/``variant`` are per-user values or Histograms."""
+    """Test a continuous metric; ``control``/``variant`` are per-user values or Histograms.
+    ``srm``: the check to report (default: these two groups against the planned share)."""
+    return finish(
+        *continuous_parts(
+            control,
+            variant,
+            name=name,
+            alternative=alternative,
+            alpha=alpha,
+            resamples=resamples,
+            bootstrap_resamples=bootstrap_resamples,
+            seed=seed,
+            engine=engine,
+            planned_variant_share=planned_variant_share,
+            control_label=control_label,
+            variant_label=variant_label,
+            srm=srm,
+        )
+    )
+
+
+def continuous_parts(
+    control: Any,
+    variant: Any,
+    *,
+    name: str,
+    alternative: str,
+    alpha: float,
+    resamples: int | None,
+    bootstrap_resamples: int,
+    seed: int,
+    engine: str,
+    planned_variant_share: float,
+    control_label: str,
+    variant_label: str,
+    srm: SRMCheck | None,
+) -> tuple[MetricAnalysis, VerdictInputs]:
+    """The tests of :func:`continuous_test`, and what its verdict needs."""
     check_alternative(alternative)
     check_alpha(alpha)
     check_seed(seed)
-    check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
+    if bootstrap_resamples != 0:  # 0: no bootstrap interval
+        check_resamples(bootstrap_resamples, what="bootstrap resamples", example=2_000)
     hc = as_histogram(control, what=control_label)
     hv = as_histogram(variant, what=variant_label)
-    srm = srm_check(hc.users, hv.users, planned_variant_share=planned_variant_share)
+    if srm is None:
+        srm = srm_check(
+            hc.users,
+            hv.users,
+            planned_variant_share=planned_variant_share,
+            labels=(control_label, variant_label),
+        )
     sc, sv = _summary(control_label, hc), _summary(variant_label, hv)
     difference = sv.mean - sc.mean
     relative = difference / sc.mean if sc.mean != 0 else None
@@ -115,7 +162,7 @@ def continuous_test(
         hc, hv, alternative=alternative, resamples=resamples, seed=seed, engine=engine
     )
     ties = ties_note(perm.exact_ties, perm.grid_unit)
-    tests = (
+    tests = [
         TestResult(
             method="monte-carlo-permutation",
             alternative=alternative,
@@ -130,25 +177,25 @@ def continuous_test(
             f"{ties}; p = (hits + 1) / (R + 1)",
         ),
         _welch(sc, sv, alternative, alpha),
-        TestResult(
-            method="bootstrap",
-            alternative=alternative,
-            pvalue=None,
-            estimate=difference,
-            interval=bootstrap_interval(
-                hc,
-                hv,
+    ]
+    if bootstrap_resamples:
+        interval = bootstrap_interval(
+            hc, hv, alternative=alternative, level=1 - alpha, resamples=bootstrap_resamples,
+            seed=seed,
+        )  # fmt: skip
+        tests.append(
+            TestResult(
+                method="bootstrap",
                 alternative=alternative,
-                level=1 - alpha,
+                pvalue=None,
+                estimate=difference,
+                interval=interval,
                 resamples=bootstrap_resamples,
                 seed=seed,
-            ),
-            resamples=bootstrap_resamples,
-            seed=seed,
-            note="percentile interval of the difference in means, each group resampled",
-        ),
-    )
-    verdict = verdict_text(
+                note="percentile interval of the difference in means, each group resampled",
+            )
+        )
+    inputs = VerdictInputs(
         observed=f"{difference:+.4g} per user ({sv.mean:.4g} vs {sc.mean:.4g})",
         pvalue=perm.pvalue,
         method="Monte Carlo permutation",
@@ -158,20 +205,20 @@ def continuous_test(
         resamples=perm.resamples,
         caveat="" if perm.exact_ties else f"Note: {ties}.",
     )
-    return MetricAnalysis(
+    metric = MetricAnalysis(
         name=name,
         type="continuous",
         control=sc,
         variant=sv,
         difference=difference,
         relative_difference=relative,
-        tests=tests,
+        tests=tuple(tests),
         decisive_method="monte-carlo-permutation",
         alpha=alpha,
-        significant=verdict.significant,
-        verdict=verdict.text,
+        significant=None,
+        verdict="",
         srm=srm,
-        resamples_needed=verdict.resamples_needed,
+        relative_interval=mean_relative_interval(sc, sv, alternative, 1 - alpha),
         null=NullDistribution(
             kind="sampled",
             observed=difference,
@@ -184,6 +231,7 @@ def continuous_test(
             tail_high=perm.tail_high,
         ),
     )
+    return metric, inputs
 
 
 def permutation_pvalue(
@@ -219,7 +267,7 @@ def permutation_pvalue(
     distinct = pooled_values.size
     sums = _draw_variant_sums(pooled_values, pooled_counts, n_v, resamples, seed, engine)
     if engine == "auto":
-        engine = "tie-aware" if (pooled_counts > _LIGHT_MAX_COUNT).any() else "shuffle"
+        engine = "tie-aware" if (pooled_counts > LIGHT_MAX_COUNT).any() else "shuffle"
 
     # difference in means = (S*N - T*n2) / (n1*n2) on the grid, rising with the variant sum S
     region = extreme_region(observed, alternative, scale=population, offset=grand * n_v)
@@ -250,20 +298,29 @@ def permutation_pvalue(
 
 def _draw_variant_sums(values, counts, n_variant, resamples, seed, engine) -> np.ndarray:
     """Split the pooled histogram into heavy values (drawn as counts) and light users
-    (shuffled one by one), per ``engine``, and draw the variant sums."""
+    (shuffled one by one), per ``engine``, and draw the variant sums. ``values``: (m,) for
+    one metric, or (m, k) to move k values per user together; the result is (R,) or (R, k)."""
     from searchlab.ab import _kernels
 
+    columns = values.reshape(values.shape[0], -1)
     if engine == "tie-aware":
-        heavy = np.ones(values.size, dtype=bool)
+        heavy = np.ones(counts.size, dtype=bool)
     elif engine == "shuffle":
-        heavy = np.zeros(values.size, dtype=bool)
+        heavy = np.zeros(counts.size, dtype=bool)
     else:
-        heavy = counts > _LIGHT_MAX_COUNT
+        heavy = counts > LIGHT_MAX_COUNT
     order = np.argsort(counts[heavy], kind="stable")  # most common value last: no draw
-    light = np.repeat(values[~heavy], counts[~heavy])
-    return _kernels.variant_sums(
-        values[heavy][order], counts[heavy][order], light, n_variant, resamples, seed, _BLOCKS
+    light = np.repeat(columns[~heavy], counts[~heavy], axis=0)
+    sums = _kernels.variant_sums(
+        np.ascontiguousarray(columns[heavy][order]),
+        counts[heavy][order],
+        np.ascontiguousarray(light),
+        n_variant,
+        resamples,
+        seed,
+        _BLOCKS,
     )
+    return sums[:, 0] if values.ndim == 1 else sums
 
 
 def bootstrap_interval(
@@ -319,6 +376,17 @@ def _summary(label: str, hist: Histogram) -> GroupSummary:
         total=total,
         std=std,
         distinct_values=int(hist.values.size),
+    )
+
+
+def mean_relative_interval(
+    c: GroupSummary, v: GroupSummary, alternative: str, level: float
+) -> ConfidenceInterval | None:
+    """Delta-method interval of (mean_v - mean_c) / mean_c from the groups' summaries."""
+    var_c = c.std**2 / c.users
+    var_v = v.std**2 / v.users
+    return relative_interval(
+        v.mean - c.mean, var_c + var_v, c.mean, var_c, -var_c, alternative=alternative, level=level
     )
 
 

@@ -200,3 +200,74 @@ def as_histogram(data: Any, *, what: str) -> Histogram:
     if hist.users == 0:
         raise InputError(f"{what} is empty; no verdict for an empty group")
     return hist
+
+
+@dataclass(frozen=True)
+class Joint:
+    """Two per-user values summarised jointly: each distinct pair ``values[i] = (a, b)`` with
+    how many users had it. A ratio metric's (numerator, denominator) or a covariate-adjusted
+    metric's (metric, covariate). Made by :func:`as_joint`: pairs sorted, merged, counts > 0."""
+
+    values: np.ndarray  # (m, 2) float64
+    counts: np.ndarray  # (m,) int64
+
+    @property
+    def users(self) -> int:
+        return int(self.counts.sum())
+
+    def sums(self) -> tuple[float, float, float, float, float]:
+        """(sum a, sum b, sum a*a, sum b*b, sum a*b) over users."""
+        a, b = self.values[:, 0], self.values[:, 1]
+        w = self.counts.astype(np.float64)
+        return (
+            float(w @ a),
+            float(w @ b),
+            float(w @ (a * a)),
+            float(w @ (b * b)),
+            float(w @ (a * b)),
+        )
+
+
+def as_joint(data: Any, *, what: str) -> Joint:
+    """A Joint from a Joint, a pair of equal-length per-user arrays ``(a, b)``, or an (n, 2)
+    array; every pair finite."""
+    if isinstance(data, Joint):
+        values = np.asarray(data.values, dtype=np.float64)
+        counts = to_numpy(data.counts, what=f"{what} counts")
+        if values.ndim != 2 or values.shape[1] != 2 or values.shape[0] != counts.size:
+            raise InputError(f"{what}: a joint histogram needs (m, 2) values and m counts")
+        if counts.dtype.kind == "f" and np.all(np.isfinite(counts)) and np.all(counts % 1 == 0):
+            counts = counts.astype(np.int64)
+        if counts.dtype.kind not in "iu" or (counts < 0).any():
+            raise InputError(f"{what}: counts must be non-negative whole numbers")
+    else:
+        if isinstance(data, tuple | list) and len(data) == 2:
+            a = as_float_vector(data[0], what=f"{what} (first values)")
+            b = as_float_vector(data[1], what=f"{what} (second values)")
+            if a.size != b.size:
+                raise InputError(
+                    f"{what}: {a.size} first values but {b.size} second values",
+                    hint="give one pair of values per user",
+                )
+            values = np.column_stack([a, b])
+        else:
+            values = np.asarray(data, dtype=np.float64)
+            if values.ndim != 2 or values.shape[1] != 2:
+                raise InputError(f"{what}: expected pairs of values, got shape {values.shape}")
+        counts = np.ones(values.shape[0], dtype=np.int64)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise InputError(
+            f"{what} holds {int(bad.sum())} missing or infinite value(s)",
+            hint="drop or fill missing values before testing",
+        )
+    if values.shape[0] == 0:
+        raise InputError(f"{what} is empty; no verdict for an empty group")
+    distinct, inverse = np.unique(values, axis=0, return_inverse=True)
+    merged = np.bincount(inverse.ravel(), weights=counts, minlength=distinct.shape[0])
+    merged = np.rint(merged).astype(np.int64)
+    keep = merged > 0
+    joint = Joint(distinct[keep], merged[keep])
+    if joint.users == 0:
+        raise InputError(f"{what} is empty; no verdict for an empty group")
+    return joint

@@ -198,6 +198,15 @@ def interleaving_test(
 
 def query_credit(frame: Any, source: str = "table") -> tuple[np.ndarray, str]:
     """(credit per row, "credit" | "clicks"), checked: from ``credit`` or the click columns."""
+    has_credit = CREDIT_COL in frame.columns or all(c in frame.columns for c in CLICK_COLS)
+    if not has_credit:
+        shape = "an 'arm' column" if "arm" in frame.columns else "no interleaving credit"
+        raise InputError(
+            f"{source} is not an interleaving table ({shape}: neither {CREDIT_COL!r} nor "
+            f"{CLICK_COLS[0]!r} and {CLICK_COLS[1]!r}); an A/B table with one row per user is "
+            "analysed by `searchlab ab test --data FILE --group-col COL --control LABEL`",
+            hint="columns present: " + ", ".join(map(str, list(frame.columns)[:15])),
+        )
     if USER_COL not in frame.columns:
         raise InputError(
             f"{source} has no {USER_COL!r} column",
@@ -214,24 +223,14 @@ def query_credit(frame: Any, source: str = "table") -> tuple[np.ndarray, str]:
                 hint="credit lies in [-1, 1]: > 0 variant won the query, < 0 control, 0 tie",
             )
         return credit, "credit"
-    if all(c in frame.columns for c in CLICK_COLS):
-        variant, control = (_numbers(frame[c], c, source) for c in CLICK_COLS)
-        for name, clicks in zip(CLICK_COLS, (variant, control), strict=True):
-            if np.any(clicks < 0) or np.any(clicks != np.floor(clicks)):
-                raise InputError(
-                    f"column {name!r} of {source} must hold whole numbers >= 0",
-                    hint="clicks on each team's results in that query",
-                )
-        return np.sign(variant - control), "clicks"
-    if "arm" in frame.columns:
-        raise InputError(
-            f"{source} looks like an A/B user table (an 'arm' column, no interleaving credit)",
-            hint="analyse it with `searchlab ab test --data FILE --group-col arm`",
-        )
-    raise InputError(
-        f"{source} has neither a {CREDIT_COL!r} column nor {CLICK_COLS[0]!r} and {CLICK_COLS[1]!r}",
-        hint="columns present: " + ", ".join(map(str, list(frame.columns)[:15])),
-    )
+    variant, control = (_numbers(frame[c], c, source) for c in CLICK_COLS)
+    for name, clicks in zip(CLICK_COLS, (variant, control), strict=True):
+        if np.any(clicks < 0) or np.any(clicks != np.floor(clicks)):
+            raise InputError(
+                f"column {name!r} of {source} must hold whole numbers >= 0",
+                hint="clicks on each team's results in that query",
+            )
+    return np.sign(variant - control), "clicks"
 
 
 def user_preferences(frame: Any, credit: np.ndarray, source: str = "table") -> np.ndarray:

@@ -42,7 +42,10 @@ def _render(results: list[Any], path: Any, titles: list[str | None]) -> bytes:
     for ax, result, title in zip(axes, results, titles, strict=True):
         null = result.null if isinstance(result, MetricAnalysis) else result
         if title is None and isinstance(result, MetricAnalysis):
-            title = f"{result.name}: difference (variant − control) in shuffled worlds"
+            title = (
+                f"{result.name}: difference ({result.variant.label} − {result.control.label}) "
+                "in shuffled worlds"
+            )
         _draw_panel(ax, null, title or "null distribution of the difference")
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -60,7 +63,7 @@ def _draw_panel(ax: Any, null: NullDistribution, title: str) -> None:
     ax.axvline(null.observed, color="black", linewidth=1.6, label=f"observed {null.observed:+.4g}")
     if null.alternative == "two-sided" and null.observed != 0:
         ax.axvline(-null.observed, color="black", linewidth=1.0, linestyle="--")
-    ax.set_xlabel("difference in means, variant − control")
+    ax.set_xlabel("difference, variant − control")
     ax.set_ylabel("share of shuffled worlds" if null.kind == "exact" else "shuffled worlds")
     ax.set_title(title, fontsize=10)
     ax.plot(

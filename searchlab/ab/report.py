@@ -66,11 +66,26 @@ def metric_fragment(
     for group in (metric.control, metric.variant):
         mean = f"{100 * group.mean:.3f}%" if is_binary else f"{group.mean:.4g}"
         total = f"{group.total:,.0f} converted" if is_binary else f"{group.total:,.2f} total"
+        if group.denominator_total is not None:
+            total += f" / {group.denominator_total:,.2f}"
         rows.append(
             f"<tr><td>{esc(group.label)}</td><td>{group.users:,}</td><td>{mean}</td>"
             f"<td>{total}</td></tr>"
         )
     rel = "—" if metric.relative_difference is None else f"{100 * metric.relative_difference:+.2f}%"
+    if metric.relative_interval is not None:
+        rel += f" ({esc(metric.relative_interval.text(100))}%, delta method)"
+    extra = ""
+    if metric.adjustment is not None:
+        a = metric.adjustment
+        extra += (
+            f"<p>CUPED on <b>{esc(a.covariate)}</b>: correlation {a.correlation:+.3f}, θ = "
+            f"{a.theta:.4g}; unadjusted difference {a.unadjusted_difference:+.4g}; variance "
+            f"{100 * a.variance_reduction:.2g}% lower (the same power with that share fewer "
+            "users).</p>"
+        )
+    if metric.adjusted_pvalue is not None and metric.decisive.pvalue != metric.adjusted_pvalue:
+        extra += f"<p>Corrected p-value (multiple testing): <b>{metric.adjusted_pvalue:.4g}</b>.</p>"
     diff = f"{100 * metric.difference:+.4f} points" if is_binary else f"{metric.difference:+.4g}"
     unit, suffix = (100.0, " points") if is_binary else (1.0, "")
     tests = "".join(
@@ -95,11 +110,12 @@ def metric_fragment(
     seed_note = "" if seed is None else f" Random draws used seed {seed}."
     verdict_class = {True: "verdict sig", False: "verdict", None: "verdict undecided"}
     return (
-        f"<{heading}>{esc(metric.name)} ({esc(metric.type)})</{heading}>"
+        f"<{heading}>{esc(metric.name)} ({esc(metric.definition or metric.type)}): "
+        f"{esc(metric.variant.label)} vs {esc(metric.control.label)}</{heading}>"
         f"{_srm_html(metric.srm) if srm else ''}"
         '<table class="ab"><tr><th>group</th><th>users</th>'
         f"<th>{'rate' if is_binary else 'mean'}</th><th>total</th></tr>{''.join(rows)}</table>"
-        f"<p>Difference (variant − control): <b>{diff}</b>; relative: <b>{rel}</b>.</p>"
+        f"<p>Difference (variant − control): <b>{diff}</b>; relative: <b>{rel}</b>.</p>{extra}"
         '<table class="ab"><tr><th>method</th><th>alternative</th><th>p-value</th>'
         f"<th>statistic</th><th>interval for the difference</th><th>resamples</th></tr>{tests}"
         "</table>"

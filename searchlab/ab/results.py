@@ -6,8 +6,9 @@ estimate, test statistic, alternative, method, and an interval that follows the 
 ``searchlab.rank.compare.RunComparison`` extends that. ``to_dict()`` gives the JSON object
 (infinite interval ends, i.e. the open side of a one-sided interval, become null).
 
-``ABAnalysis.to_dict()`` is the ``--json`` object: ``{"metrics": [...], "srm": {...}}``. The
-null distribution kept for plotting is left out of it (it can hold thousands of numbers).
+``ABAnalysis.to_dict()`` is the ``--json`` object: ``{"metrics": [...], "srm": {...},
+"correction": {...}, "exposure": {...}}``, one metric entry per (metric, variant). The null
+distribution kept for plotting is left out of it (it can hold thousands of numbers).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ class GroupSummary:
     users: int
     mean: float  # conversion rate (binary) or mean value (continuous)
     total: float  # converters (binary) or sum of values (continuous)
-    std: float  # sample standard deviation per user
+    std: float  # sample standard deviation per user (ratio: of the delta-method linearisation)
     distinct_values: int
+    denominator_total: float | None = None  # ratio metrics: the denominator's sum
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,16 @@ class NullDistribution:
 
 @dataclass(frozen=True)
 class MetricAnalysis:
+    """One metric, one variant against the control: group summaries, every test, the verdict.
+
+    ``type``: binary | continuous | ratio. ``difference`` is variant - control (for a
+    covariate-adjusted metric: the adjusted difference; ``adjustment`` has the rest).
+    ``relative_interval`` is the delta-method interval of ``relative_difference``.
+    ``adjusted_pvalue`` is the decisive p-value after the analysis' multiple-testing
+    correction (equal to it when there is a single comparison)."""
+
     name: str
-    type: str  # "binary" | "continuous"
+    type: str  # "binary" | "continuous" | "ratio"
     control: GroupSummary
     variant: GroupSummary
     difference: float  # variant mean - control mean
@@ -180,8 +190,12 @@ class MetricAnalysis:
     significant: bool | None  # None: a Monte Carlo p-value too close to alpha to decide
     verdict: str
     null: NullDistribution
-    srm: SRMCheck  # sample-ratio check of this metric's group sizes
+    srm: SRMCheck  # sample-ratio check of this metric's arm sizes (every arm)
     resamples_needed: int | None = None  # when undecided: resamples that would settle it
+    relative_interval: ConfidenceInterval | None = None
+    adjusted_pvalue: float | None = None
+    definition: str | None = None  # a ratio's "numerator/denominator"
+    adjustment: CovariateAdjustment | None = None
 
     def test(self, method: str) -> TestResult:
         for result in self.tests:
@@ -192,48 +206,160 @@ class MetricAnalysis:
             hint="its tests: " + ", ".join(t.method for t in self.tests),
         )
 
+    @property
+    def decisive(self) -> TestResult:
+        return self.test(self.decisive_method)
+
     def to_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields.pop("null")
-        return to_jsonable(fields)
+        out = to_jsonable(fields)
+        out["srm"] = self.srm.to_dict()
+        out["tests"] = [t.to_dict() for t in self.tests]
+        return out
 
 
 @dataclass(frozen=True)
 class SRMCheck:
-    """Sample ratio mismatch: do the group sizes fit the planned split?"""
+    """Sample ratio mismatch: do the arm sizes fit the planned split? One chi-square test over
+    every arm (control first); the two-arm fields read "variant" as every non-control arm."""
 
-    control_users: int
-    variant_users: int
-    planned_variant_share: float
-    observed_variant_share: float
+    labels: tuple[str, ...]
+    users: tuple[int, ...]
+    planned_shares: tuple[float, ...]
+    observed_shares: tuple[float, ...]
     statistic: float
     pvalue: float
     threshold: float
     mismatch: bool
     message: str
 
+    _aliases: ClassVar[tuple[str, ...]] = (
+        "control_users",
+        "variant_users",
+        "planned_variant_share",
+        "observed_variant_share",
+    )
+
+    @property
+    def control_users(self) -> int:
+        return self.users[0]
+
+    @property
+    def variant_users(self) -> int:
+        return sum(self.users[1:])
+
+    @property
+    def planned_variant_share(self) -> float:
+        return 1.0 - self.planned_shares[0]
+
+    @property
+    def observed_variant_share(self) -> float:
+        return 1.0 - self.observed_shares[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = to_jsonable(self)
+        out.update({name: getattr(self, name) for name in self._aliases})
+        return out
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The multiple-testing correction over every (variant, metric) comparison."""
+
+    method: str  # "holm" | "bonferroni" | "none"
+    comparisons: int
+    variants: int
+    metrics: int
+
+    def text(self) -> str:
+        if self.method == "none" or self.comparisons == 1:
+            what = "no correction" if self.method == "none" else f"{self.method}: p unchanged"
+            return f"{what} ({self.comparisons} comparison{'s' * (self.comparisons > 1)})"
+        name = {"holm": "Holm", "bonferroni": "Bonferroni"}[self.method]
+        return (
+            f"{name} over {self.comparisons} comparisons ({self.variants} variant"
+            f"{'s' * (self.variants > 1)} x {self.metrics} metric{'s' * (self.metrics > 1)})"
+        )
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """How rows became users: rows read, distinct users, users seen in several arms and what
+    was done with them (``policy``: exclude | first | keep; None when each row is a user)."""
+
+    rows: int
+    users: int
+    users_in_several_arms: int | None
+    policy: str | None
+    user_col: str | None
+    analysed_units: int  # users (or user-arm pairs with "keep") that the tests count
+
+    @property
+    def share_in_several_arms(self) -> float | None:
+        if self.users_in_several_arms is None or self.users == 0:
+            return None
+        return self.users_in_several_arms / self.users
+
+    def to_dict(self) -> dict[str, Any]:
+        out = to_jsonable(self)
+        out["share_in_several_arms"] = self.share_in_several_arms
+        return out
+
+
+@dataclass(frozen=True)
+class CovariateAdjustment:
+    """CUPED / regression adjustment of one metric by a pre-experiment covariate."""
+
+    covariate: str
+    theta: float  # pooled slope of the metric on the covariate, arms ignored (the residuals)
+    ols_slope: float  # the covariate's coefficient in OLS metric ~ arm + covariate
+    correlation: float  # pooled correlation of metric and covariate
+    unadjusted_difference: float
+    unadjusted_standard_error: float  # OLS metric ~ arm
+    standard_error: float  # OLS metric ~ arm + covariate: the adjusted difference's
+    variance_reduction: float  # 1 - (adjusted / unadjusted standard error)^2
+    missing: int  # users whose covariate was missing (filled with 0 or dropped)
+    missing_policy: str
+
+    @property
+    def users_saved_share(self) -> float:
+        """Share of users the adjusted test saves at equal power (variance scales as 1/n)."""
+        return self.variance_reduction
+
 
 @dataclass(frozen=True)
 class ABAnalysis:
-    metrics: tuple[MetricAnalysis, ...]
+    metrics: tuple[MetricAnalysis, ...]  # one per (metric, variant), metrics in order
     srm: SRMCheck  # the most severe of the metrics' checks (they agree for user-level data)
+    correction: Correction | None = None
+    exposure: Exposure | None = None
 
-    def metric(self, name: str) -> MetricAnalysis:
+    def metric(self, name: str, variant: str | None = None) -> MetricAnalysis:
         for metric in self.metrics:
-            if metric.name == name:
+            if metric.name == name and variant in (None, metric.variant.label):
                 return metric
         raise InputError(
-            f"no metric {name!r} in this analysis",
-            hint="its metrics: " + ", ".join(m.name for m in self.metrics),
+            f"no metric {name!r} in this analysis"
+            + ("" if variant is None else f" for variant {variant!r}"),
+            hint="its metrics: " + ", ".join(sorted({m.name for m in self.metrics})),
         )
 
     def srm_checks(self) -> list[tuple[str | None, SRMCheck]]:
         """The checks to show: ``[(None, srm)]`` when every metric counts the same users,
         else one ``(metric name, check)`` per metric."""
-        sizes = {(m.srm.control_users, m.srm.variant_users) for m in self.metrics}
-        if len(sizes) == 1:
+        checks = {m.name: m.srm for m in self.metrics}
+        if len({check.users for check in checks.values()}) == 1:
             return [(None, self.srm)]
-        return [(m.name, m.srm) for m in self.metrics]
+        return list(checks.items())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": [m.to_dict() for m in self.metrics], "srm": to_jsonable(self.srm)}
+        out: dict[str, Any] = {
+            "metrics": [m.to_dict() for m in self.metrics],
+            "srm": self.srm.to_dict(),
+        }
+        if self.correction is not None:
+            out["correction"] = {**to_jsonable(self.correction), "text": self.correction.text()}
+        if self.exposure is not None:
+            out["exposure"] = self.exposure.to_dict()
+        return out

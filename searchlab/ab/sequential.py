@@ -45,13 +45,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from searchlab._json import to_jsonable
-from searchlab.ab.analysis import _looks_binary
+from searchlab.ab.analysis import _looks_binary, arm_labels, check_correction, planned_shares
 from searchlab.ab.inputs import (
     Counts,
     Histogram,
@@ -61,9 +61,17 @@ from searchlab.ab.inputs import (
     check_alpha,
     check_alternative,
 )
-from searchlab.ab.results import ConfidenceInterval, GroupSummary, TestResult
+from searchlab.ab.results import (
+    ConfidenceInterval,
+    Correction,
+    Exposure,
+    GroupSummary,
+    TestResult,
+)
 from searchlab.ab.srm import SRM_THRESHOLD
+from searchlab.ab.srm import planned_split as planned_split_shares
 from searchlab.ab.tables import MetricSamples, check_metric_type
+from searchlab.ab.verdict import adjust_pvalues
 from searchlab.errors import InputError
 
 CS_METHOD = "asymptotic-cs"
@@ -352,6 +360,7 @@ class SequentialMetric:
     significant: bool
     verdict: str
     tuning_size: float
+    adjusted_pvalue: float | None = None  # after the correction over every comparison
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -361,14 +370,21 @@ class SequentialMetric:
 class SequentialAnalysis:
     metrics: tuple[SequentialMetric, ...]
     srm: SequentialSRMCheck
+    correction: Correction | None = None
+    exposure: Exposure | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "sequential": True,
             "method": CS_METHOD,
             "metrics": [m.to_dict() for m in self.metrics],
             "srm": self.srm.to_dict(),
         }
+        if self.correction is not None:
+            out["correction"] = {**to_jsonable(self.correction), "text": self.correction.text()}
+        if self.exposure is not None:
+            out["exposure"] = self.exposure.to_dict()
+        return out
 
 
 def sequential_test(
@@ -394,37 +410,69 @@ def sequential_analyze(
     alternative: str = "two-sided",
     alpha: float = 0.05,
     tuning_size: float = DEFAULT_TUNING_SIZE,
-    planned_variant_share: float = 0.5,
+    planned_variant_share: float | None = None,
+    planned_split: Any = None,
     srm_threshold: float = SRM_THRESHOLD,
+    correction: str = "holm",
     control_label: str = "control",
     variant_label: str = "variant",
+    exposure: Exposure | None = None,
 ) -> SequentialAnalysis:
-    """The anytime-valid counterpart of ``searchlab.ab.analyze``: the sequential SRM check,
-    then each metric's confidence sequence and always-valid p-value at the latest look."""
+    """The anytime-valid counterpart of ``searchlab.ab.analyze``: the sequential SRM check over
+    every arm, then each variant's confidence sequence and always-valid p-value against the
+    control at the latest look, the p-values corrected over every comparison (Holm's method
+    is valid for any valid p-values, always-valid ones included)."""
     check_alternative(alternative)
     check_alpha(alpha)
     check_tuning_size(tuning_size)
+    check_correction(correction)
     if not samples:
         raise InputError("no metric to analyse", hint="name at least one metric")
-    if not 0.0 < planned_variant_share < 1.0:
-        raise InputError(
-            f"planned variant share must be between 0 and 1, got {planned_variant_share}",
-            hint="e.g. 0.5 for a 50/50 split",
-        )
-    metrics = []
+    metrics, first_users = [], None
     for s in samples:
+        if s.type == "ratio" or s.covariate is not None:
+            raise InputError(
+                f"metric {s.name!r}: the sequential analysis covers binary and continuous "
+                "metrics, not ratios or covariate adjustment",
+                hint="drop --sequential, or analyse that metric without --ratio/--covariate",
+            )
+        labels = arm_labels(s, control_label, variant_label)
         arms = [
-            _arm(s.control, s.type, control_label, s.name),
-            _arm(s.variant, s.type, variant_label, s.name),
+            _arm(data, s.type, label, s.name)
+            for label, (_, data) in zip(labels, s.arms, strict=True)
         ]
-        metrics.append(_metric(s.name, s.type, arms, alternative, alpha, tuning_size))
-    first = metrics[0]
-    srm = sequential_srm(
-        [first.control.users, first.variant.users],
-        [1.0 - planned_variant_share, planned_variant_share],
-        threshold=srm_threshold,
+        if first_users is None:
+            first_users = [a.summary.users for a in arms]
+            shares = planned_shares(len(arms), planned_variant_share, planned_split)
+        for variant in arms[1:]:
+            metrics.append(
+                _metric(s.name, s.type, [arms[0], variant], alternative, alpha, tuning_size)
+            )
+    family = Correction(
+        method=correction,
+        comparisons=len(metrics),
+        variants=len(first_users) - 1,
+        metrics=len(samples),
     )
-    return SequentialAnalysis(metrics=tuple(metrics), srm=srm)
+    if family.comparisons > 1 and correction != "none":
+        adjusted = adjust_pvalues([m.tests[0].pvalue for m in metrics], correction)
+        metrics = [
+            replace(
+                m,
+                adjusted_pvalue=p,
+                significant=bool(p < alpha),
+                verdict=m.verdict
+                + f" Corrected for {family.text()}: p = {p:.4g}, "
+                + ("significant." if p < alpha else "not significant."),
+            )
+            for m, p in zip(metrics, adjusted, strict=True)
+        ]
+    else:
+        metrics = [replace(m, adjusted_pvalue=m.tests[0].pvalue) for m in metrics]
+    srm = sequential_srm(
+        first_users, planned_split_shares(shares, len(first_users)), threshold=srm_threshold
+    )
+    return SequentialAnalysis(metrics=tuple(metrics), srm=srm, correction=family, exposure=exposure)
 
 
 def sequential_path(

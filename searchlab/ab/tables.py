@@ -20,18 +20,80 @@ from searchlab.ab.inputs import Counts, Histogram
 from searchlab.errors import DataFormatError, InputError
 
 METRIC_TYPES = ("auto", "binary", "continuous")
-_TRUE = {"true", "t", "yes", "1", "1.0"}
-_FALSE = {"false", "f", "no", "0", "0.0"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MetricSamples:
-    """One metric's data for both groups, ready for binary_test or continuous_test."""
+    """One metric's data for every arm, control first: what every input (counts, a table, a
+    warehouse query, the live event store) becomes, and what ``analyze`` takes.
+
+    ``type``: "binary" (arm data: Counts, 0/1 values or a 0/1 Histogram), "continuous"
+    (per-user values or a Histogram) or "ratio" (a Joint of (numerator, denominator) per
+    user, or a pair of per-user arrays; ``definition`` names them, e.g. "clicks/searches").
+    With ``covariate`` (CUPED) each arm's data is a Joint of (metric, covariate) per user.
+
+    Two arms: ``MetricSamples(name, type, control, variant)``; any number:
+    ``MetricSamples(name, type, arms=[(label, data), ...])`` with the control first. Labels
+    may be None (the analysis then names the arms).
+    """
 
     name: str
-    type: str  # "binary" | "continuous"
-    control: Counts | Histogram | np.ndarray
-    variant: Counts | Histogram | np.ndarray
+    type: str
+    arms: tuple[tuple[str | None, Any], ...]
+    covariate: str | None
+    definition: str | None
+    covariate_missing: int
+    missing_policy: str
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        control: Any = None,
+        variant: Any = None,
+        *,
+        arms: Any = None,
+        covariate: str | None = None,
+        definition: str | None = None,
+        covariate_missing: int = 0,
+        missing_policy: str = "error",
+    ) -> None:
+        if arms is None:
+            if control is None or variant is None:
+                raise InputError(
+                    f"metric {name!r} needs data for the control and at least one variant"
+                )
+            arms = ((None, control), (None, variant))
+        elif control is not None or variant is not None:
+            raise InputError("give control and variant, or arms, not both")
+        arms = tuple((None if label is None else str(label), data) for label, data in arms)
+        if len(arms) < 2:
+            raise InputError(
+                f"metric {name!r} has {len(arms)} arm; a test needs a control and a variant"
+            )
+        if type not in ("binary", "continuous", "ratio"):
+            raise InputError(f"unknown metric type {type!r}", hint="binary, continuous or ratio")
+        values = (name, type, arms, covariate, definition, covariate_missing, missing_policy)
+        for field, value in zip(
+            ("name", "type", "arms", "covariate", "definition", "covariate_missing",
+             "missing_policy"),
+            values,
+            strict=True,
+        ):  # fmt: skip
+            object.__setattr__(self, field, value)
+
+    @property
+    def control(self) -> Any:
+        return self.arms[0][1]
+
+    @property
+    def variant(self) -> Any:
+        """The only variant's data (the first variant's, when there are several)."""
+        return self.arms[1][1]
+
+    @property
+    def labels(self) -> tuple[str | None, ...]:
+        return tuple(label for label, _ in self.arms)
 
 
 def read_table(path: str | Path) -> Any:
@@ -67,34 +129,36 @@ def samples_from_table(
     *,
     group_col: str,
     control: str,
-    variant: str,
+    variant: str | None = None,
     metrics: list[str],
     metric_type: str = "auto",
+    variants: list[str] | None = None,
+    user_col: str | None = None,
+    multiple_exposures: str = "exclude",
     source: str = "table",
 ) -> list[MetricSamples]:
-    """Split each metric column of a user-level table (pandas or polars) into control and
-    variant samples."""
-    frame = _as_pandas(frame)
-    check_metric_type(metric_type)
-    if not metrics:
-        raise InputError("no metric given", hint="name a column with --metric COL")
-    _require_columns(frame, [group_col, *metrics], source)
-    if group_col in metrics:
+    """A table in memory (pandas, polars or pyarrow) into per-metric samples, by the same
+    generated SQL as files and warehouse tables (``searchlab.ab.warehouse``, run by DuckDB
+    on the table in place). ``variant``: one variant label; ``variants``: several; neither:
+    every other label. ``metrics``: columns, ``COL:RULE`` to choose the per-user rule."""
+    from searchlab.ab.engines import Source
+    from searchlab.ab.warehouse import Design, load_experiment, parse_metric
+
+    if not hasattr(frame, "columns"):
         raise InputError(
-            f"column {group_col!r} is both the group column and a metric",
-            hint="--group-col names the arm; --metric names what was measured",
+            f"expected a table (pandas or polars DataFrame), got {type(frame).__name__}",
+            hint="read the file with searchlab.ab.read_table",
         )
-    masks = _group_masks(frame[group_col], control, variant, group_col, source)
-    out = []
-    for metric in metrics:
-        column = frame[metric]
-        kind = _column_type(column, metric, metric_type, source)
-        parts = {}
-        for role, mask in masks.items():
-            values = _numeric(column[mask], metric, kind, source, role)
-            parts[role] = values
-        out.append(MetricSamples(metric, kind, parts["control"], parts["variant"]))
-    return out
+    chosen = list(variants or ()) + ([variant] if variant is not None else [])
+    design = Design(
+        group_col=group_col,
+        control=control,
+        variants=tuple(chosen) or None,
+        user_col=user_col,
+        multiple_exposures=multiple_exposures,
+    )
+    specs = [parse_metric(m, metric_type, frame.columns) for m in metrics]
+    return load_experiment(Source(frame=frame), design, specs).samples
 
 
 def samples_from_histogram(
@@ -148,9 +212,10 @@ def samples_from_histogram(
             kind = "binary" if np.isin(both, (0.0, 1.0)).all() else "continuous"
         if kind == "binary":
             parts = {role: _histogram_counts(h, name, source, role) for role, h in hists.items()}
-            out.append(MetricSamples(name, "binary", parts["control"], parts["variant"]))
         else:
-            out.append(MetricSamples(name, "continuous", hists["control"], hists["variant"]))
+            parts = hists
+        arms = [(str(control), parts["control"]), (str(variant), parts["variant"])]
+        out.append(MetricSamples(name, kind, arms=arms))
     return out
 
 
@@ -218,51 +283,18 @@ def _require_columns(frame: Any, columns: list[str], source: str) -> None:
         )
 
 
-def _column_type(column: Any, name: str, metric_type: str, source: str) -> str:
-    if metric_type != "auto":
-        return metric_type
-    if column.dtype == bool:
-        return "binary"
-    if column.dtype.kind in "iuf":
-        present = column.dropna().unique()
-        return "binary" if np.isin(present, (0, 1)).all() else "continuous"
-    words = {str(v).strip().lower() for v in column.dropna().unique()}
-    if words and words <= _TRUE | _FALSE:
-        return "binary"
-    return "continuous"  # _numeric will name the offending value
-
-
 def _numeric(column: Any, name: str, kind: str, source: str, role: str) -> np.ndarray:
-    """Float values of one group's column; booleans and true/false words become 1/0."""
+    """Float values of one group's column of a histogram table (values or counts)."""
     import pandas as pd
 
-    if column.dtype == bool:
-        values = column.to_numpy(dtype=np.float64)
-    elif column.dtype.kind in "iuf":
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        words = column.astype(str).str.strip().str.lower()
-        if kind == "binary":
-            mapped = words.map(lambda w: 1.0 if w in _TRUE else 0.0 if w in _FALSE else np.nan)
-            mapped[column.isna().to_numpy()] = np.nan
-            unknown = mapped.isna() & column.notna()
-            if unknown.any():
-                raise InputError(
-                    f"metric {name!r} is declared binary but holds {column[unknown].iloc[0]!r} "
-                    f"in {source}",
-                    hint="binary columns hold 0/1, true/false or TRUE/FALSE",
-                )
-            values = mapped.to_numpy(dtype=np.float64)
-        else:
-            converted = pd.to_numeric(column, errors="coerce")
-            bad = converted.isna() & column.notna()
-            if bad.any():
-                raise InputError(
-                    f"column {name!r} holds {column[bad].iloc[0]!r}, which is not a number, "
-                    f"in {source}",
-                    hint="metric columns hold numbers (or 0/1, true/false for binary metrics)",
-                )
-            values = converted.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted = pd.to_numeric(column, errors="coerce")
+    bad = converted.isna() & column.notna()
+    if bad.any():
+        raise InputError(
+            f"column {name!r} holds {column[bad].iloc[0]!r}, which is not a number, in {source}",
+            hint="histogram columns hold numbers",
+        )
+    values = converted.to_numpy(dtype=np.float64, na_value=np.nan)
     missing = ~np.isfinite(values)
     if missing.any():
         raise InputError(
@@ -270,11 +302,4 @@ def _numeric(column: Any, name: str, kind: str, source: str, role: str) -> np.nd
             f"{role} group of {source}",
             hint="drop or fill missing values before testing",
         )
-    if kind == "binary":
-        bad = (values != 0.0) & (values != 1.0)
-        if bad.any():
-            raise InputError(
-                f"metric {name!r} is declared binary but holds {values[bad][0]:g} in {source}",
-                hint="use --metric-type continuous, or recode the column to 0/1",
-            )
     return values

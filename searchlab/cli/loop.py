@@ -87,6 +87,12 @@ def simulate(
     extra_queries: float = typer.Option(
         1.0, "--extra-queries", help="Queries per user are 1 + Poisson(this)."
     ),
+    activity_spread: float = typer.Option(
+        0.0,
+        "--activity-spread",
+        help="Log-sd of each user's persistent activity level; > 0 also writes pre_queries "
+        "(a pre-period covariate for ab test --covariate).",
+    ),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds for bm25/listnet."),
     examination_decay: float = typer.Option(1.0, "--examination-decay", help="θ_r = r^-decay."),
     attractiveness_floor: float = typer.Option(0.05, "--attractiveness-floor"),
@@ -125,6 +131,7 @@ def simulate(
         salt=salt,
         extra_queries_mean=extra_queries,
         seed=seed,
+        activity_spread=activity_spread,
     )
     corpus = load_corpus(corpus_dir)
     if not corpus.judgments:

@@ -12,6 +12,13 @@ ranking, and clicks and converts by :class:`~searchlab.loop.click_model.ClickMod
 are vectorised with numpy (one generator seeded by ``seed``) and processed in chunks, so
 memory stays bounded and 200,000 users take well under a second.
 
+Activity (``activity_spread`` > 0): each user gets a persistent activity level a, log-normal
+with mean 1 and log-standard-deviation ``activity_spread``, and issues ``1 + Poisson(λ·a)``
+queries, in the experiment and in a pre-period of the same length before it (column
+``pre_queries``, drawn from a generator of its own so the other columns keep their seeds'
+meaning); the pre-period column is the covariate for CUPED (``searchlab ab test --covariate
+pre_queries``). With the default 0 every user is alike and no column is added.
+
 The result is a user-level table (user_id, arm, queries, clicks, conversions, converted) ready
 for ``searchlab ab test --data FILE --group-col arm --control control --variant variant
 --metric converted``, plus the exact expected conversion rate of each arm under the model
@@ -50,6 +57,7 @@ class ExperimentDesign:
     salt: str = "searchlab-demo"
     extra_queries_mean: float = 1.0
     seed: int = 0
+    activity_spread: float = 0.0  # log-sd of each user's persistent activity level (0: alike)
 
     def __post_init__(self) -> None:
         from searchlab.ab.inputs import check_seed
@@ -64,6 +72,8 @@ class ExperimentDesign:
             )
         if not (self.extra_queries_mean >= 0 and math.isfinite(self.extra_queries_mean)):
             raise InputError("extra_queries_mean must be a finite number >= 0", hint="e.g. 1.0")
+        if not (self.activity_spread >= 0 and math.isfinite(self.activity_spread)):
+            raise InputError("activity_spread must be a finite number >= 0", hint="e.g. 1.0")
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,11 @@ def simulate_experiment(
 
     user_ids = np.arange(1, design.users + 1, dtype=np.int64)
     in_variant = assign_variant(user_ids, design.salt, design.variant_share)
-    queries_per_user = 1 + rng.poisson(design.extra_queries_mean, design.users)
+    activity = _activity(design)
+    if activity is None:
+        queries_per_user = 1 + rng.poisson(design.extra_queries_mean, design.users)
+    else:
+        queries_per_user = 1 + rng.poisson(design.extra_queries_mean * activity[0])
     owner = np.repeat(np.arange(design.users), queries_per_user)
     # Per (arm, query, rank): P(click) and P(click and convert). One uniform per slot decides
     # both (convert iff u < P(click)·c(g), click iff u < P(click)), which has the model's joint law.
@@ -193,6 +207,8 @@ def simulate_experiment(
             "converted": (conversions > 0).astype(np.int8),
         }
     )
+    if activity is not None:
+        table["pre_queries"] = activity[1]
     arms = []
     for arm_index in (0, 1):
         mask = in_variant == bool(arm_index)
@@ -200,7 +216,7 @@ def simulate_experiment(
         converted_users = int((conversions[mask] > 0).sum())
         no_conversion = 1.0 - query_conversion_probability(grades[arm_index], model)
         m = float(no_conversion.mean())
-        expected = 1.0 - m * math.exp(-design.extra_queries_mean * (1.0 - m))
+        expected = 1.0 - m * _mean_exp(-design.extra_queries_mean * (1.0 - m), design)
         arms.append(
             ArmSummary(
                 users=users,
@@ -212,6 +228,28 @@ def simulate_experiment(
             )
         )
     return Simulation(design, model, qids, arms[0], arms[1], table)
+
+
+def _activity(design: ExperimentDesign) -> tuple[np.ndarray, np.ndarray] | None:
+    """(activity level per user, pre-period queries per user), or None when all are alike."""
+    if design.activity_spread == 0:
+        return None
+    side = np.random.default_rng([design.seed, 1])  # a stream of its own
+    s = design.activity_spread
+    level = side.lognormal(-s * s / 2, s, design.users)  # mean 1
+    pre = 1 + side.poisson(design.extra_queries_mean * level)
+    return level, pre.astype(np.int64)
+
+
+def _mean_exp(c: float, design: ExperimentDesign) -> float:
+    """E[exp(c·a)] over the activity level a (Gauss-Hermite for the log-normal; a = 1 when
+    all users are alike): the extra-query term of the expected conversion rate."""
+    s = design.activity_spread
+    if s == 0:
+        return math.exp(c)
+    nodes, weights = np.polynomial.hermite.hermgauss(80)
+    level = np.exp(-s * s / 2 + s * math.sqrt(2) * nodes)
+    return float(weights @ np.exp(c * level) / math.sqrt(math.pi))
 
 
 def write_user_table(table: Any, path: str | Path) -> Path:

@@ -27,7 +27,8 @@ def test_counts_json_shape(capsys):
         ["ab", "test", "--control", "26000/1000000", "--variant", "26400/1000000",
          "--alternative", "larger", "--resamples", "10000", "--seed", "3"],
     )  # fmt: skip
-    assert set(out) == {"metrics", "srm"}
+    assert set(out) == {"metrics", "srm", "correction"}
+    assert out["correction"]["method"] == "holm" and out["correction"]["comparisons"] == 1
     (metric,) = out["metrics"]
     for key in ("name", "type", "control", "variant", "difference", "tests", "verdict"):
         assert key in metric

@@ -163,8 +163,9 @@ def hypergeometric_draws(good, bad, sample, resamples, *, seed):
     """Draws of the kernel's hypergeometric sampler: the variant sums of a 0/1 histogram."""
     from searchlab.ab._kernels import variant_sums
 
-    values, counts = np.array([1, 0], dtype=np.int64), np.array([good, bad], dtype=np.int64)
-    return variant_sums(values, counts, np.empty(0, dtype=np.int64), sample, resamples, seed, 64)
+    values, counts = np.array([[1], [0]], dtype=np.int64), np.array([good, bad], dtype=np.int64)
+    light = np.empty((0, 1), dtype=np.int64)
+    return variant_sums(values, counts, light, sample, resamples, seed, 64)[:, 0]
 
 
 @pytest.mark.timeout(120)

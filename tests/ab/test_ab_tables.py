@@ -68,7 +68,8 @@ def test_auto_types_on_hillstrom(hillstrom):
         hillstrom, group_col="segment", metrics=["visit", "conversion", "spend", "history"], **ARMS
     )
     assert [s.type for s in samples] == ["binary", "binary", "continuous", "continuous"]
-    assert samples[0].control.size == 149  # per-user values of the control arm
+    assert samples[0].control.users == 149  # counts of the control arm (binary)
+    assert samples[2].control.users == 149 and samples[2].control.values.size < 149  # histogram
 
 
 def test_polars_frame(hillstrom):
@@ -79,4 +80,4 @@ def test_polars_frame(hillstrom):
         frame, group_col="segment", metrics=["conversion", "spend"], **ARMS
     )
     assert [s.type for s in samples] == ["binary", "continuous"]
-    assert samples[1].variant.size == 155
+    assert samples[1].variant.users == 155

@@ -144,9 +144,12 @@ def test_reads_parquet_csv_and_polars(tmp_path):
 @pytest.mark.parametrize(
     ("frame", "match"),
     [
-        (pd.DataFrame({"user_id": [1], "arm": ["control"], "converted": [1]}), "A/B user table"),
+        (
+            pd.DataFrame({"user_id": [1], "arm": ["control"], "converted": [1]}),
+            r"an 'arm' column.*`searchlab ab test --data FILE",
+        ),
         (pd.DataFrame({"credit": [1]}), "no 'user_id' column"),
-        (pd.DataFrame({"user_id": [1], "clicks": [3]}), "neither a 'credit'"),
+        (pd.DataFrame({"user_id": [1], "clicks": [3]}), "neither 'credit' nor 'variant_clicks'"),
         (pd.DataFrame({"user_id": [1], "credit": [2.0]}), r"credit lies in \[-1, 1\]"),
         (pd.DataFrame({"user_id": [1], "credit": [np.nan]}), "not a number"),
         (pd.DataFrame({"user_id": [1], "credit": ["won"]}), "not a number"),
