@@ -15,19 +15,29 @@ ranking is deterministic. Query tokens absent from the index contribute nothing.
 
 Reproducibility: bm25s numbers the vocabulary in the iteration order of a Python ``set`` of
 tokens, which changes with ``PYTHONHASHSEED``. We hand it the token ids ourselves, from the
-sorted vocabulary, so the index is the same in every process.
+sorted vocabulary, so the index is the same in every process, and term id ``i`` is the
+``i``-th term in code-point order (``terms()``), which the text index's per-document arrays
+share.
+
+Persistence: :meth:`BM25Index.save` writes bm25s's own format (its sparse score matrix as
+``.npy`` files, vocabulary and parameters as JSON) and :meth:`BM25Index.load` memory-maps the
+matrix, so loading costs reading the vocabulary, and the score matrix pages in on use.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from searchlab.errors import InputError
+from searchlab.errors import DataFormatError, InputError
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+EMPTY_MARKER = "empty-index.json"  # saved in place of bm25s's files when no document has a term
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,67 @@ class BM25Index:
             model = bm25s.BM25(k1=k1, b=b, method=method)
             model.index((ids, vocab), show_progress=False)
         return cls(k1=k1, b=b, method=method, n_documents=len(doc_token_lists), _model=model)
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the index in bm25s's format into ``folder`` (a new or empty folder)."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        settings = {"k1": self.k1, "b": self.b, "method": self.method, "n": self.n_documents}
+        if self._model is None:
+            (out / EMPTY_MARKER).write_text(json.dumps(settings))
+        else:
+            self._model.save(str(out), show_progress=False)  # type: ignore[attr-defined]
+        return out
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], *, mmap: bool = True) -> BM25Index:
+        """An index saved by :meth:`save`; the score matrix is memory-mapped by default."""
+        import bm25s
+
+        root = Path(folder)
+        try:
+            if (root / EMPTY_MARKER).is_file():
+                settings = json.loads((root / EMPTY_MARKER).read_text())
+                return cls(settings["k1"], settings["b"], settings["method"], settings["n"], None)
+            model = bm25s.BM25.load(str(root), mmap=mmap, show_progress=False)
+            n = int(model.scores["num_docs"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataFormatError(
+                f"not a saved BM25 index ({type(exc).__name__}: {exc})"[:300],
+                path=str(root),
+                hint="rebuild it: searchlab index build CORPUS_DIR --out INDEX_DIR",
+            ) from None
+        return cls(k1=model.k1, b=model.b, method=model.method, n_documents=n, _model=model)
+
+    def terms(self) -> list[str]:
+        """The vocabulary by term id (code-point order)."""
+        vocab = self._model.vocab_dict if self._model is not None else {}  # type: ignore[attr-defined]
+        out = [""] * len(vocab)
+        for term, i in vocab.items():
+            out[i] = term
+        return out
+
+    def term_id(self, token: str) -> int | None:
+        if self._model is None:
+            return None
+        return self._model.vocab_dict.get(token)  # type: ignore[attr-defined]
+
+    def term_scores(self, token: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(document indices, float32 scores) of the documents holding ``token``: the non-zero
+        part of ``scores([token])``. None for variants that also score absent terms
+        (``bm25l``, ``bm25+``), whose ``scores([token])`` is non-zero everywhere."""
+        model = self._model
+        if model is None or model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
+            return None
+        i = model.vocab_dict.get(token)  # type: ignore[attr-defined]
+        if i is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        ptr = model.scores["indptr"]  # type: ignore[attr-defined]
+        start, end = int(ptr[i]), int(ptr[i + 1])
+        return (
+            np.asarray(model.scores["indices"][start:end]),  # type: ignore[attr-defined]
+            np.asarray(model.scores["data"][start:end], dtype=np.float32),  # type: ignore[attr-defined]
+        )
 
     def has_term(self, token: str) -> bool:
         """Whether some document contains ``token``."""

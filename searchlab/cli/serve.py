@@ -1,0 +1,79 @@
+"""CLI for the live service: ``searchlab index build|info``, ``searchlab serve`` and
+``searchlab events export`` (thin; logic in searchlab.text.index and searchlab.serve)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from searchlab.cli._common import err_console, print_json
+
+index_app = typer.Typer(
+    name="index",
+    help="Build and inspect the persisted search index that searchlab serve loads.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _progress(message: str) -> None:
+    err_console.print(f"[dim]{escape(message)}[/]", markup=True)
+
+
+@index_app.command("build")
+def index_build(
+    corpus_dir: Path = typer.Argument(..., help="Corpus folder (from searchlab text import)."),
+    out: Path = typer.Option(..., "--out", help="Index folder to write."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the word embeddings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as one JSON object."),
+) -> None:
+    """Index a corpus: BM25 (bm25s format), tokenizer, word embeddings, per-document features
+    and a document store, in one folder."""
+    from searchlab.ab.inputs import check_seed
+    from searchlab.text.corpus import load_corpus
+    from searchlab.text.index import build_index, check_index_output
+
+    check_seed(seed)
+    check_index_output(out)
+    corpus = load_corpus(corpus_dir)
+    info = build_index(corpus, out, seed=seed, progress=_progress)
+    if as_json:
+        print_json(info)
+        return
+    typer.echo(
+        f"wrote {out}: {info.documents:,} documents, {info.terms:,} terms, "
+        f"{info.embedding_dim}-dim word vectors (seed {info.seed}), built in "
+        f"{info.build_seconds:.1f} s; serve it with: searchlab serve --index {out}"
+    )
+
+
+@index_app.command("info")
+def index_info(
+    index_dir: Path = typer.Argument(..., help="Index folder (searchlab index build)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Load an index and say what it holds and how long loading took."""
+    import time
+
+    from searchlab.text.index import load_index
+
+    started = time.perf_counter()
+    index = load_index(index_dir)
+    seconds = time.perf_counter() - started
+    info = index.info
+    index.close()
+    if as_json:
+        print_json({**info.__dict__, "load_seconds": seconds})
+        return
+    typer.echo(
+        f"{index_dir}: {info.documents:,} documents, {info.terms:,} terms, "
+        f"{info.embedding_dim}-dim word vectors (seed {info.seed}), built {info.built_utc}; "
+        f"loaded in {seconds:.2f} s"
+    )
+
+
+def register(root: typer.Typer) -> None:
+    """Add this job's commands to the root app."""
+    root.add_typer(index_app, name="index")
