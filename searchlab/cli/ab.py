@@ -25,11 +25,19 @@ ALTERNATIVE_HELP = "larger (variant above control), smaller, or two-sided."
 
 @app.command("test")
 def test(
-    control: str = typer.Option(
-        ..., "--control", help="CONVERTED/USERS (e.g. 26000/1000000), or a group label with --data."
+    control: str | None = typer.Option(
+        None,
+        "--control",
+        help="CONVERTED/USERS (e.g. 26000/1000000), or a group label with --data.",
     ),
-    variant: str = typer.Option(
-        ..., "--variant", help="CONVERTED/USERS, or a group label with --data/--histogram."
+    variant: str | None = typer.Option(
+        None, "--variant", help="CONVERTED/USERS, or a group label with --data/--histogram."
+    ),
+    events: Path | None = typer.Option(
+        None, "--events", help="Event log of searchlab serve (SQLite); with --experiment."
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", help="Experiment id in --events; its arms are the groups."
     ),
     data: Path | None = typer.Option(
         None, "--data", help="User-level table (CSV or Parquet), one row per user."
@@ -92,7 +100,23 @@ def test(
             "--name names the metric of counts input",
             hint="with --data or --histogram the metric is named by --metric",
         )
-    if data is not None:
+    if events is not None or experiment is not None:
+        from searchlab.serve.analysis import experiment_samples
+
+        if events is None or experiment is None or data is not None or histogram is not None:
+            raise InputError(
+                "--events and --experiment go together, without --data or --histogram",
+                hint="e.g. --events events.db --experiment listnet-vs-bm25 --metric converted",
+            )
+        found = experiment_samples(events, experiment, metrics, metric_type=metric_type)
+        samples, planned_share = found.samples, found.planned_variant_share
+        control, variant = f"control ({found.control_ranker})", f"variant ({found.variant_ranker})"
+    elif control is None or variant is None:
+        raise InputError(
+            "--control and --variant are required",
+            hint="or read an experiment of searchlab serve with --events DB --experiment ID",
+        )
+    elif data is not None:
         if group_col is None:
             raise InputError("--data needs --group-col", hint="name the column holding the group")
         if not metrics:

@@ -74,6 +74,52 @@ def index_info(
     )
 
 
+def serve(
+    index_dir: Path = typer.Option(..., "--index", help="Index folder (searchlab index build)."),
+    ranker: list[str] = typer.Option(
+        ["bm25"],
+        "--ranker",
+        help="bm25 or NAME=MODEL_DIR (searchlab text train --index); repeat. The first serves "
+        "users outside every experiment.",
+    ),
+    experiment: Path | None = typer.Option(
+        None, "--experiment", help="Experiments file (TOML; see docs/readme-serve.md)."
+    ),
+    events: Path = typer.Option(
+        Path("events.db"), "--events", help="Event log (SQLite, created when missing)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback)."),
+    port: int = typer.Option(8080, "--port", help="TCP port; 0 picks a free one."),
+    queue_size: int = typer.Option(
+        10_000, "--queue-size", help="Event queue bound; beyond it requests get 503."
+    ),
+) -> None:
+    """Serve search with A/B experiments and a durable event log until SIGTERM or Ctrl-C."""
+    from searchlab.serve.service import ServeConfig, run_service
+
+    config = ServeConfig(
+        index=index_dir,
+        rankers=tuple(ranker),
+        experiments=experiment,
+        events=events,
+        host=host,
+        port=port,
+        queue_size=queue_size,
+    )
+
+    def ready(url: str) -> None:
+        print(f"listening on {url}", flush=True)
+
+    summary = run_service(config, ready)
+    print(
+        f"stopped after {summary.seconds:.1f} s: {summary.searches:,} searches and "
+        f"{summary.events:,} events written to {events} ({summary.commits:,} commits, "
+        f"{summary.refused_busy:,} requests refused while the queue was full)",
+        flush=True,
+    )
+
+
 def register(root: typer.Typer) -> None:
     """Add this job's commands to the root app."""
     root.add_typer(index_app, name="index")
+    root.command("serve")(serve)
