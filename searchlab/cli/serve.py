@@ -18,6 +18,14 @@ index_app = typer.Typer(
 )
 
 
+events_app = typer.Typer(
+    name="events",
+    help="The event log of searchlab serve: export it for DuckDB or Spark.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
 def _progress(message: str) -> None:
     err_console.print(f"[dim]{escape(message)}[/]", markup=True)
 
@@ -119,7 +127,26 @@ def serve(
     )
 
 
+@events_app.command("export")
+def events_export(
+    events: Path = typer.Option(..., "--events", help="Event log of searchlab serve (SQLite)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the Parquet dataset into."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Write the log's searches, events and exposures as Parquet partitioned by day."""
+    from searchlab.serve.export import export_events
+
+    summary = export_events(events, out)
+    if as_json:
+        print_json(summary)
+        return
+    counts = ", ".join(f"{n:,} {table}" for table, n in summary.rows.items())
+    days = f"{summary.days[0]} to {summary.days[-1]}" if summary.days else "no day"
+    typer.echo(f"wrote {out}: {counts}; {len(summary.days)} day(s), {days}")
+
+
 def register(root: typer.Typer) -> None:
     """Add this job's commands to the root app."""
     root.add_typer(index_app, name="index")
     root.command("serve")(serve)
+    root.add_typer(events_app, name="events")
