@@ -96,8 +96,8 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status == 413:
             message = f"the body is larger than {MAX_BODY_BYTES:,} bytes"
         return _error(request, exc.status, message)
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise
+    except (asyncio.CancelledError, KeyboardInterrupt, ConnectionError):
+        raise  # a client that went away: aiohttp drops the connection quietly
     except Exception:
         eprint(f"searchlab serve: unexpected error on {request.method} {request.path}")
         eprint(traceback.format_exc().rstrip())

@@ -310,6 +310,7 @@ class ServiceThread:
     (its own event loop) and stops, draining and flushing, when the block ends."""
 
     config: ServeConfig
+    service: SearchService | None = None  # a prepared service (default: loaded from config)
     url: str = ""
     summary: ServeSummary | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -326,7 +327,9 @@ class ServiceThread:
                 self.url = url
                 self._ready.set()
 
-            self.summary = await serve(self.config, ready=ready, stop=self._stop)
+            self.summary = await serve(
+                self.config, ready=ready, stop=self._stop, service=self.service
+            )
 
         try:
             asyncio.run(main())
