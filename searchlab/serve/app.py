@@ -233,6 +233,10 @@ async def static_script(_: web.Request) -> web.Response:
     )
 
 
+async def favicon(_: web.Request) -> web.Response:
+    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+
 async def static_style(_: web.Request) -> web.Response:
     return web.Response(
         text=pages.STYLE,
@@ -252,4 +256,5 @@ def make_app(service: SearchService) -> web.Application:
     app.router.add_get("/doc/{doc_id}", document_page)
     app.router.add_get("/static/searchlab.js", static_script)
     app.router.add_get("/static/searchlab.css", static_style)
+    app.router.add_get("/favicon.ico", favicon)
     return app
