@@ -120,7 +120,7 @@ async def api_search(request: web.Request) -> web.Response:
     user = check_user(_one(params, "user"))
     k = check_k(_one(params, "k"))
     response = request.app[SERVICE].search(text, user, k)
-    return json_response(response.to_dict())
+    return web.Response(text=response.to_json(), content_type="application/json")
 
 
 async def api_events(request: web.Request) -> web.Response:

@@ -76,10 +76,19 @@ class Event:
     event_attributes: str | None = None  # the object as sent, JSON
 
 
+_SECOND = [-1, ""]  # the last second formatted (every search and event stamps one)
+
+
 def utc_timestamp(ms: int) -> str:
     """``2026-11-30T12:00:00.123Z`` for milliseconds since the epoch."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    second, rest = divmod(ms, 1000)
+    last = _SECOND
+    if last[0] != second:
+        stamp = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        last[0], last[1] = second, stamp  # a race between threads writes the same value
+    else:
+        stamp = last[1]
+    return f"{stamp}{rest:03d}Z"
 
 
 def parse_events(payload: Any, *, now_ms: int) -> list[Event]:

@@ -26,6 +26,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from json.encoder import encode_basestring as _encode_string  # the C encoder, not ASCII-only
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ MAX_QUERY_CHARS = 1_000
 MAX_K = 100
 MAX_BODY_BYTES = 1 << 20
 SNIPPET_CHARS = 220
+CARD_CACHE = 8_192
 _USER = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 
@@ -67,12 +70,43 @@ class ServeConfig:
 
 
 @dataclass(frozen=True)
-class Result:
+class Card:
+    """What a result shows of a document, and its JSON object up to the position (the
+    service caches cards, so a search encodes only what changes)."""
+
     doc_id: str
     title: str
     snippet: str
     url: str
+    json_head: str  # '{"doc_id":...,"title":...,"snippet":...,"url":...,"position":'
+
+    @classmethod
+    def of(cls, doc_id: str, title: str, snippet: str, url: str) -> Card:
+        fields = (("doc_id", doc_id), ("title", title), ("snippet", snippet), ("url", url))
+        head = "{" + ",".join(f'"{k}":{_json_text(v)}' for k, v in fields) + ',"position":'
+        return cls(doc_id, title, snippet, url, head)
+
+
+@dataclass(frozen=True)
+class Result:
+    card: Card
     position: int
+
+    @property
+    def doc_id(self) -> str:
+        return self.card.doc_id
+
+    @property
+    def title(self) -> str:
+        return self.card.title
+
+    @property
+    def snippet(self) -> str:
+        return self.card.snippet
+
+    @property
+    def url(self) -> str:
+        return self.card.url
 
 
 @dataclass(frozen=True)
@@ -84,15 +118,19 @@ class SearchResponse:
     ranker: str
     results: tuple[Result, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "query_id": self.query_id,
-            "user": self.user,
-            "experiment": self.experiment,
-            "arm": self.arm,
-            "ranker": self.ranker,
-            "results": [r.__dict__ for r in self.results],
-        }
+    def to_json(self) -> str:
+        """``{query_id, user, experiment, arm, ranker, results: [{doc_id, title, snippet, url,
+        position}]}`` as JSON text."""
+        head = ",".join(
+            f'"{k}":{_json_text(getattr(self, k))}'
+            for k in ("query_id", "user", "experiment", "arm", "ranker")
+        )
+        items = ",".join(f"{r.card.json_head}{r.position}}}" for r in self.results)
+        return f'{{{head},"results":[{items}]}}'
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
 
 
 def new_query_id() -> str:
@@ -153,6 +191,15 @@ class SearchService:
     def __init__(self, index: Any, rankers: dict[str, Any], plan: ExperimentPlan, log: EventLog):
         self.index, self.rankers, self.plan, self.log = index, rankers, plan, log
         self.started = time.time()
+        # a result's card (id, title, snippet, url) for the most recently shown documents:
+        # bounded, so memory stays flat however many documents are shown
+        self._card = lru_cache(maxsize=CARD_CACHE)(self._make_card)
+
+    def _make_card(self, i: int) -> Card:
+        doc = self.index.document(i)
+        return Card.of(
+            doc.doc_id, doc.title, snippet(doc.title, doc.text), doc.url or f"/doc/{doc.doc_id}"
+        )
 
     @classmethod
     def load(cls, config: ServeConfig) -> SearchService:
@@ -181,18 +228,9 @@ class SearchService:
         assignment = self.plan.assign(user)
         query = self.index.analyse(text)
         indices, _ = self.rankers[assignment.ranker].rank(query, k)
-        results = []
-        for position, i in enumerate(indices.tolist(), start=1):
-            doc = self.index.document(i)
-            results.append(
-                Result(
-                    doc.doc_id,
-                    doc.title,
-                    snippet(doc.title, doc.text),
-                    doc.url or f"/doc/{doc.doc_id}",
-                    position,
-                )
-            )
+        results = [
+            Result(self._card(i), position) for position, i in enumerate(indices.tolist(), start=1)
+        ]
         ms = time.time_ns() // 1_000_000
         response = SearchResponse(
             new_query_id(),

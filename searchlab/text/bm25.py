@@ -106,6 +106,8 @@ class BM25Index:
                 return cls(settings["k1"], settings["b"], settings["method"], settings["n"], None)
             model = bm25s.BM25.load(str(root), mmap=mmap, show_progress=False)
             n = int(model.scores["num_docs"])
+            for part in ("data", "indices", "indptr"):  # plain views of the same mapping:
+                model.scores[part] = np.asarray(model.scores[part])  # no memmap overhead per slice
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataFormatError(
                 f"not a saved BM25 index ({type(exc).__name__}: {exc})"[:300],
@@ -155,17 +157,40 @@ class BM25Index:
         ids = [vocab[t] for t in query_tokens if t in vocab]
         if not ids:
             return np.zeros(self.n_documents, dtype=np.float32)
-        return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
+        if model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
+            return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
+        # bm25s's own sum (its _compute_relevance_from_scores: one float32 scatter-add of each
+        # query term's column, in query order) without its per-call wrappers; a term's column
+        # names each document once, so a plain indexed add is the same arithmetic as np.add.at
+        matrix = model.scores  # type: ignore[attr-defined]
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        scores = np.zeros(self.n_documents, dtype=np.float32)
+        for i in ids:
+            start, end = indptr[i], indptr[i + 1]
+            scores[indices[start:end]] += data[start:end]
+        return scores
 
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` document indices and their scores, best first (ties: lower index first)."""
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}", hint="ask for k >= 1")
         scores = self.scores(query_tokens)
-        order = np.argsort(-scores, kind="stable")[: min(k, self.n_documents)]
-        return order.astype(np.int64), scores[order]
+        order = top_k(scores, k)
+        return order, scores[order]
 
     def score_documents(
         self, query_tokens: Sequence[str], doc_indices: Sequence[int]
     ) -> np.ndarray:
         return self.scores(query_tokens)[np.asarray(doc_indices, dtype=np.int64)]
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first, ties by lower index: exactly
+    ``np.argsort(-scores, kind="stable")[:k]``, in time linear in ``len(scores)`` (a partial
+    selection, then a sort of the few scores at or above the k-th)."""
+    n = scores.shape[0]
+    if k >= n:
+        return np.argsort(-scores, kind="stable").astype(np.int64)
+    kth = scores[np.argpartition(scores, n - k)[n - k]]
+    chosen = np.flatnonzero(scores >= kth)  # ascending indices, ties with the k-th included
+    return chosen[np.argsort(-scores[chosen], kind="stable")][:k].astype(np.int64)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from searchlab.errors import InputError
-from searchlab.text.bm25 import BM25Index
+from searchlab.text.bm25 import BM25Index, top_k
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
 from searchlab.text.tokenize import Tokenizer
 
@@ -398,7 +398,7 @@ class TextIndex:
         analysed = self.analyse(query) if isinstance(query, str) else query
         terms = list(analysed.terms)
         all_bm25 = self.bm25.scores(terms)
-        bm25_order = np.argsort(-all_bm25, kind="stable")
+        bm25_order = top_k(all_bm25, max(k, self.config.prf_docs))  # the stable sort's head
         top = bm25_order[: self.config.prf_docs]
         prf = self._prf_scores(terms, all_bm25, top)
         if self.config.candidate_source == "rm3":
@@ -478,8 +478,12 @@ class TextIndex:
         offsets[1:] = np.cumsum(lengths)[:-1]
         gather = np.repeat(starts[rows] - offsets, lengths) + np.arange(int(lengths.sum()))
         emb = arrays.term_embedding[arrays.term_ids[gather]]
-        distinct, inverse = np.unique(emb, return_inverse=True)
-        sims = (self.unit[q_ids] @ self.unit[distinct].T)[:, inverse]
+        seen = np.zeros(self.unit.shape[0], dtype=bool)  # distinct ids without sorting
+        seen[emb] = True
+        distinct = np.flatnonzero(seen)
+        slot = np.empty(self.unit.shape[0], dtype=np.int64)
+        slot[distinct] = np.arange(distinct.size)
+        sims = (self.unit[q_ids] @ self.unit[distinct].T)[:, slot[emb]]
         best = np.maximum.reduceat(sims, offsets, axis=1)  # (query terms, candidates)
         out[rows] = np.ascontiguousarray(best.T).mean(axis=1)
         return out

@@ -90,7 +90,7 @@ class DocumentStore:
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         root = Path(folder)
         try:
-            self.offsets = np.load(root / "documents.offsets.npy", mmap_mode="r")
+            self.offsets = np.asarray(np.load(root / "documents.offsets.npy", mmap_mode="r"))
             self._file = open(root / "documents.jsonl", "rb")  # noqa: SIM115 (kept open)
             self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError) as exc:
@@ -248,9 +248,9 @@ def load_index(folder: str | os.PathLike[str]) -> SearchIndex:
     try:
         indexes = tuple(BM25Index.load(root / name, mmap=True) for name in BM25_FOLDERS)
         embeddings = WordEmbeddings.load(root / "embeddings.npz")
-        arrays = DocumentArrays(
+        arrays = DocumentArrays(  # memory-mapped; plain ndarray views (no memmap overhead)
             **{
-                name: np.load(root / "features" / f"{name}.npy", mmap_mode="r")
+                name: np.asarray(np.load(root / "features" / f"{name}.npy", mmap_mode="r"))
                 for name in DocumentArrays.fields()
             }
         )

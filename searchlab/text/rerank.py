@@ -117,7 +117,10 @@ class TextReranker:
         """Candidates reordered by the model (ties keep BM25 order): indices and scores."""
         if len(cands.doc_indices) == 0:
             return cands.doc_indices, cands.bm25
-        scores = np.asarray(self.ranker.score(cands.features[:, self.columns]), dtype=np.float64)
+        features = cands.features
+        if len(self.columns) != features.shape[1]:  # a subset of the groups: select columns
+            features = features[:, self.columns]
+        scores = np.asarray(self.ranker.score(features), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         return cands.doc_indices[order], scores[order]
 

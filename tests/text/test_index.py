@@ -52,7 +52,8 @@ def test_loading_trains_nothing_and_gives_the_built_features(corpus, index_dir, 
     index = load_index(index_dir)
     monkeypatch.undo()
     assert index.info.documents == 300 and index.info.seed == 0
-    assert isinstance(index.text.bm25._model.scores["data"], np.memmap)  # bm25s, mapped
+    assert isinstance(index.text.bm25._model.scores["data"].base, np.memmap)  # bm25s, mapped
+    assert isinstance(index.text.arrays.doc_vectors.base, np.memmap)
     fresh = TextIndex(corpus.documents, FAST, embeddings=index.text.embeddings)
     for query in corpus.queries[:40]:
         a, b = fresh.candidates(query.text), index.text.candidates(query.text)
@@ -220,3 +221,22 @@ def test_bad_input_exits_2_with_one_line(corpus, index_dir, tmp_path, capsys, ar
     assert len(lines) == 1 and fragment in lines[0], captured.err
     assert "Traceback" not in captured.err and captured.out == ""
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_top_k_is_the_stable_full_sort():
+    from searchlab.text.bm25 import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n, k = int(rng.integers(1, 60)), int(rng.integers(1, 70))
+        scores = rng.integers(0, 4, n).astype(np.float32)  # many ties
+        assert np.array_equal(top_k(scores, k), np.argsort(-scores, kind="stable")[:k])
+
+
+def test_bm25_scores_are_bm25s_scores(corpus, index_dir):
+    bm25 = load_index(index_dir).text.bm25
+    for query in corpus.queries[:60]:
+        terms = list(load_index(index_dir).analyse(query.text).terms) * 2  # repeated terms too
+        ids = [bm25._model.vocab_dict[t] for t in terms if t in bm25._model.vocab_dict]
+        expected = np.asarray(bm25._model.get_scores(ids), dtype=np.float32)
+        assert np.array_equal(bm25.scores(terms), expected)
