@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,20 @@ def hash_unit(keys: Any, salt: str) -> np.ndarray:
     return to_unit(splitmix64(stream_seed(keys, salt)))
 
 
+@lru_cache(maxsize=1024)
+def _salt_int(salt: str) -> int:
+    return int(salt64(salt))
+
+
+def unit_of(key: Any, salt: str) -> float:
+    """:func:`hash_unit` of one id, in Python integers: the live service assigns each user
+    with it, without a dozen numpy calls per id. The same arithmetic, bit for bit (tested)."""
+    x = ((key64(key) ^ _salt_int(salt)) + GAMMA) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return ((x ^ (x >> 31)) >> 11) * 2.0**-53
+
+
 OUTSIDE, CONTROL_ARM, VARIANT_ARM = -1, 0, 1  # codes of assign_arms
 
 
@@ -139,13 +154,28 @@ def assign_arms(user_ids: Any, salt: str, variant_share: float, traffic: float =
     Variant ``h < share·traffic``, control ``share <= h < share + (1 - share)·traffic`` (see
     the module docstring); ``traffic = 1`` gives exactly :func:`assign_variant`'s arms.
     """
-    check_share(variant_share, traffic)
+    variant_end, control_end = arm_bounds(variant_share, traffic)
     h = hash_unit(user_ids, salt)
     arms = np.full(h.shape, OUTSIDE, dtype=np.int8)
-    arms[h < variant_share * traffic] = VARIANT_ARM
-    control_end = 1.0 if traffic == 1.0 else variant_share + (1.0 - variant_share) * traffic
+    arms[h < variant_end] = VARIANT_ARM
     arms[(h >= variant_share) & (h < control_end)] = CONTROL_ARM
     return arms
+
+
+def arm_bounds(variant_share: float, traffic: float = 1.0) -> tuple[float, float]:
+    """(end of the variant's range, end of the control's): variant ``[0, share·traffic)``,
+    control ``[share, share + (1 - share)·traffic)`` (1 exactly at full traffic)."""
+    check_share(variant_share, traffic)
+    control_end = 1.0 if traffic == 1.0 else variant_share + (1.0 - variant_share) * traffic
+    return variant_share * traffic, control_end
+
+
+def arm_of(unit: float, variant_share: float, traffic: float = 1.0) -> int:
+    """:func:`assign_arms`'s rule for one user's uniform ``unit`` (see :func:`unit_of`)."""
+    variant_end, control_end = arm_bounds(variant_share, traffic)
+    if unit < variant_end:
+        return VARIANT_ARM
+    return CONTROL_ARM if variant_share <= unit < control_end else OUTSIDE
 
 
 def assign_variant(user_ids: Any, salt: str, variant_share: float) -> np.ndarray:

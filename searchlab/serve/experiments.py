@@ -58,9 +58,11 @@ from searchlab.serve.assignment import (
     CONTROL_ARM,
     OUTSIDE,
     VARIANT_ARM,
+    arm_of,
     assign_arms,
     check_share,
     hash_unit,
+    unit_of,
 )
 
 EXPERIMENT_TYPES = ("ab",)
@@ -145,12 +147,20 @@ class ExperimentPlan:
         return self._cache(user_id)
 
     def _assign(self, user_id: str) -> Assignment:
-        experiment, arm = self.assign_many([user_id])
-        if experiment[0] < 0:
-            return Assignment(None, None, self.default_ranker)
-        chosen = self.experiments[experiment[0]]
-        name = ARM_NAMES[int(arm[0])]
-        return Assignment(chosen.id, name, chosen.ranker(name))
+        """One user by the rule of :meth:`assign_many`, in Python scalars (tested equal)."""
+        whole = len(self.experiments) == 1 and self.experiments[0].slice == (0.0, 1.0)
+        position = 0.0 if whole or not self.experiments else unit_of(user_id, self.layer)
+        for experiment in self.experiments:
+            start, end = experiment.slice
+            if start <= position < end:
+                code = arm_of(
+                    unit_of(user_id, experiment.salt), experiment.variant_share, experiment.traffic
+                )
+                if code != OUTSIDE:
+                    name = ARM_NAMES[code]
+                    return Assignment(experiment.id, name, experiment.ranker(name))
+                break
+        return Assignment(None, None, self.default_ranker)
 
     def assign_many(self, user_ids: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         """(experiment index or -1, arm code) per user, vectorised: the one rule of the module

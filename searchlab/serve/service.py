@@ -17,6 +17,7 @@ service runs (threadpoolctl), so small matrix products do not spin up threads pe
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import secrets
 import signal
@@ -276,8 +277,10 @@ async def serve(
     ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     service: SearchService | None = None,
+    app_hook: Callable[[Any], None] | None = None,
 ) -> ServeSummary:
-    """Serve until ``stop`` is set; then drain requests in flight and flush the log."""
+    """Serve until ``stop`` is set; then drain requests in flight and flush the log.
+    ``app_hook(app)`` may add routes first (the benchmark adds a constant answer)."""
     from aiohttp import web
     from threadpoolctl import threadpool_limits
 
@@ -292,6 +295,12 @@ async def serve(
             utc_timestamp(int(time.time() * 1000)),
         )
         app = make_app(service)
+        if app_hook is not None:
+            app_hook(app)
+        # what is loaded now (index, models, torch) lives as long as the service: keep it out
+        # of the cyclic collector's full passes, which would otherwise pause every request
+        gc.collect()
+        gc.freeze()
         stats: dict[str, LogStats] = {}
 
         async def close_log(_: Any) -> None:
@@ -329,7 +338,11 @@ async def serve(
         limits.restore_original_limits()
 
 
-def run_service(config: ServeConfig, ready: Callable[[str], None]) -> ServeSummary:
+def run_service(
+    config: ServeConfig,
+    ready: Callable[[str], None],
+    app_hook: Callable[[Any], None] | None = None,
+) -> ServeSummary:
     """``serve`` in this thread's own event loop until SIGTERM or SIGINT."""
 
     async def main() -> ServeSummary:
@@ -337,7 +350,7 @@ def run_service(config: ServeConfig, ready: Callable[[str], None]) -> ServeSumma
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await serve(config, ready=ready, stop=stop)
+        return await serve(config, ready=ready, stop=stop, app_hook=app_hook)
 
     return asyncio.run(main())
 

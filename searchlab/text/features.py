@@ -369,13 +369,16 @@ class TextIndex:
         for term, value in expansion.items():
             mixed[term] += (1 - RM3_ORIGINAL_WEIGHT) * value / expansion_total
         out = np.zeros(len(self.doc_ids), dtype=np.float64)
+        docs_all, values_all = [], []
         for term, weight in mixed.items():
             postings = self.bm25.term_scores(term)
             if postings is None:  # a variant that scores absent terms: the whole vector
                 out += weight * self.bm25.scores([term])
             else:
-                docs, values = postings
-                out[docs] += weight * values
+                docs_all.append(postings[0])
+                values_all.append(weight * postings[1])  # the product's dtype as term-at-a-time
+        if docs_all:  # one scatter; each document's terms still add up in the mixture's order
+            np.add.at(out, np.concatenate(docs_all), np.concatenate(values_all, dtype=np.float64))
         return out.astype(np.float32)
 
     def rm3_scores(self, query: str | QueryTerms) -> np.ndarray:
@@ -440,27 +443,27 @@ class TextIndex:
         return QueryCandidates(doc_idx, doc_ids, features, bm25.astype(np.float32))
 
     def _coverage(self, distinct: list[str], doc_idx: np.ndarray, scalars: np.ndarray) -> None:
-        """Columns 5-7 (coverage, idf_coverage, title_coverage), a query term at a time; the
-        idf sums run in term order, as ``sum`` over the present terms would."""
+        """Columns 5-7 (coverage, idf_coverage, title_coverage). Membership of every (query
+        term, candidate) pair in one pass; the idf sums run in term order (a cumulative sum
+        down the terms), as ``sum`` over the present terms would."""
         arrays = self.arrays
-        present_count = np.zeros(len(doc_idx), dtype=np.int64)
-        title_count = np.zeros(len(doc_idx), dtype=np.int64)
-        idf_sum = np.zeros(len(doc_idx), dtype=np.float64)
-        idf_total = 0
-        for term in distinct:
-            tid = self.bm25.term_id(term)
-            if tid is None:  # not in the corpus: idf 0, never present
-                continue
-            idf = float(arrays.idf[tid])
-            idf_total += idf
-            present = _member(doc_idx, arrays.post_docs, arrays.post_ptr, tid)
-            present_count += present
-            idf_sum += np.where(present, idf, 0.0)
-            title_count += _member(doc_idx, arrays.title_post_docs, arrays.title_post_ptr, tid)
+        ids = [self.bm25.term_id(t) for t in distinct]
+        known = np.array([i for i in ids if i is not None], dtype=np.int64)
         denominator = max(len(distinct), 1)
-        scalars[:, 5] = present_count / denominator
-        scalars[:, 6] = idf_sum / (idf_total or 1.0)
-        scalars[:, 7] = title_count / denominator
+        if known.size == 0:  # no query term is in the corpus: nothing is covered
+            scalars[:, 5:8] = 0.0
+            return
+        idf = arrays.idf[known]
+        present = _members(doc_idx, arrays.post_docs, arrays.post_ptr, known)
+        title = _members(doc_idx, arrays.title_post_docs, arrays.title_post_ptr, known)
+        idf_total = 0  # sum() of the idfs in term order, unknown terms adding 0
+        for value in idf.tolist():
+            idf_total += value
+        scalars[:, 5] = present.sum(axis=0) / denominator
+        scalars[:, 6] = np.cumsum(np.where(present, idf[:, None], 0.0), axis=0)[-1] / (
+            idf_total or 1.0
+        )
+        scalars[:, 7] = title.sum(axis=0) / denominator
 
     def _soft_match(self, q_ids: np.ndarray, doc_idx: np.ndarray) -> np.ndarray:
         """Column 10: per candidate, the mean over query terms of the best cosine to one of the
@@ -483,19 +486,28 @@ class TextIndex:
         distinct = np.flatnonzero(seen)
         slot = np.empty(self.unit.shape[0], dtype=np.int64)
         slot[distinct] = np.arange(distinct.size)
-        sims = (self.unit[q_ids] @ self.unit[distinct].T)[:, slot[emb]]
-        best = np.maximum.reduceat(sims, offsets, axis=1)  # (query terms, candidates)
-        out[rows] = np.ascontiguousarray(best.T).mean(axis=1)
+        sims = self.unit[distinct] @ self.unit[q_ids].T  # (distinct terms, query terms)
+        best = np.maximum.reduceat(sims[slot[emb]], offsets, axis=0)  # (candidates, q terms)
+        out[rows] = best.mean(axis=1)
         return out
 
 
-def _member(doc_idx: np.ndarray, docs: np.ndarray, ptr: np.ndarray, term: int) -> np.ndarray:
-    """Whether each of ``doc_idx`` is among the ascending ``docs[ptr[term]:ptr[term+1]]``."""
-    holding = docs[ptr[term] : ptr[term + 1]]
-    if holding.size == 0:
-        return np.zeros(len(doc_idx), dtype=bool)
-    at = np.minimum(np.searchsorted(holding, doc_idx), holding.size - 1)
-    return holding[at] == doc_idx
+def _members(
+    doc_idx: np.ndarray, docs: np.ndarray, ptr: np.ndarray, terms: np.ndarray
+) -> np.ndarray:
+    """bool (terms, candidates): whether each candidate is in each term's postings
+    ``docs[ptr[t]:ptr[t+1]]`` (ascending), by one sort of (term, document) keys."""
+    n = np.int64(max(int(ptr.size), int(doc_idx.max()) + 1 if doc_idx.size else 1))
+    starts, ends = ptr[terms], ptr[terms + 1]
+    lengths = ends - starts
+    offsets = np.zeros(terms.size, dtype=np.int64)
+    offsets[1:] = np.cumsum(lengths)[:-1]
+    gather = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    rows = np.repeat(np.arange(terms.size, dtype=np.int64), lengths)
+    held = rows * n + docs[gather]  # ascending: terms in order, documents ascending in each
+    wanted = np.arange(terms.size, dtype=np.int64)[:, None] * n + doc_idx[None, :]
+    at = np.minimum(np.searchsorted(held, wanted), max(held.size - 1, 0))
+    return held[at] == wanted if held.size else np.zeros(wanted.shape, dtype=bool)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from searchlab.serve.assignment import (
     GAMMA,
     OUTSIDE,
     VARIANT_ARM,
+    arm_of,
     assign_arms,
     assign_variant,
     hash_unit,
@@ -24,6 +25,7 @@ from searchlab.serve.assignment import (
     splitmix64,
     stream_words,
     to_unit,
+    unit_of,
 )
 
 
@@ -136,3 +138,12 @@ def test_bad_share_and_salt_are_refused():
         assign_variant([1, 2], "s", 1.0)
     with pytest.raises(InputError, match="salt"):
         salt64(7)
+
+
+def test_the_scalar_path_is_the_vectorised_one_bit_for_bit():
+    ids = [*range(3_000), "alice", "042", "q-7f3a", str(2**64 - 1)]
+    units = hash_unit(ids, "layer-x")
+    assert [unit_of(k, "layer-x") for k in ids] == units.tolist()
+    for share, traffic in ((0.5, 1.0), (0.3, 0.4), (0.9, 0.05)):
+        arms = assign_arms(ids, "exp", share, traffic)
+        assert [arm_of(unit_of(k, "exp"), share, traffic) for k in ids] == arms.tolist()
