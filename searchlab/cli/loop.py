@@ -231,7 +231,7 @@ def _simulate_live(
         print_json({**run.summary(), "out": None if out is None else str(out)})
         return
     table = Table(title=f"Live experiment {run.experiment} at {run.url}")
-    columns = ("arm", "users", "searches", "clicks", "converted", "rate [95% CI]", "expected")
+    columns = ("arm", "users", "searches", "clicks", "converted", "rate", "95% CI", "expected")
     for column in (*columns, "logged"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for name, arm in run.arms.items():
@@ -243,7 +243,8 @@ def _simulate_live(
             f"{arm.searches:,}",
             f"{arm.clicks:,}",
             f"{arm.converted_users:,}",
-            f"{100 * arm.conversion_rate:.2f}% [{100 * low:.1f}, {100 * high:.1f}]",
+            f"{100 * arm.conversion_rate:.2f}%",
+            f"{100 * low:.1f}–{100 * high:.1f}%",
             "—" if expected is None else f"{100 * expected:.2f}%",
             f"{arm.logged_users:,}",
         )

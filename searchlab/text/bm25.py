@@ -159,15 +159,17 @@ class BM25Index:
             return np.zeros(self.n_documents, dtype=np.float32)
         if model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
             return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
-        # bm25s's own sum (its _compute_relevance_from_scores: one float32 scatter-add of each
-        # query term's column, in query order) without its per-call wrappers; a term's column
-        # names each document once, so a plain indexed add is the same arithmetic as np.add.at
+        # bm25s's own sum (its _compute_relevance_from_scores: a float32 scatter-add of each
+        # query term's column, in query order), as one gather and one unbuffered scatter-add
+        # over all the terms' columns: every document still adds its terms in query order
         matrix = model.scores  # type: ignore[attr-defined]
         data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        terms = np.asarray(ids, dtype=np.int64)
+        starts, lengths = indptr[terms], indptr[terms + 1] - indptr[terms]
+        offsets = np.cumsum(lengths) - lengths
+        gather = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
         scores = np.zeros(self.n_documents, dtype=np.float32)
-        for i in ids:
-            start, end = indptr[i], indptr[i + 1]
-            scores[indices[start:end]] += data[start:end]
+        np.add.at(scores, indices[gather], data[gather])
         return scores
 
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
