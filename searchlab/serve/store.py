@@ -21,7 +21,8 @@ follow UBI 1.3 where it has them (:mod:`searchlab.serve.events`):
 
 **Writing**: one writer task owns the connection (on one worker thread) and commits in
 groups: it takes everything queued while the previous commit ran, writes it in one
-transaction and commits once (``synchronous=FULL``: the commit is on disk when it returns).
+transaction (one ``INSERT ... SELECT FROM json_each`` per table) and commits once
+(``synchronous=FULL``: the commit is on disk when it returns).
 Searches are queued and answered at once; a batch of events is answered ``{"accepted": n}``
 only after the commit that holds it, so an acknowledged event survives ``kill -9`` and power
 loss. Searches and events share the queue in arrival order, so an event's search is committed
@@ -111,6 +112,21 @@ _EVENT_COLUMNS = (
     "application, message_type, message, object_id, object_id_field, position, "
     "event_attributes, experiment_id, arm"
 )
+
+
+def _insert_from_json(head: str, columns: int, hits_column: int | None = None) -> str:
+    """``INSERT ... SELECT`` of the rows in one JSON array of arrays (``?``): one statement and
+    one step per table and group, the rows unpacked by SQLite's JSON functions. The writer
+    thread then holds the GIL only to encode the JSON, not once per row as executemany does."""
+    values = ", ".join(
+        f"value -> {i}" if i == hits_column else f"value ->> {i}" for i in range(columns)
+    )
+    return f"{head} SELECT {values} FROM json_each(?)"
+
+
+_INSERT_QUERIES = _insert_from_json("INSERT INTO queries", 11, hits_column=9)
+_INSERT_EXPOSURES = _insert_from_json("INSERT OR IGNORE INTO exposures", 6)
+_INSERT_EVENTS = _insert_from_json(f"INSERT INTO events ({_EVENT_COLUMNS})", 17)
 
 
 @dataclass(frozen=True)
@@ -271,7 +287,7 @@ class EventStore:
                             item.arm,
                             item.ranker,
                             item.k,
-                            json.dumps(item.hit_ids, ensure_ascii=False),
+                            item.hit_ids,  # a JSON array in the row
                             item.application,
                         )
                     )
@@ -304,19 +320,13 @@ class EventStore:
                     continue
                 events.extend(rows)
                 results.append(len(rows))
-            if searches:
-                conn.executemany(
-                    "INSERT INTO queries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", searches
-                )
-            if exposures:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO exposures VALUES (?, ?, ?, ?, ?, ?)", exposures
-                )
-            if events:
-                conn.executemany(
-                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-                    events,
-                )
+            for sql, rows in (
+                (_INSERT_QUERIES, searches),
+                (_INSERT_EXPOSURES, exposures),
+                (_INSERT_EVENTS, events),
+            ):
+                if rows:  # one statement per table: SQLite unpacks the rows, off the GIL
+                    conn.execute(sql, (json.dumps(rows, ensure_ascii=False),))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

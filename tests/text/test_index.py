@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from searchlab.cli import run
-from searchlab.data import bundled_path
 from searchlab.errors import InputError
-from searchlab.text.corpus import import_smart, save_corpus
+from searchlab.text.corpus import save_corpus
 from searchlab.text.embeddings import Word2VecConfig
 from searchlab.text.features import RM3_ORIGINAL_WEIGHT, FeatureConfig, TextIndex
 from searchlab.text.index import build_index, load_index, open_ranker, search
@@ -24,16 +23,9 @@ FAST = FeatureConfig(word2vec=Word2VecConfig(seed=0, epochs=2))
 
 
 @pytest.fixture(scope="module")
-def corpus():
-    """Cranfield's first 300 documents with the queries judged on them."""
-    folder = bundled_path("cranfield")
-    full = import_smart(folder / "cran.all.1400.gz", folder / "cran.qry.gz", folder / "cranqrel.gz")
-    docs = full.documents[:300]
-    kept = {d.doc_id for d in docs}
-    judgments = {q: {d: g for d, g in j.items() if d in kept} for q, j in full.judgments.items()}
-    judgments = {q: j for q, j in judgments.items() if j}
-    queries = tuple(q for q in full.queries if q.query_id in judgments)
-    return Corpus(docs, queries, judgments)
+def corpus(search_setup):
+    """Cranfield's first 300 documents with the queries judged on them (tests/conftest.py)."""
+    return search_setup.corpus
 
 
 @pytest.fixture(scope="module")
