@@ -120,9 +120,9 @@ def prepare(work: Path) -> dict:
 def index_load_seconds(index_dir: Path) -> dict:
     code = (
         "import time; t0 = time.perf_counter(); from searchlab.text.index import load_index; "
-        "t1 = time.perf_counter(); load_index({path!r}); t2 = time.perf_counter(); "
+        f"t1 = time.perf_counter(); load_index({str(index_dir)!r}); t2 = time.perf_counter(); "
         "print(t2 - t0, t2 - t1)"
-    ).format(path=str(index_dir))
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     with_imports, load = (float(x) for x in done.stdout.split())
     return {"with_imports_s": with_imports, "load_only_s": load}

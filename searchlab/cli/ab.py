@@ -113,8 +113,9 @@ def test(
         control, variant = f"control ({found.control_ranker})", f"variant ({found.variant_ranker})"
     elif control is None or variant is None:
         raise InputError(
-            "--control and --variant are required",
-            hint="or read an experiment of searchlab serve with --events DB --experiment ID",
+            f"missing option '--{'control' if control is None else 'variant'}'",
+            hint="give --control and --variant, or --events DB --experiment ID; "
+            "see 'searchlab ab test --help'",
         )
     elif data is not None:
         if group_col is None:
