@@ -479,14 +479,15 @@ def summarise(results: dict, load_times: dict, start_seconds: float, args, load_
     }
     return {
         "settings": {
+            "quick": bool(args.quick),
             "seconds_per_case": args.seconds,
             "concurrency": args.concurrency,
             "wrk_threads": 2,
             "events_per_request": EVENTS_PER_REQUEST,
             "rss_events": args.rss_events,
-            "load_generator": subprocess.run(
-                ["wrk", "-v"], capture_output=True, text=True
-            ).stdout.split("\n")[0],
+            "load_generator": subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+            .stdout.split(" Copyright")[0]
+            .strip(),
             "durability": "SQLite WAL, synchronous=FULL",
         },
         "machine": {
@@ -521,7 +522,8 @@ def write_results(summary: dict, folder: Path) -> None:
     lines = [
         "# searchlab serve: searches/s, latency, acknowledged events/s",
         "",
-        f"`.venv/bin/python benchmarks/bench_serve.py` — loopback, {s['load_generator']} in its own "
+        f"`.venv/bin/python benchmarks/bench_serve.py{' --quick' if s.get('quick') else ''}` — "
+        f"loopback, {s['load_generator']} in its own "
         f"process ({s['wrk_threads']} threads, {s['concurrency']} connections), "
         f"{s['seconds_per_case']:g} s per case; logging on ({s['durability']}). "
         f"{summary['machine']['cpus']} CPUs; load average before "
