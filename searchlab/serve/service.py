@@ -335,6 +335,7 @@ async def serve(
             time.perf_counter() - started,
         )
     finally:
+        gc.unfreeze()
         limits.restore_original_limits()
 
 
