@@ -66,3 +66,18 @@ class ModelError(SearchlabError):
     """Training or scoring could not proceed (diverged, empty data after filtering...)."""
 
     exit_code = 1
+
+
+class RequestError(InputError):
+    """A request to the live service is malformed or names something unknown: HTTP ``status``
+    (4xx) with this message; the service never answers it with a 500."""
+
+    def __init__(self, message: str, *, status: int = 400, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ServiceBusy(SearchlabError):
+    """The service's bounded event queue is full: HTTP 503 with Retry-After."""
+
+    exit_code = 1

@@ -39,3 +39,55 @@ def artifacts_dir() -> Path:
     path = PROJECT_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def search_setup(tmp_path_factory):
+    """A small searchable world for the live service's tests (serve and loop), built once:
+    Cranfield's first 300 documents with the 114 queries judged on them, its index (word2vec
+    trained briefly), a ListNet reranker trained on two thirds of the judged queries (every
+    third is left out, for fair live tests) and an A/B experiments file."""
+    from types import SimpleNamespace
+
+    from searchlab.data import bundled_path
+    from searchlab.text.corpus import import_smart, save_corpus
+    from searchlab.text.embeddings import Word2VecConfig
+    from searchlab.text.features import FeatureConfig
+    from searchlab.text.index import build_index, load_index
+    from searchlab.text.model import Corpus
+    from searchlab.text.rerank import train_text_reranker
+    from searchlab.text.training import default_train_config
+
+    folder = bundled_path("cranfield")
+    full = import_smart(folder / "cran.all.1400.gz", folder / "cran.qry.gz", folder / "cranqrel.gz")
+    docs = full.documents[:300]
+    kept = {d.doc_id for d in docs}
+    judgments = {q: {d: g for d, g in j.items() if d in kept} for q, j in full.judgments.items()}
+    judgments = {q: j for q, j in judgments.items() if j}
+    corpus = Corpus(docs, tuple(q for q in full.queries if q.query_id in judgments), judgments)
+    root = tmp_path_factory.mktemp("search-setup")
+    corpus_dir = save_corpus(corpus, root / "corpus")
+    index_dir = root / "index"
+    build_index(corpus, index_dir, config=FeatureConfig(word2vec=Word2VecConfig(seed=0, epochs=3)))
+    held_out = [q.query_id for q in corpus.judged_queries()][::3]
+    model_dir = root / "model"
+    train_text_reranker(
+        corpus,
+        index=load_index(index_dir).text,
+        train_config=default_train_config(0, epochs=20),
+        exclude_queries=held_out,
+    ).save(model_dir)
+    experiments = root / "experiments.toml"
+    experiments.write_text(
+        '[[experiment]]\nid = "listnet-vs-bm25"\ntype = "ab"\nsalt = "2026-11"\n'
+        'control = "bm25"\nvariant = "listnet"\ntraffic = 1.0\nvariant_share = 0.5\n'
+    )
+    return SimpleNamespace(
+        corpus=corpus,
+        corpus_dir=corpus_dir,
+        index_dir=index_dir,
+        model_dir=model_dir,
+        held_out=held_out,
+        experiments=experiments,
+        rankers=("bm25", f"listnet={model_dir}"),
+    )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 
 from searchlab import __version__
-from searchlab.cli import ab, crawl, loop, rank, text
+from searchlab.cli import ab, crawl, loop, rank, serve, text
 from searchlab.cli._common import print_error
 from searchlab.errors import SearchlabError
 
@@ -42,7 +42,7 @@ def _root(
     """Crawl a corpus, learn to rank it, and prove the new ranker wins with an A/B test."""
 
 
-for _module in (ab, crawl, rank, text, loop):
+for _module in (ab, crawl, rank, text, loop, serve):
     _module.register(app)
 
 

@@ -46,12 +46,13 @@ class Inputs:
     exposure: Any = None  # searchlab.ab.results.Exposure, for table inputs
     title: str = "A/B test"
     labels: tuple[str, ...] = ("control", "variant")
+    planned_variant_share: float | None = None  # what the source itself planned (event log)
 
 
 @app.command("test")
 def test(
-    control: str = typer.Option(
-        ...,
+    control: str | None = typer.Option(
+        None,
         "--control",
         help="CONVERTED/USERS (e.g. 26000/1000000), or the control's label with --data/--sql.",
     ),
@@ -60,6 +61,12 @@ def test(
         "--variant",
         help="CONVERTED/USERS or a label; repeat for several variants (with --data: default "
         "every other label).",
+    ),
+    events: Path | None = typer.Option(
+        None, "--events", help="Event log of searchlab serve (SQLite); with --experiment."
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", help="Experiment id in --events; its arms are the groups."
     ),
     data: list[str] | None = typer.Option(
         None,
@@ -186,6 +193,24 @@ def test(
         "--time-col": time_col, "--covariate-missing": covariate_missing,
         "--memory-limit": memory_limit,
     }  # fmt: skip
+    if events is not None or experiment is not None:
+        if events is None or experiment is None or tables or histogram is not None:
+            raise InputError(
+                "--events and --experiment go together, without --data, --sql or --histogram",
+                hint="e.g. --events events.db --experiment listnet-vs-bm25 --metric converted",
+            )
+        if control is not None or variants:
+            raise InputError(
+                "--control/--variant are not needed with --events: the experiment names its arms",
+                hint="drop --control and --variant",
+            )
+        table_only["--group-col"] = group_col
+    elif control is None:
+        raise InputError(
+            "missing option '--control'",
+            hint="give --control and --variant, or --events DB --experiment ID; "
+            "see 'searchlab ab test --help'",
+        )
     if not tables:
         given = [flag for flag, value in table_only.items() if value]
         if engine != "duckdb":
@@ -197,7 +222,9 @@ def test(
             )
 
     # 1. input -> samples
-    if tables:
+    if events is not None:
+        inputs = _samples_from_events(events, experiment, metric or [], metric_type=metric_type)
+    elif tables:
         inputs = _samples_from_tables(
             data=data or [], sql=sql, engine=engine, memory_limit=memory_limit,
             group_col=group_col, control=control, variants=variants, user_col=user_col,
@@ -220,9 +247,13 @@ def test(
 
     # 2. analysis
     options = {
-        "alternative": alternative, "alpha": alpha, "planned_variant_share": planned_share,
+        "alternative": alternative, "alpha": alpha,
+        "planned_variant_share": (
+            planned_share if planned_share is not None else inputs.planned_variant_share
+        ),
         "planned_split": split, "correction": correction, "exposure": inputs.exposure,
-        "control_label": inputs.labels[0], "variant_label": "variant",
+        "control_label": inputs.labels[0],
+        "variant_label": inputs.labels[1] if events is not None else "variant",
     }  # fmt: skip
     if sequential:
         from searchlab.ab.sequential import sequential_analyze
@@ -304,6 +335,18 @@ def _samples_from_counts(
     sample = MetricSamples(name, "binary", arms=list(zip(labels, counts, strict=True)))
     title = f"A/B test: {' / '.join(variants)} vs {control}"
     return Inputs([sample], None, title, tuple(labels))
+
+
+def _samples_from_events(
+    events: Path, experiment: str, metrics: list[str], *, metric_type: str
+) -> Inputs:
+    """The live service's event log: the experiment's users, their arm and their activity."""
+    from searchlab.serve.analysis import experiment_samples
+
+    found = experiment_samples(events, experiment, metrics, metric_type=metric_type)
+    labels = (f"control ({found.control_ranker})", f"variant ({found.variant_ranker})")
+    title = f"A/B test {experiment}: {found.variant_ranker} vs {found.control_ranker}"
+    return Inputs(found.samples, None, title, labels, found.planned_variant_share)
 
 
 def _samples_from_histogram(

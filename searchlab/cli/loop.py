@@ -71,12 +71,25 @@ def simulate(
     corpus_dir: Path = typer.Option(
         ..., "--corpus", help="Corpus folder with queries and judgments."
     ),
-    control: str = typer.Option("bm25", "--control", help="bm25, listnet, ideal or rankings.json"),
-    variant: str = typer.Option(
-        "listnet", "--variant", help="bm25, listnet, ideal or rankings.json"
+    control: str | None = typer.Option(
+        None, "--control", help="bm25 (default), listnet, ideal or rankings.json"
+    ),
+    variant: str | None = typer.Option(
+        None, "--variant", help="listnet (default), bm25, ideal or rankings.json"
     ),
     users: int = typer.Option(200_000, "--users", help="Number of simulated users."),
-    out: Path = typer.Option(..., "--out", help="User table to write (.parquet or .csv)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="User table to write (.parquet or .csv); optional with --live."
+    ),
+    live: str | None = typer.Option(
+        None,
+        "--live",
+        help="URL of a searchlab serve: the users search it over HTTP and log their events.",
+    ),
+    concurrency: int = typer.Option(16, "--concurrency", help="Users at once with --live."),
+    experiment: str | None = typer.Option(
+        None, "--experiment", help="With --live: the service's experiment (default: its only one)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of user behaviour and of the rankers' folds."),
     salt: str = typer.Option(
         "searchlab-demo", "--salt", help="Experiment salt of the assignment hash."
@@ -102,7 +115,8 @@ def simulate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Simulate an A/B experiment between two rankers; write a user-level table for `searchlab ab`."""
+    """Simulate an A/B experiment between two rankers (in memory, or --live against a
+    searchlab serve); write a user-level table for `searchlab ab`."""
     from rich.table import Table
 
     from searchlab._io import check_output_files
@@ -112,7 +126,9 @@ def simulate(
     from searchlab.loop.simulate import ExperimentDesign, simulate_experiment, write_user_table
     from searchlab.text.corpus import load_corpus
 
-    if out.suffix.lower() not in (".parquet", ".csv"):
+    if out is None and live is None:
+        raise InputError("--out is required", hint="e.g. --out users.parquet")
+    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
         raise InputError(
             f"--out {out} must end in .parquet or .csv", hint="e.g. --out users.parquet"
         )
@@ -125,6 +141,28 @@ def simulate(
         attractiveness_ceiling=attractiveness_ceiling,
         conversion_by_grade=values,
     )
+    if live is not None:
+        if control is not None or variant is not None:
+            raise InputError(
+                "--control and --variant do not apply with --live",
+                hint="the service's experiment names the arms' rankers",
+            )
+        _simulate_live(
+            live,
+            corpus_dir,
+            users,
+            concurrency,
+            seed,
+            extra_queries,
+            experiment,
+            model,
+            out,
+            as_json,
+        )
+        return
+    if experiment is not None:
+        raise InputError("--experiment needs --live", hint="name the service's experiment")
+    control, variant = control or "bm25", variant or "listnet"
     design = ExperimentDesign(
         users=users,
         variant_share=variant_share,
@@ -164,6 +202,75 @@ def simulate(
     console.print(
         f"wrote {out} ({users:,} users, seed {seed}); analyse it with: searchlab ab test --data "
         f"{out} --group-col arm --control control --variant variant --metric converted"
+    )
+
+
+def _simulate_live(
+    url: str,
+    corpus_dir: Path,
+    users: int,
+    concurrency: int,
+    seed: int,
+    extra_queries: float,
+    experiment: str | None,
+    model: Any,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    from rich.table import Table
+
+    from searchlab.loop.live import LiveDesign, simulate_live
+    from searchlab.loop.simulate import write_user_table
+    from searchlab.text.corpus import load_corpus
+
+    design = LiveDesign(
+        url=url,
+        users=users,
+        concurrency=concurrency,
+        seed=seed,
+        extra_queries_mean=extra_queries,
+        experiment=experiment,
+    )
+    run = simulate_live(design, load_corpus(corpus_dir), model)
+    if out is not None:
+        write_user_table(run.table, out)
+    if as_json:
+        print_json({**run.summary(), "out": None if out is None else str(out)})
+        return
+    table = Table(title=f"Live experiment {run.experiment} at {run.url}")
+    columns = ("arm", "users", "searches", "clicks", "converted", "rate", "95% CI", "expected")
+    for column in (*columns, "logged"):
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for name, arm in run.arms.items():
+        expected = arm.expected_conversion_rate
+        low, high = arm.interval
+        table.add_row(
+            f"{name} ({arm.ranker})",
+            f"{arm.users:,}",
+            f"{arm.searches:,}",
+            f"{arm.clicks:,}",
+            f"{arm.converted_users:,}",
+            f"{100 * arm.conversion_rate:.2f}%",
+            f"{100 * low:.1f}–{100 * high:.1f}%",
+            "—" if expected is None else f"{100 * expected:.2f}%",
+            f"{arm.logged_users:,}",
+        )
+    console.print(table)
+    console.print(
+        f"{run.users:,} users ({run.outside_users:,} outside the experiment), "
+        f"{run.searches:,} searches in {run.seconds:.1f} s ({run.searches_per_second:,.0f}/s, "
+        f"concurrency {design.concurrency}), {run.events_accepted:,} of {run.events_sent:,} "
+        f"events acknowledged, {run.retries:,} retries after 503; topics: {len(run.topics)} "
+        f"judged queries no served model trained on; assignment: "
+        + (
+            "the shared hash's for every user"
+            if run.assignment_mismatches == 0
+            else f"{run.assignment_mismatches:,} users differ from the shared hash"
+        )
+    )
+    console.print(
+        "analyse it with: searchlab ab test --events EVENTS_DB --experiment "
+        f"{run.experiment} --metric converted" + ("" if out is None else f" (user table: {out})")
     )
 
 

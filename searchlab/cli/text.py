@@ -1,5 +1,5 @@
 """CLI for the text job: ``searchlab text import|eval|train|neighbours`` and the top-level
-``searchlab search`` (thin; logic in searchlab.text)."""
+``searchlab search`` (thin; logic in searchlab.text, searching in searchlab.text.index)."""
 
 from __future__ import annotations
 
@@ -194,19 +194,68 @@ def eval_(
 @app.command("train")
 def train(
     corpus_dir: Path = typer.Argument(..., help="Corpus folder (from searchlab text import)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Model folder to write (default: CORPUS_DIR/model)."
+    ),
+    exclude_queries: Path | None = typer.Option(
+        None,
+        "--exclude-queries",
+        help="File of query ids (one per line) to leave out of training, for a fair live test.",
+    ),
+    index_dir: Path | None = typer.Option(
+        None,
+        "--index",
+        help="Index to train with (searchlab index build); default: CORPUS_DIR/index, built "
+        "when missing.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of embeddings and training."),
+    epochs: int = typer.Option(100, "--epochs", help="ListNet training epochs."),
     feature_groups: str = typer.Option("all", "--feature-groups", help=GROUPS_HELP),
 ) -> None:
-    """Train the reranker on every judged query; saved in CORPUS_DIR/model for search."""
+    """Train the reranker on the judged queries (all but --exclude-queries); searchlab search
+    and searchlab serve load it."""
+    from searchlab._io import check_output_folder
     from searchlab.text.corpus import load_corpus
     from searchlab.text.features import parse_feature_groups
-    from searchlab.text.rerank import MODEL_DIR, corpus_reranker
-
-    groups = parse_feature_groups(feature_groups)
-    corpus = load_corpus(corpus_dir)
-    reranker = corpus_reranker(
-        corpus_dir, corpus, seed=seed, retrain=True, feature_groups=groups, progress=_progress
+    from searchlab.text.index import corpus_index, load_index
+    from searchlab.text.rerank import (
+        MODEL_DIR,
+        check_query_ids,
+        documents_fingerprint,
+        read_query_ids,
+        train_text_reranker,
     )
+    from searchlab.text.training import default_train_config
+
+    if epochs < 1:
+        raise InputError(f"--epochs must be at least 1, got {epochs}", hint="use e.g. 100")
+    groups = parse_feature_groups(feature_groups)
+    target = out if out is not None else Path(corpus_dir) / MODEL_DIR
+    check_output_folder(
+        target, ours=lambda p: (p / "text-model.json").is_file(), what="text reranker"
+    )
+    excluded = read_query_ids(exclude_queries) if exclude_queries is not None else []
+    corpus = load_corpus(corpus_dir)
+    check_query_ids(corpus, excluded)
+    if index_dir is not None:
+        index = load_index(index_dir)
+        if index.info.documents_fingerprint != documents_fingerprint(corpus.documents):
+            raise InputError(
+                f"the index {index_dir} holds other documents than {corpus_dir}",
+                hint="build the index from this corpus: searchlab index build CORPUS_DIR",
+            )
+    else:
+        index = corpus_index(corpus_dir, corpus, seed=seed, progress=_progress)
+    reranker = train_text_reranker(
+        corpus,
+        train_config=default_train_config(seed, epochs),
+        feature_groups=groups,
+        seed=seed,
+        index=index.text,
+        progress=_progress,
+        exclude_queries=excluded,
+    )
+    reranker.save(target)
     metrics = reranker.ranker.metrics
     chosen = "+".join(reranker.groups)
     if reranker.selection is not None:
@@ -214,8 +263,9 @@ def train(
             f" (chosen by inner {reranker.selection.inner_folds}-fold CV, "
             f"NDCG@10 {reranker.selection.score:.4f})"
         )
+    left_out = f", {len(reranker.excluded_queries)} left out" if excluded else ""
     typer.echo(
-        f"saved {Path(corpus_dir) / MODEL_DIR}: ListNet on {metrics.get('train_queries')} queries, "
+        f"saved {target}: ListNet on {metrics.get('train_queries')} queries{left_out}, "
         f"{metrics.get('train_seconds', 0):.1f} s, {reranker.index.embeddings.vectors.shape[0]} "
         f"word vectors; features {chosen}"
     )
@@ -275,29 +325,70 @@ def neighbours(
 
 def search(
     query: str = typer.Argument(..., help="The query text."),
-    corpus_dir: Path = typer.Option(..., "--corpus", help="Corpus folder."),
-    ranker: str = typer.Option("bm25", "--ranker", help="bm25 or listnet (BM25 + ListNet rerank)."),
+    index_dir: Path | None = typer.Option(
+        None, "--index", help="Index folder (searchlab index build)."
+    ),
+    corpus_dir: Path | None = typer.Option(
+        None, "--corpus", help="Corpus folder: its index is built once into CORPUS_DIR/index."
+    ),
+    ranker: str = typer.Option(
+        "bm25",
+        "--ranker",
+        help="bm25, listnet (with --corpus: CORPUS_DIR/model) or NAME=MODEL_DIR.",
+    ),
     k: int = typer.Option(10, "-k", "--k", help="How many results."),
-    seed: int = typer.Option(0, "--seed", help="Seed when the reranker must be trained first."),
+    seed: int = typer.Option(0, "--seed", help="Seed when the index or model is built first."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Search a corpus folder and print the ranked titles."""
-    from searchlab.text.corpus import load_corpus
-    from searchlab.text.pipeline import RANKERS
-    from searchlab.text.rerank import corpus_reranker, search_bm25, search_reranked
+    """Search an index (or a corpus folder's cached index) and print the ranked titles."""
+    from searchlab.text.index import (
+        RerankerRanker,
+        corpus_index,
+        load_index,
+        open_ranker,
+        parse_ranker_spec,
+    )
+    from searchlab.text.index import (
+        search as search_index,
+    )
+    from searchlab.text.tokenize import Tokenizer
 
-    if ranker not in RANKERS:
-        raise InputError(f"unknown --ranker {ranker!r}", hint="use " + " or ".join(RANKERS))
+    if (index_dir is None) == (corpus_dir is None):
+        raise InputError("give --index or --corpus (one of them)", hint="e.g. --index INDEX_DIR")
+    if ranker not in ("bm25", "listnet") and "=" not in ranker:
+        raise InputError(f"unknown --ranker {ranker!r}", hint="use bm25, listnet or NAME=MODEL_DIR")
+    if ranker == "listnet" and index_dir is not None:
+        raise InputError(
+            "with --index, name the model: --ranker listnet=MODEL_DIR",
+            hint="train one with: searchlab text train CORPUS_DIR --index INDEX_DIR --out MODEL_DIR",
+        )
+    parse_ranker_spec(ranker if ranker != "listnet" else "listnet=model")
     if k < 1:
         raise InputError(f"-k must be at least 1, got {k}", hint="use e.g. -k 10")
-    corpus = load_corpus(corpus_dir)
-    if ranker == "bm25":
-        hits = search_bm25(corpus, query, k)
+    if not Tokenizer().tokenize(query):  # every index tokenizes with the default settings
+        raise InputError(
+            f"the query {query!r} has no searchable words (only stopwords or punctuation)",
+            hint="use content words",
+        )
+    if index_dir is not None:
+        index = load_index(index_dir)
+        chosen = open_ranker(ranker, index)
     else:
-        model = corpus_reranker(corpus_dir, corpus, seed=seed, progress=_progress)
-        hits = search_reranked(model, query, k)
+        from searchlab.text.corpus import load_corpus
+        from searchlab.text.rerank import MODEL_DIR, corpus_reranker
+
+        corpus = load_corpus(corpus_dir)
+        index = corpus_index(corpus_dir, corpus, seed=seed, progress=_progress)
+        if ranker == "listnet":
+            model = corpus_reranker(
+                corpus_dir, corpus, seed=seed, progress=_progress, index=index.text
+            )
+            chosen = RerankerRanker(index, model, "listnet", str(Path(corpus_dir) / MODEL_DIR))
+        else:
+            chosen = open_ranker(ranker, index)
+    hits = search_index(index, chosen, query, k)
     if as_json:
-        print_json({"query": query, "ranker": ranker, "hits": hits})
+        print_json({"query": query, "ranker": chosen.name, "hits": hits})
         return
     for hit in hits:
         typer.echo(f"{hit.rank:3}. {hit.score:8.3f}  [{hit.doc_id}] {hit.title or '(untitled)'}")

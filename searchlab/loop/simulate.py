@@ -2,15 +2,19 @@
 
 Assignment: a user's arm is a stable hash of their id and the experiment's salt, as real
 experimentation systems do it, so a user keeps their arm whatever the number of users or the
-behaviour seed: ``u = splitmix64(user_id XOR salt64) / 2**64`` (salt64 = the first 8 bytes of
-BLAKE2b(salt)), variant when ``u < variant_share``. Hand-written because numpy has no vectorised
-stable hash and hashing 200,000 ids one by one with hashlib is needlessly slow.
+behaviour seed: :func:`searchlab.serve.assignment.assign_variant`, the one function the live
+service (``searchlab serve``) assigns its users with too.
 
-Behaviour: each user issues ``1 + Poisson(extra_queries_mean)`` queries, each drawn uniformly
-(with replacement) from the experiment's held-out queries, sees the top 10 of their arm's
-ranking, and clicks and converts by :class:`~searchlab.loop.click_model.ClickModel`. All draws
-are vectorised with numpy (one generator seeded by ``seed``) and processed in chunks, so
-memory stays bounded and 200,000 users take well under a second.
+Behaviour: :class:`UserBehaviour` is the one generator of simulated users, shared by this
+offline simulation and the live one over HTTP (:mod:`searchlab.loop.live`). Each user issues
+``1 + Poisson(extra_queries_mean)`` queries, each drawn uniformly (with replacement) from the
+experiment's held-out queries, sees the top 10 of their arm's ranking, and clicks and converts
+by :class:`~searchlab.loop.click_model.ClickModel`: one uniform per shown slot decides both
+(:func:`search_outcomes`: click iff ``u < P(click)``, click-and-convert iff ``u < P(click)·c(g)``,
+which has the model's joint law). All draws are vectorised with numpy (one generator seeded by
+``seed``) and made in chunks, so memory stays bounded and 200,000 users take well under a
+second; the live driver draws the very same numbers and only replaces the in-memory ranking
+lookup by a search over HTTP.
 
 Activity (``activity_spread`` > 0): each user gets a persistent activity level a, log-normal
 with mean 1 and log-standard-deviation ``activity_spread``, and issues ``1 + Poisson(λ·a)``
@@ -22,15 +26,15 @@ pre_queries``). With the default 0 every user is alike and no column is added.
 The result is a user-level table (user_id, arm, queries, clicks, conversions, converted) ready
 for ``searchlab ab test --data FILE --group-col arm --control control --variant variant
 --metric converted``, plus the exact expected conversion rate of each arm under the model
-(``1 - m·exp(-λ(1 - m))`` with m the mean per-query non-conversion probability and λ the
-extra-query mean; the probability generating function of 1 + Poisson(λ)).
+(:func:`expected_conversion_rate`: ``1 - m·exp(-λ(1 - m))`` with m the mean per-query
+non-conversion probability and λ the extra-query mean; the probability generating function of
+1 + Poisson(λ)).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +48,26 @@ from searchlab.loop.click_model import (
     Rankings,
     grade_matrix,
     query_conversion_probability,
+    slot_probabilities,
 )
+from searchlab.serve.assignment import assign_variant, check_share
+
+__all__ = [
+    "ARMS",
+    "ArmSummary",
+    "ExperimentDesign",
+    "SearchChunk",
+    "Simulation",
+    "UserBehaviour",
+    "UserSession",
+    "assign_variant",
+    "expected_conversion_rate",
+    "experiment_queries",
+    "search_outcomes",
+    "simulate_experiment",
+    "slot_thresholds",
+    "write_user_table",
+]
 
 ARMS = ("control", "variant")
 _CHUNK_IMPRESSIONS = 1 << 20
@@ -65,11 +88,7 @@ class ExperimentDesign:
         check_seed(self.seed)
         if self.users < 2:
             raise InputError(f"need at least 2 users, got {self.users}", hint="e.g. --users 200000")
-        if not 0 < self.variant_share < 1:
-            raise InputError(
-                f"variant share must lie strictly between 0 and 1, got {self.variant_share}",
-                hint="e.g. 0.5 for a 50/50 split",
-            )
+        check_share(self.variant_share)
         if not (self.extra_queries_mean >= 0 and math.isfinite(self.extra_queries_mean)):
             raise InputError("extra_queries_mean must be a finite number >= 0", hint="e.g. 1.0")
         if not (self.activity_spread >= 0 and math.isfinite(self.activity_spread)):
@@ -111,21 +130,116 @@ class Simulation:
         }
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+@dataclass(frozen=True)
+class SearchChunk:
+    """Consecutive simulated searches: who searched (users in id order), which topic, and the
+    uniforms that decide each shown slot."""
+
+    user: np.ndarray  # int64 (searches,): 0-based index into UserBehaviour.user_ids
+    topic: np.ndarray  # int64 (searches,): index into the experiment's topics
+    uniforms: np.ndarray  # float32 (searches, depth)
 
 
-def assign_variant(user_ids: np.ndarray, salt: str, variant_share: float) -> np.ndarray:
-    """Boolean per user: True for the variant arm. Stable: depends only on (id, salt, share)."""
-    salt64 = np.uint64(
-        int.from_bytes(hashlib.blake2b(salt.encode(), digest_size=8).digest(), "little")
-    )
-    hashed = _splitmix64(np.asarray(user_ids, dtype=np.uint64) ^ salt64)
-    uniform = (hashed >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return uniform < variant_share
+@dataclass(frozen=True)
+class UserSession:
+    """One user's searches, in order (the live driver runs them one after another)."""
+
+    index: int  # 0-based position among the design's users
+    user_id: int
+    topics: np.ndarray  # int64 (searches,)
+    uniforms: np.ndarray  # float32 (searches, depth)
+
+
+class UserBehaviour:
+    """The simulated users of a design: ids ``1..users``, how many searches each makes, and,
+    chunk by chunk, what each search looks for and the uniforms its clicks are decided by.
+
+    Draw order (one numpy generator seeded by ``design.seed``): the searches per user first,
+    then per chunk of at most 2**20 searches the topics, then the uniforms. The draws are
+    made once: :meth:`chunks` (or :meth:`sessions`, built on it) can be iterated once.
+    """
+
+    def __init__(self, design: ExperimentDesign, topics: int, depth: int) -> None:
+        if topics < 1 or depth < 1:
+            raise InputError("need at least one topic and one shown slot", hint="check the inputs")
+        self.design, self.topics, self.depth = design, topics, depth
+        self._rng = np.random.default_rng(design.seed)
+        self.user_ids = np.arange(1, design.users + 1, dtype=np.int64)
+        # Activity levels and the pre-period come from a stream of their own (see _activity).
+        self.activity, self.pre_queries = _activity(design)
+        mean = design.extra_queries_mean
+        if self.activity is None:
+            self.searches_per_user = 1 + self._rng.poisson(mean, design.users)
+        else:
+            self.searches_per_user = 1 + self._rng.poisson(mean * self.activity)
+        self._drawn = False
+
+    def chunks(self) -> Iterator[SearchChunk]:
+        if self._drawn:
+            raise RuntimeError("a UserBehaviour's searches are drawn once; make a new one")
+        self._drawn = True
+        owner = np.repeat(np.arange(self.design.users), self.searches_per_user)
+        for start in range(0, owner.size, _CHUNK_IMPRESSIONS):
+            who = owner[start : start + _CHUNK_IMPRESSIONS]
+            topic = self._rng.integers(0, self.topics, who.size)
+            uniforms = self._rng.random((who.size, self.depth), dtype=np.float32)
+            yield SearchChunk(who, topic, uniforms)
+
+    def sessions(self) -> Iterator[UserSession]:
+        """The same draws grouped by user, users in id order."""
+        pending: list[SearchChunk] = []
+        for chunk in self.chunks():
+            cuts = np.flatnonzero(np.diff(chunk.user)) + 1
+            starts = np.concatenate([[0], cuts])
+            ends = np.concatenate([cuts, [chunk.user.size]])
+            for a, b in zip(starts, ends, strict=True):
+                part = SearchChunk(chunk.user[a:b], chunk.topic[a:b], chunk.uniforms[a:b])
+                if pending and pending[0].user[0] != part.user[0]:
+                    yield self._session(pending)
+                    pending = []
+                pending.append(part)
+                if b < chunk.user.size:  # a later run starts in this chunk: this user is done
+                    yield self._session(pending)
+                    pending = []
+        if pending:
+            yield self._session(pending)
+
+    def _session(self, parts: list[SearchChunk]) -> UserSession:
+        index = int(parts[0].user[0])
+        return UserSession(
+            index,
+            int(self.user_ids[index]),
+            np.concatenate([p.topic for p in parts]),
+            np.concatenate([p.uniforms for p in parts]),
+        )
+
+
+def slot_thresholds(grades: np.ndarray, model: ClickModel) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (P(click), P(click and convert)) per shown slot of a grade array (rank last)."""
+    p_click, p_convert = slot_probabilities(grades, model)
+    return p_click.astype(np.float32), p_convert.astype(np.float32)
+
+
+def search_outcomes(
+    uniforms: np.ndarray, p_click: np.ndarray, p_convert: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(clicked, converting) booleans per slot: ``u < P(click)`` and ``u < P(click)·c(g)``.
+
+    A search converts at most once (the user found what they needed): at its first
+    converting slot. Offline and live simulation both decide every click here.
+    """
+    return uniforms < p_click, uniforms < p_convert
+
+
+def expected_conversion_rate(
+    grades: np.ndarray, model: ClickModel, extra_queries_mean: float, activity_spread: float = 0.0
+) -> float:
+    """P(a user converts at least once) when each of ``1 + Poisson(λ·a)`` searches draws a row of
+    ``grades`` (topics x rank) uniformly: ``1 - m·E[exp(-λ·a·(1 - m))]``, m the mean
+    non-conversion, a the user's activity level (1 when all users are alike)."""
+    no_conversion = 1.0 - query_conversion_probability(grades, model)
+    m = float(no_conversion.mean())
+    return 1.0 - m * _mean_exp(-extra_queries_mean * (1.0 - m), activity_spread)
 
 
 def experiment_queries(
@@ -168,34 +282,27 @@ def simulate_experiment(
     model = model or ClickModel()
     qids = experiment_queries(control, variant, query_ids)
     grades = np.stack([grade_matrix(r, judgments, qids, model) for r in (control, variant)])
-    rng = np.random.default_rng(design.seed)
-
-    user_ids = np.arange(1, design.users + 1, dtype=np.int64)
+    behaviour = UserBehaviour(design, len(qids), model.depth)
+    user_ids = behaviour.user_ids
+    queries_per_user = behaviour.searches_per_user
     in_variant = assign_variant(user_ids, design.salt, design.variant_share)
-    activity = _activity(design)
-    if activity is None:
-        queries_per_user = 1 + rng.poisson(design.extra_queries_mean, design.users)
-    else:
-        queries_per_user = 1 + rng.poisson(design.extra_queries_mean * activity[0])
-    owner = np.repeat(np.arange(design.users), queries_per_user)
-    # Per (arm, query, rank): P(click) and P(click and convert). One uniform per slot decides
-    # both (convert iff u < P(click)·c(g), click iff u < P(click)), which has the model's joint law.
-    p_click = model.examination() * model.attractiveness()[grades]
-    p_convert = (p_click * model.conversion()[grades]).astype(np.float32)
-    p_click = p_click.astype(np.float32)
+    # Per (arm, query, rank): P(click) and P(click and convert), decided by search_outcomes.
+    p_click, p_convert = slot_thresholds(grades, model)
 
     clicks = np.zeros(design.users, dtype=np.int64)
     conversions = np.zeros(design.users, dtype=np.int64)
-    for start in range(0, owner.size, _CHUNK_IMPRESSIONS):
-        who = owner[start : start + _CHUNK_IMPRESSIONS]
+    for chunk in behaviour.chunks():
+        who = chunk.user
         arm = in_variant[who].astype(np.intp)
-        query = rng.integers(0, len(qids), who.size)
-        u = rng.random((who.size, model.depth), dtype=np.float32)
-        clicked = (u < p_click[arm, query]).sum(axis=1)
-        # A query converts at most once: the user found what they needed and stops.
-        converted = (u < p_convert[arm, query]).any(axis=1)
-        clicks += np.bincount(who, weights=clicked, minlength=design.users).astype(np.int64)
-        conversions += np.bincount(who, weights=converted, minlength=design.users).astype(np.int64)
+        clicked, converting = search_outcomes(
+            chunk.uniforms, p_click[arm, chunk.topic], p_convert[arm, chunk.topic]
+        )
+        clicks += np.bincount(who, weights=clicked.sum(axis=1), minlength=design.users).astype(
+            np.int64
+        )
+        conversions += np.bincount(
+            who, weights=converting.any(axis=1), minlength=design.users
+        ).astype(np.int64)
 
     table = pd.DataFrame(
         {
@@ -207,16 +314,13 @@ def simulate_experiment(
             "converted": (conversions > 0).astype(np.int8),
         }
     )
-    if activity is not None:
-        table["pre_queries"] = activity[1]
+    if behaviour.pre_queries is not None:
+        table["pre_queries"] = behaviour.pre_queries
     arms = []
     for arm_index in (0, 1):
         mask = in_variant == bool(arm_index)
         users = int(mask.sum())
         converted_users = int((conversions[mask] > 0).sum())
-        no_conversion = 1.0 - query_conversion_probability(grades[arm_index], model)
-        m = float(no_conversion.mean())
-        expected = 1.0 - m * _mean_exp(-design.extra_queries_mean * (1.0 - m), design)
         arms.append(
             ArmSummary(
                 users=users,
@@ -224,16 +328,19 @@ def simulate_experiment(
                 clicks=int(clicks[mask].sum()),
                 converted_users=converted_users,
                 conversion_rate=converted_users / users if users else float("nan"),
-                expected_conversion_rate=expected,
+                expected_conversion_rate=expected_conversion_rate(
+                    grades[arm_index], model, design.extra_queries_mean, design.activity_spread
+                ),
             )
         )
     return Simulation(design, model, qids, arms[0], arms[1], table)
 
 
-def _activity(design: ExperimentDesign) -> tuple[np.ndarray, np.ndarray] | None:
-    """(activity level per user, pre-period queries per user), or None when all are alike."""
+def _activity(design: ExperimentDesign) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(activity level per user, pre-period queries per user), or (None, None) when all are
+    alike."""
     if design.activity_spread == 0:
-        return None
+        return None, None
     side = np.random.default_rng([design.seed, 1])  # a stream of its own
     s = design.activity_spread
     level = side.lognormal(-s * s / 2, s, design.users)  # mean 1
@@ -241,10 +348,9 @@ def _activity(design: ExperimentDesign) -> tuple[np.ndarray, np.ndarray] | None:
     return level, pre.astype(np.int64)
 
 
-def _mean_exp(c: float, design: ExperimentDesign) -> float:
+def _mean_exp(c: float, s: float) -> float:
     """E[exp(c·a)] over the activity level a (Gauss-Hermite for the log-normal; a = 1 when
-    all users are alike): the extra-query term of the expected conversion rate."""
-    s = design.activity_spread
+    all users are alike, s = 0): the extra-query term of the expected conversion rate."""
     if s == 0:
         return math.exp(c)
     nodes, weights = np.polynomial.hermite.hermgauss(80)

@@ -1,14 +1,33 @@
-"""searchlab.serve: the online half of an experiment — assignment and interleaving.
+"""searchlab.serve: the live service and the online half of an experiment.
 
-Today this holds the pure functions the live service and the offline simulator share: the
-stable assignment hash (:mod:`searchlab.serve.assignment`) and team-draft / probabilistic
-interleaving with per-query credit (:mod:`searchlab.serve.interleaving`). Importing it loads
-only numpy; the HTTP service (issue 11) is to live in modules of its own beside them.
+Modules, bottom up:
+
+- ``assignment``: the stable SplitMix64 hash, assignment with traffic allocation (shared with
+  the offline simulation) and the uniforms interleaving draws;
+- ``interleaving``: team-draft and probabilistic interleaving with per-query credit;
+- ``experiments``: the experiments file (TOML), layers and slices, who sees which ranker;
+- ``events``: UBI 1.3 events as clients send them, checked;
+- ``store``: the event log (SQLite WAL, versioned schema, one group-committing writer);
+- ``analysis``: an experiment of the log as per-arm samples for ``searchlab.ab.analyze``;
+- ``export``: the log as day-partitioned Parquet;
+- ``pages``, ``app``, ``service``: the search pages, the aiohttp app and the running service
+  (``searchlab serve``).
+
+Importing this package loads only numpy; the service's modules load aiohttp, the text index
+and (for learned rankers) PyTorch when imported.
 """
 
 from __future__ import annotations
 
-from searchlab.serve.assignment import assign_variant, hash_unit, key64, salt64, stream_words
+from searchlab.serve.assignment import (
+    assign_arms,
+    assign_variant,
+    hash_unit,
+    key64,
+    salt64,
+    stream_words,
+    unit_of,
+)
 from searchlab.serve.interleaving import (
     CONTROL,
     METHODS,
@@ -28,6 +47,7 @@ __all__ = [
     "METHODS",
     "VARIANT",
     "Interleaving",
+    "assign_arms",
     "assign_variant",
     "hash_unit",
     "interleave",
@@ -40,4 +60,5 @@ __all__ = [
     "stream_words",
     "team_credit",
     "team_draft",
+    "unit_of",
 ]

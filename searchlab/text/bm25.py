@@ -15,19 +15,29 @@ ranking is deterministic. Query tokens absent from the index contribute nothing.
 
 Reproducibility: bm25s numbers the vocabulary in the iteration order of a Python ``set`` of
 tokens, which changes with ``PYTHONHASHSEED``. We hand it the token ids ourselves, from the
-sorted vocabulary, so the index is the same in every process.
+sorted vocabulary, so the index is the same in every process, and term id ``i`` is the
+``i``-th term in code-point order (``terms()``), which the text index's per-document arrays
+share.
+
+Persistence: :meth:`BM25Index.save` writes bm25s's own format (its sparse score matrix as
+``.npy`` files, vocabulary and parameters as JSON) and :meth:`BM25Index.load` memory-maps the
+matrix, so loading costs reading the vocabulary, and the score matrix pages in on use.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from searchlab.errors import InputError
+from searchlab.errors import DataFormatError, InputError
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+EMPTY_MARKER = "empty-index.json"  # saved in place of bm25s's files when no document has a term
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,69 @@ class BM25Index:
             model.index((ids, vocab), show_progress=False)
         return cls(k1=k1, b=b, method=method, n_documents=len(doc_token_lists), _model=model)
 
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the index in bm25s's format into ``folder`` (a new or empty folder)."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        settings = {"k1": self.k1, "b": self.b, "method": self.method, "n": self.n_documents}
+        if self._model is None:
+            (out / EMPTY_MARKER).write_text(json.dumps(settings))
+        else:
+            self._model.save(str(out), show_progress=False)  # type: ignore[attr-defined]
+        return out
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], *, mmap: bool = True) -> BM25Index:
+        """An index saved by :meth:`save`; the score matrix is memory-mapped by default."""
+        import bm25s
+
+        root = Path(folder)
+        try:
+            if (root / EMPTY_MARKER).is_file():
+                settings = json.loads((root / EMPTY_MARKER).read_text())
+                return cls(settings["k1"], settings["b"], settings["method"], settings["n"], None)
+            model = bm25s.BM25.load(str(root), mmap=mmap, show_progress=False)
+            n = int(model.scores["num_docs"])
+            for part in ("data", "indices", "indptr"):  # plain views of the same mapping:
+                model.scores[part] = np.asarray(model.scores[part])  # no memmap overhead per slice
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataFormatError(
+                f"not a saved BM25 index ({type(exc).__name__}: {exc})"[:300],
+                path=str(root),
+                hint="rebuild it: searchlab index build CORPUS_DIR --out INDEX_DIR",
+            ) from None
+        return cls(k1=model.k1, b=model.b, method=model.method, n_documents=n, _model=model)
+
+    def terms(self) -> list[str]:
+        """The vocabulary by term id (code-point order)."""
+        vocab = self._model.vocab_dict if self._model is not None else {}  # type: ignore[attr-defined]
+        out = [""] * len(vocab)
+        for term, i in vocab.items():
+            out[i] = term
+        return out
+
+    def term_id(self, token: str) -> int | None:
+        if self._model is None:
+            return None
+        return self._model.vocab_dict.get(token)  # type: ignore[attr-defined]
+
+    def term_scores(self, token: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(document indices, float32 scores) of the documents holding ``token``: the non-zero
+        part of ``scores([token])``. None for variants that also score absent terms
+        (``bm25l``, ``bm25+``), whose ``scores([token])`` is non-zero everywhere."""
+        model = self._model
+        if model is None or model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
+            return None
+        i = model.vocab_dict.get(token)  # type: ignore[attr-defined]
+        if i is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        ptr = model.scores["indptr"]  # type: ignore[attr-defined]
+        start, end = int(ptr[i]), int(ptr[i + 1])
+        return (
+            np.asarray(model.scores["indices"][start:end]),  # type: ignore[attr-defined]
+            np.asarray(model.scores["data"][start:end], dtype=np.float32),  # type: ignore[attr-defined]
+        )
+
     def has_term(self, token: str) -> bool:
         """Whether some document contains ``token``."""
         return self._model is not None and token in self._model.vocab_dict  # type: ignore[attr-defined]
@@ -84,17 +157,42 @@ class BM25Index:
         ids = [vocab[t] for t in query_tokens if t in vocab]
         if not ids:
             return np.zeros(self.n_documents, dtype=np.float32)
-        return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
+        if model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
+            return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
+        # bm25s's own sum (its _compute_relevance_from_scores: a float32 scatter-add of each
+        # query term's column, in query order), as one gather and one unbuffered scatter-add
+        # over all the terms' columns: every document still adds its terms in query order
+        matrix = model.scores  # type: ignore[attr-defined]
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        terms = np.asarray(ids, dtype=np.int64)
+        starts, lengths = indptr[terms], indptr[terms + 1] - indptr[terms]
+        offsets = np.cumsum(lengths) - lengths
+        gather = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+        scores = np.zeros(self.n_documents, dtype=np.float32)
+        np.add.at(scores, indices[gather], data[gather])
+        return scores
 
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` document indices and their scores, best first (ties: lower index first)."""
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}", hint="ask for k >= 1")
         scores = self.scores(query_tokens)
-        order = np.argsort(-scores, kind="stable")[: min(k, self.n_documents)]
-        return order.astype(np.int64), scores[order]
+        order = top_k(scores, k)
+        return order, scores[order]
 
     def score_documents(
         self, query_tokens: Sequence[str], doc_indices: Sequence[int]
     ) -> np.ndarray:
         return self.scores(query_tokens)[np.asarray(doc_indices, dtype=np.int64)]
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first, ties by lower index: exactly
+    ``np.argsort(-scores, kind="stable")[:k]``, in time linear in ``len(scores)`` (a partial
+    selection, then a sort of the few scores at or above the k-th)."""
+    n = scores.shape[0]
+    if k >= n:
+        return np.argsort(-scores, kind="stable").astype(np.int64)
+    kth = scores[np.argpartition(scores, n - k)[n - k]]
+    chosen = np.flatnonzero(scores >= kth)  # ascending indices, ties with the k-th included
+    return chosen[np.argsort(-scores[chosen], kind="stable")][:k].astype(np.int64)

@@ -40,6 +40,7 @@ candidates. Which other groups to use is chosen on training queries only
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from searchlab.errors import InputError
-from searchlab.text.bm25 import BM25Index
+from searchlab.text.bm25 import BM25Index, top_k
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
 from searchlab.text.tokenize import Tokenizer
 
@@ -137,6 +138,13 @@ class FeatureConfig:
     candidate_source: str = "bm25"  # or "rm3": the top of the RM3 re-retrieval
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
 
+    @classmethod
+    def from_dict(cls, raw: dict) -> FeatureConfig:
+        """The settings as ``dataclasses.asdict`` wrote them (KeyError/TypeError if not)."""
+        values = dict(raw)
+        values["word2vec"] = Word2VecConfig(**values["word2vec"])
+        return cls(**values)
+
     def __post_init__(self) -> None:
         if self.candidate_source not in ("bm25", "rm3"):
             raise InputError(
@@ -171,42 +179,149 @@ class QueryCandidates:
     bm25: np.ndarray  # float32 (k,)
 
 
+@dataclass(frozen=True)
+class DocumentArrays:
+    """The per-document data features need, as flat arrays (what the saved index stores).
+
+    Term ids are the BM25 index's (``BM25Index.terms()``: the stemmed vocabulary in code-point
+    order). Ragged lists are CSR pairs: document ``i``'s distinct terms are
+    ``term_ids[term_ptr[i]:term_ptr[i+1]]``, in order of first occurrence in its text, with
+    how often each occurs in ``term_counts``.
+    """
+
+    term_ptr: np.ndarray  # int64 (documents + 1)
+    term_ids: np.ndarray  # int32: each document's distinct stemmed terms, first occurrence first
+    term_counts: np.ndarray  # int32: their counts in the document (title + text)
+    doc_length: np.ndarray  # int64 (documents,): stemmed tokens in the document
+    post_ptr: np.ndarray  # int64 (terms + 1)
+    post_docs: np.ndarray  # int32: the documents holding each term, ascending
+    title_post_ptr: np.ndarray  # int64 (terms + 1)
+    title_post_docs: np.ndarray  # int32: the documents whose title holds each term
+    idf: np.ndarray  # float64 (terms,): ln(1 + (N - df + 0.5) / (df + 0.5))
+    log_length: np.ndarray  # float32 (documents,): log(1 + tokens)
+    term_embedding: np.ndarray  # int64 (terms,): each term's row in the embeddings (1: unknown)
+    doc_vectors: np.ndarray  # float32 (documents, dim): mean embedding of the tokens
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def build(
+        cls,
+        terms: Sequence[str],
+        doc_tokens: Sequence[Sequence[str]],
+        title_tokens: Sequence[Sequence[str]],
+        embeddings: WordEmbeddings,
+    ) -> DocumentArrays:
+        term_id = {t: i for i, t in enumerate(terms)}
+        per_doc = [Counter(tokens) for tokens in doc_tokens]  # insertion order: first occurrence
+        n = len(doc_tokens)
+        term_ptr = np.zeros(n + 1, dtype=np.int64)
+        term_ptr[1:] = np.cumsum([len(c) for c in per_doc])
+        total = int(term_ptr[-1])
+        term_ids = np.fromiter((term_id[t] for c in per_doc for t in c), np.int32, count=total)
+        term_counts = np.fromiter((v for c in per_doc for v in c.values()), np.int32, count=total)
+        post_ptr, post_docs = _postings(term_ptr, term_ids, len(terms))
+        titles = [sorted({term_id[t] for t in tokens}) for tokens in title_tokens]
+        title_ptr = np.zeros(n + 1, dtype=np.int64)
+        title_ptr[1:] = np.cumsum([len(t) for t in titles])
+        title_ids = np.fromiter((t for ids in titles for t in ids), np.int32, int(title_ptr[-1]))
+        title_post_ptr, title_post_docs = _postings(title_ptr, title_ids, len(terms))
+        df = np.diff(post_ptr)
+        vocab = embeddings.vocab
+        return cls(
+            term_ptr=term_ptr,
+            term_ids=term_ids,
+            term_counts=term_counts,
+            doc_length=np.array([len(t) for t in doc_tokens], dtype=np.int64),
+            post_ptr=post_ptr,
+            post_docs=post_docs,
+            title_post_ptr=title_post_ptr,
+            title_post_docs=title_post_docs,
+            idf=np.array([math.log(1 + (n - c + 0.5) / (c + 0.5)) for c in df.tolist()]),
+            log_length=np.log1p(np.array([len(t) for t in doc_tokens], dtype=np.float32)),
+            term_embedding=np.array(vocab.encode(list(terms)), dtype=np.int64),
+            doc_vectors=np.stack([embeddings.average(vocab.encode(t)) for t in doc_tokens]),
+        )
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.fields()}
+
+
+def _postings(ptr: np.ndarray, ids: np.ndarray, n_terms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Term -> ascending documents, from document -> distinct terms (both CSR)."""
+    n_docs = max(ptr.size - 1, 1)
+    docs = np.repeat(np.arange(ptr.size - 1, dtype=np.int64), np.diff(ptr))
+    pairs = np.sort(ids.astype(np.int64) * n_docs + docs)  # by (term, document)
+    post_ptr = np.zeros(n_terms + 1, dtype=np.int64)
+    post_ptr[1:] = np.cumsum(np.bincount(pairs // n_docs, minlength=n_terms))
+    return post_ptr, (pairs % n_docs).astype(np.int32)
+
+
 class TextIndex:
-    """Everything per corpus that features need: tokens, three BM25 indexes, embeddings."""
+    """Everything per corpus that features need: tokens, three BM25 indexes, embeddings.
+
+    ``TextIndex(documents, config)`` builds it (training word2vec unless ``embeddings`` are
+    given); :meth:`restore` rebuilds it from saved parts without training anything
+    (``searchlab.text.index`` saves and loads it as a folder).
+    """
 
     def __init__(
         self, documents: Sequence, config: FeatureConfig, embeddings: WordEmbeddings | None = None
     ):
         if not documents:
             raise InputError("the corpus has no documents", hint="import documents first")
+        tokenizer = Tokenizer(stopwords=config.stopwords, stemmer=config.stemmer)
+        plain_tokenizer = Tokenizer(stopwords=config.stopwords, stemmer="none")
+        titles = tuple(d.title for d in documents)
+        plain_tokens = plain_tokenizer.tokenize_many(f"{d.title} {d.text}" for d in documents)
+        doc_tokens = [tokenizer.stem(tokens) for tokens in plain_tokens]
+        title_tokens = tokenizer.tokenize_many(titles)
+        bm25 = {"k1": config.k1, "b": config.b, "method": config.method}
+        indexes = (
+            BM25Index.build(doc_tokens, **bm25),
+            BM25Index.build(plain_tokens, **bm25),
+            BM25Index.build(title_tokens, **bm25),
+        )
+        embeddings = embeddings or train_word2vec(doc_tokens, config.word2vec)
+        terms = indexes[0].terms()
+        arrays = DocumentArrays.build(terms, doc_tokens, title_tokens, embeddings)
+        self._attach(config, tuple(d.doc_id for d in documents), titles, indexes, embeddings)
+        self._set_arrays(arrays, terms)
+
+    @classmethod
+    def restore(
+        cls,
+        config: FeatureConfig,
+        doc_ids: Sequence[str],
+        titles: Sequence[str],
+        indexes: tuple[BM25Index, BM25Index, BM25Index],
+        embeddings: WordEmbeddings,
+        arrays: DocumentArrays,
+    ) -> TextIndex:
+        """An index from saved parts (BM25 stemmed, plain and title; embeddings; arrays)."""
+        index = cls.__new__(cls)
+        index._attach(config, tuple(doc_ids), tuple(titles), indexes, embeddings)
+        index._set_arrays(arrays, indexes[0].terms())
+        return index
+
+    def _attach(self, config, doc_ids, titles, indexes, embeddings) -> None:
         self.config = config
-        self.doc_ids = tuple(d.doc_id for d in documents)
-        self.titles = tuple(d.title for d in documents)
+        self.doc_ids = doc_ids
+        self.titles = titles
         self.tokenizer = Tokenizer(stopwords=config.stopwords, stemmer=config.stemmer)
         self.plain_tokenizer = Tokenizer(stopwords=config.stopwords, stemmer="none")
-        full = [f"{d.title} {d.text}" for d in documents]
-        self.doc_tokens = self.tokenizer.tokenize_many(full)
-        title_tokens = self.tokenizer.tokenize_many(self.titles)
-        bm25 = {"k1": config.k1, "b": config.b, "method": config.method}
-        self.bm25 = BM25Index.build(self.doc_tokens, **bm25)
-        self.bm25_plain = BM25Index.build(self.plain_tokenizer.tokenize_many(full), **bm25)
-        self.bm25_title = BM25Index.build(title_tokens, **bm25)
-        self.doc_term_sets = [frozenset(t) for t in self.doc_tokens]
-        self.title_term_sets = [frozenset(t) for t in title_tokens]
-        self.log_length = np.log1p(np.array([len(t) for t in self.doc_tokens], dtype=np.float32))
-        n = len(self.doc_tokens)
-        df = Counter(t for terms in self.doc_term_sets for t in terms)
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.embeddings = embeddings or train_word2vec(self.doc_tokens, config.word2vec)
-        self.unit = self.embeddings.unit_vectors()
-        vocab = self.embeddings.vocab
-        self.doc_token_ids = [
-            np.array(vocab.encode(sorted(s)), dtype=np.int64) for s in self.doc_term_sets
-        ]
-        self.doc_vectors = np.stack(
-            [self.embeddings.average(vocab.encode(t)) for t in self.doc_tokens]
-        )
-        self.doc_unit = _normalise(self.doc_vectors)
+        self.bm25, self.bm25_plain, self.bm25_title = indexes
+        self.embeddings = embeddings
+        self.unit = embeddings.unit_vectors()
+
+    def _set_arrays(self, arrays: DocumentArrays, terms: list[str]) -> None:
+        self.arrays = arrays
+        self.terms = terms
+        self.log_length = arrays.log_length
+        self.doc_vectors = arrays.doc_vectors
+        self.doc_unit = _normalise(np.asarray(arrays.doc_vectors))
 
     @property
     def n_features(self) -> int:
@@ -219,21 +334,34 @@ class TextIndex:
 
         Feedback documents (the top ``prf_docs``) are weighted by softmax of their BM25
         scores; a term's relevance-model weight is the weighted mean of its in-document
-        frequency; the ``prf_terms`` heaviest terms, normalised, are mixed half and half
-        with the query's own term distribution, and each document scores the weighted sum
-        of its per-term BM25 scores.
+        frequency; the ``prf_terms`` heaviest terms (ties: first seen, in feedback-document
+        order), normalised, are mixed half and half with the query's own term distribution,
+        and each document scores the weighted sum of its per-term BM25 scores. Vectorised
+        over the saved token arrays; every sum runs in the order of the term-at-a-time
+        definition, so the values are those of that definition to the last bit.
         """
         if not query_terms or len(top) == 0:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
         scores = bm25_all[top].astype(np.float64)
         doc_weights = np.exp(scores - scores.max())
         doc_weights /= doc_weights.sum()
-        relevance: Counter[str] = Counter()
-        for weight, i in zip(doc_weights, top, strict=True):
-            tokens = self.doc_tokens[i]
-            for term, count in Counter(tokens).items():
-                relevance[term] += weight * count / max(len(tokens), 1)
-        expansion = dict(relevance.most_common(self.config.prf_terms))
+        arrays = self.arrays
+        spans = [(int(arrays.term_ptr[i]), int(arrays.term_ptr[i + 1])) for i in top]
+        expansion: dict[str, float] = {}
+        if any(b > a for a, b in spans):
+            ids = np.concatenate([arrays.term_ids[a:b] for a, b in spans])
+            # weight * count / length per (document, term), documents in feedback order
+            contributions = np.concatenate(
+                [
+                    weight * arrays.term_counts[a:b] / max(int(arrays.doc_length[i]), 1)
+                    for weight, i, (a, b) in zip(doc_weights, top, spans, strict=True)
+                ]
+            )
+            local, first_seen, inverse = np.unique(ids, return_index=True, return_inverse=True)
+            relevance = np.zeros(local.size, dtype=np.float64)
+            np.add.at(relevance, inverse, contributions)  # each term's sum in feedback order
+            chosen = np.lexsort((first_seen, -relevance))[: self.config.prf_terms]
+            expansion = {self.terms[local[j]]: relevance[j] for j in chosen}
         expansion_total = sum(expansion.values()) or 1.0
         mixed: Counter[str] = Counter()
         for term, count in Counter(query_terms).items():
@@ -241,8 +369,16 @@ class TextIndex:
         for term, value in expansion.items():
             mixed[term] += (1 - RM3_ORIGINAL_WEIGHT) * value / expansion_total
         out = np.zeros(len(self.doc_ids), dtype=np.float64)
+        docs_all, values_all = [], []
         for term, weight in mixed.items():
-            out += weight * self.bm25.scores([term])
+            postings = self.bm25.term_scores(term)
+            if postings is None:  # a variant that scores absent terms: the whole vector
+                out += weight * self.bm25.scores([term])
+            else:
+                docs_all.append(postings[0])
+                values_all.append(weight * postings[1])  # the product's dtype as term-at-a-time
+        if docs_all:  # one scatter; each document's terms still add up in the mixture's order
+            np.add.at(out, np.concatenate(docs_all), np.concatenate(values_all, dtype=np.float64))
         return out.astype(np.float32)
 
     def rm3_scores(self, query: str | QueryTerms) -> np.ndarray:
@@ -254,12 +390,10 @@ class TextIndex:
         return self._prf_scores(terms, first, top)
 
     def analyse(self, query_text: str) -> QueryTerms:
-        """Tokenize a query once for everything the index does with it."""
-        return QueryTerms(
-            query_text,
-            tuple(self.tokenizer.tokenize(query_text)),
-            tuple(self.plain_tokenizer.tokenize(query_text)),
-        )
+        """Tokenize a query once for everything the index does with it: one pass gives the
+        unstemmed tokens (``bm25_plain``), and stemming them gives the terms."""
+        plain = self.plain_tokenizer.tokenize(query_text)
+        return QueryTerms(query_text, tuple(self.tokenizer.stem(list(plain))), tuple(plain))
 
     def candidates(self, query: str | QueryTerms, k: int | None = None) -> QueryCandidates:
         """The top ``k`` (default ``config.candidates``) candidates and their feature rows."""
@@ -267,7 +401,7 @@ class TextIndex:
         analysed = self.analyse(query) if isinstance(query, str) else query
         terms = list(analysed.terms)
         all_bm25 = self.bm25.scores(terms)
-        bm25_order = np.argsort(-all_bm25, kind="stable")
+        bm25_order = top_k(all_bm25, max(k, self.config.prf_docs))  # the stable sort's head
         top = bm25_order[: self.config.prf_docs]
         prf = self._prf_scores(terms, all_bm25, top)
         if self.config.candidate_source == "rm3":
@@ -284,7 +418,7 @@ class TextIndex:
         scalars[:, 2] = self.bm25_plain.score_documents(analysed.plain, doc_idx)
         scalars[:, 3] = self.bm25_title.score_documents(terms, doc_idx)
         scalars[:, 4] = prf[doc_idx]
-        idf_total = sum(self.idf.get(t, 0.0) for t in distinct) or 1.0
+        self._coverage(distinct, doc_idx, scalars)
         vocab = self.embeddings.vocab
         query_vector = self.embeddings.average(vocab.encode(terms))
         query_unit = _normalise(query_vector[None, :])[0]
@@ -292,17 +426,7 @@ class TextIndex:
         centroid = (
             _normalise(self.doc_vectors[top].mean(axis=0)[None, :])[0] if rows else query_unit
         )
-        for row, i in enumerate(doc_idx):
-            present = [t for t in distinct if t in self.doc_term_sets[i]]
-            scalars[row, 5] = len(present) / max(len(distinct), 1)
-            scalars[row, 6] = sum(self.idf.get(t, 0.0) for t in present) / idf_total
-            scalars[row, 7] = sum(t in self.title_term_sets[i] for t in distinct) / max(
-                len(distinct), 1
-            )
-            d_ids = self.doc_token_ids[i]
-            if q_ids.size and d_ids.size:
-                sims = self.unit[q_ids] @ self.unit[d_ids].T
-                scalars[row, 10] = float(sims.max(axis=1).mean())
+        scalars[:, 10] = self._soft_match(q_ids, doc_idx)
         scalars[:, 8] = self.log_length[doc_idx]
         scalars[:, 9] = self.doc_unit[doc_idx] @ query_unit
         scalars[:, 11] = self.doc_unit[doc_idx] @ centroid
@@ -317,6 +441,73 @@ class TextIndex:
         ).astype(np.float32)
         doc_ids = tuple(self.doc_ids[i] for i in doc_idx)
         return QueryCandidates(doc_idx, doc_ids, features, bm25.astype(np.float32))
+
+    def _coverage(self, distinct: list[str], doc_idx: np.ndarray, scalars: np.ndarray) -> None:
+        """Columns 5-7 (coverage, idf_coverage, title_coverage). Membership of every (query
+        term, candidate) pair in one pass; the idf sums run in term order (a cumulative sum
+        down the terms), as ``sum`` over the present terms would."""
+        arrays = self.arrays
+        ids = [self.bm25.term_id(t) for t in distinct]
+        known = np.array([i for i in ids if i is not None], dtype=np.int64)
+        denominator = max(len(distinct), 1)
+        if known.size == 0:  # no query term is in the corpus: nothing is covered
+            scalars[:, 5:8] = 0.0
+            return
+        idf = arrays.idf[known]
+        present = _members(doc_idx, arrays.post_docs, arrays.post_ptr, known)
+        title = _members(doc_idx, arrays.title_post_docs, arrays.title_post_ptr, known)
+        idf_total = 0  # sum() of the idfs in term order, unknown terms adding 0
+        for value in idf.tolist():
+            idf_total += value
+        scalars[:, 5] = present.sum(axis=0) / denominator
+        scalars[:, 6] = np.cumsum(np.where(present, idf[:, None], 0.0), axis=0)[-1] / (
+            idf_total or 1.0
+        )
+        scalars[:, 7] = title.sum(axis=0) / denominator
+
+    def _soft_match(self, q_ids: np.ndarray, doc_idx: np.ndarray) -> np.ndarray:
+        """Column 10: per candidate, the mean over query terms of the best cosine to one of the
+        document's distinct terms (0 when either side has no known term). The cosines are
+        computed once per distinct term of the candidates."""
+        out = np.zeros(len(doc_idx), dtype=np.float32)
+        arrays = self.arrays
+        starts = arrays.term_ptr[doc_idx]
+        lengths = arrays.term_ptr[doc_idx + 1] - starts
+        rows = np.flatnonzero(lengths)
+        if q_ids.size == 0 or rows.size == 0:
+            return out
+        lengths = lengths[rows]
+        offsets = np.zeros(rows.size, dtype=np.int64)
+        offsets[1:] = np.cumsum(lengths)[:-1]
+        gather = np.repeat(starts[rows] - offsets, lengths) + np.arange(int(lengths.sum()))
+        emb = arrays.term_embedding[arrays.term_ids[gather]]
+        seen = np.zeros(self.unit.shape[0], dtype=bool)  # distinct ids without sorting
+        seen[emb] = True
+        distinct = np.flatnonzero(seen)
+        slot = np.empty(self.unit.shape[0], dtype=np.int64)
+        slot[distinct] = np.arange(distinct.size)
+        sims = self.unit[distinct] @ self.unit[q_ids].T  # (distinct terms, query terms)
+        best = np.maximum.reduceat(sims[slot[emb]], offsets, axis=0)  # (candidates, q terms)
+        out[rows] = best.mean(axis=1)
+        return out
+
+
+def _members(
+    doc_idx: np.ndarray, docs: np.ndarray, ptr: np.ndarray, terms: np.ndarray
+) -> np.ndarray:
+    """bool (terms, candidates): whether each candidate is in each term's postings
+    ``docs[ptr[t]:ptr[t+1]]`` (ascending), by one sort of (term, document) keys."""
+    n = np.int64(max(int(ptr.size), int(doc_idx.max()) + 1 if doc_idx.size else 1))
+    starts, ends = ptr[terms], ptr[terms + 1]
+    lengths = ends - starts
+    offsets = np.zeros(terms.size, dtype=np.int64)
+    offsets[1:] = np.cumsum(lengths)[:-1]
+    gather = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    rows = np.repeat(np.arange(terms.size, dtype=np.int64), lengths)
+    held = rows * n + docs[gather]  # ascending: terms in order, documents ascending in each
+    wanted = np.arange(terms.size, dtype=np.int64)[:, None] * n + doc_idx[None, :]
+    at = np.minimum(np.searchsorted(held, wanted), max(held.size - 1, 0))
+    return held[at] == wanted if held.size else np.zeros(wanted.shape, dtype=bool)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:

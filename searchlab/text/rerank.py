@@ -2,9 +2,14 @@
 
 Training data and the trainer are ``training``'s; the feature groups are chosen on the
 training queries by ``selection`` unless given. A saved reranker is a folder:
-``text-model.json`` (feature settings, the feature groups used and how they were chosen, and
-a fingerprint of the corpus it was trained on), ``vocabulary.json`` (tokenizer settings and
-vocabulary), ``embeddings.npz`` and ``ranker/`` (the rank core's model folder).
+``text-model.json`` (feature settings, the feature groups used and how they were chosen,
+fingerprints of the corpus and of its documents, and which judged queries it trained on and
+which it was told to leave out), ``vocabulary.json`` (tokenizer settings and vocabulary),
+``embeddings.npz`` and ``ranker/`` (the rank core's model folder).
+
+A reranker featurises with the text index it was trained with: :func:`load_reranker` binds a
+saved one to a loaded index (``searchlab.text.index``) after checking that both hold the same
+documents, feature settings and word embeddings, so loading trains and rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from searchlab.text.features import (
     check_feature_groups,
     feature_columns,
 )
-from searchlab.text.model import Corpus
+from searchlab.text.model import Corpus, id_order
 from searchlab.text.selection import select_feature_groups
 from searchlab.text.tokenize import Tokenizer, save_text_model_vocab
 from searchlab.text.training import (
@@ -49,15 +54,26 @@ MODEL_DIR = "model"  # a corpus folder's reranker lives in CORPUS_DIR/model
 Progress = Callable[[str], None]
 
 
+def documents_fingerprint(documents: Sequence[Any]) -> str:
+    """SHA-256 over the documents (id, title, text) alone: an index and a model built from
+    the same documents share it, whatever the judgments."""
+    return _documents_digest(documents).hexdigest()
+
+
 def corpus_fingerprint(corpus: Corpus) -> str:
     """SHA-256 over documents and judgments: a saved model names the corpus it learned."""
-    digest = hashlib.sha256()
-    for d in corpus.documents:
-        digest.update(f"{d.doc_id}\x00{d.title}\x00{d.text}\x01".encode())
+    digest = _documents_digest(corpus.documents)
     for query_id, docs in sorted(corpus.judgments.items()):
         for doc_id, gain in sorted(docs.items()):
             digest.update(f"{query_id}\x00{doc_id}\x00{gain}\x01".encode())
     return digest.hexdigest()
+
+
+def _documents_digest(documents: Sequence[Any]) -> Any:
+    digest = hashlib.sha256()
+    for d in documents:
+        digest.update(f"{d.doc_id}\x00{d.title}\x00{d.text}\x01".encode())
+    return digest
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,10 @@ class TextReranker:
         fingerprint: str,
         groups: Sequence[str] = tuple(FEATURE_GROUPS),
         selection: Any = None,
+        *,
+        documents: str = "",
+        trained_queries: Sequence[str] = (),
+        excluded_queries: Sequence[str] = (),
     ) -> None:
         self.index = index
         self.ranker = ranker
@@ -89,12 +109,18 @@ class TextReranker:
         self.groups = check_feature_groups(groups)
         self.selection = selection
         self.columns = feature_columns(self.groups, index.embeddings.dim)
+        self.documents = documents  # documents_fingerprint of the corpus it trained on
+        self.trained_queries = tuple(trained_queries)
+        self.excluded_queries = tuple(excluded_queries)
 
     def rerank(self, cands: QueryCandidates) -> tuple[np.ndarray, np.ndarray]:
         """Candidates reordered by the model (ties keep BM25 order): indices and scores."""
         if len(cands.doc_indices) == 0:
             return cands.doc_indices, cands.bm25
-        scores = np.asarray(self.ranker.score(cands.features[:, self.columns]), dtype=np.float64)
+        features = cands.features
+        if len(self.columns) != features.shape[1]:  # a subset of the groups: select columns
+            features = features[:, self.columns]
+        scores = np.asarray(self.ranker.score(features), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         return cands.doc_indices[order], scores[order]
 
@@ -118,6 +144,9 @@ class TextReranker:
                 {
                     "format": MODEL_FORMAT,
                     "fingerprint": self.fingerprint,
+                    "documents_fingerprint": self.documents,
+                    "trained_queries": list(self.trained_queries),
+                    "excluded_queries": list(self.excluded_queries),
                     "features": dataclasses.asdict(self.index.config),
                     "scalar_features": list(SCALAR_FEATURES),
                     "feature_groups": list(self.groups),
@@ -138,17 +167,22 @@ def train_text_reranker(
     seed: int = 0,
     index: TextIndex | None = None,
     progress: Progress | None = None,
+    exclude_queries: Sequence[str] = (),
 ) -> TextReranker:
-    """Train on every judged query of ``corpus`` (for search; evaluation uses ``pipeline``).
+    """Train on every judged query of ``corpus`` but ``exclude_queries`` (for search and the
+    live service; evaluation uses ``pipeline``).
 
     By default every feature group is used (a set fixed beforehand); ``feature_groups=None``
-    chooses them by inner cross-validation over the judged queries (``selection``); otherwise
-    those groups (``bm25`` always) are used as given.
+    chooses them by inner cross-validation over the training queries (``selection``);
+    otherwise those groups (``bm25`` always) are used as given. The saved model lists the
+    queries it trained on and those it left out, so a live test can draw only the others.
     """
-    queries = corpus.judged_queries()
+    excluded = check_query_ids(corpus, exclude_queries)
+    queries = tuple(q for q in corpus.judged_queries() if q.query_id not in excluded)
     if not queries:
         raise InputError(
-            "the corpus has no judged queries to learn from",
+            "the corpus has no judged queries to learn from"
+            + (" once the excluded ones are left out" if excluded else ""),
             hint="import queries and qrels (--queries, --qrels), or use --ranker bm25",
         )
     config = train_config or default_train_config(seed)
@@ -168,13 +202,43 @@ def train_text_reranker(
     if progress:
         progress(f"training ListNet on {len(queries)} judged queries ({'+'.join(groups)})")
     ranker = train_listnet(rows, feature_columns(groups, index.embeddings.dim), config)
-    return TextReranker(index, ranker, corpus_fingerprint(corpus), groups, selection)
+    return TextReranker(
+        index,
+        ranker,
+        corpus_fingerprint(corpus),
+        groups,
+        selection,
+        documents=documents_fingerprint(corpus.documents),
+        trained_queries=[q.query_id for q in queries],
+        excluded_queries=sorted(excluded, key=id_order),
+    )
 
 
-def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextReranker:
-    """Load a saved reranker; InputError if it was trained on a different corpus."""
-    root = Path(folder)
-    meta_path = root / "text-model.json"
+def check_query_ids(corpus: Corpus, query_ids: Sequence[str]) -> frozenset[str]:
+    """The given ids as a set; InputError naming the first one the corpus does not have."""
+    known = {q.query_id for q in corpus.queries}
+    unknown = next((q for q in query_ids if q not in known), None)
+    if unknown is not None:
+        raise InputError(
+            f"query {unknown!r} is not among the corpus's {len(known)} queries",
+            hint="list query ids of the corpus (queries.jsonl), one per line",
+        )
+    return frozenset(query_ids)
+
+
+def read_query_ids(path: str | os.PathLike[str]) -> list[str]:
+    """Query ids from a text file: one per line; blank lines and ``#`` comments are skipped."""
+    from searchlab._io import read_text_file
+
+    ids = []
+    for line in read_text_file(path, what="query id file").splitlines():
+        value = line.split("#", 1)[0].strip()
+        if value:
+            ids.append(value)
+    return ids
+
+
+def _read_model_manifest(root: Path) -> tuple[dict[str, Any], FeatureConfig, tuple[str, ...]]:
     meta = read_manifest(
         root,
         "text-model.json",
@@ -183,27 +247,73 @@ def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextRe
         hint="train one with: searchlab text train CORPUS_DIR",
     )
     try:
-        raw = dict(meta["features"])
-        raw["word2vec"] = Word2VecConfig(**raw["word2vec"])
-        config = FeatureConfig(**raw)
+        config = FeatureConfig.from_dict(meta["features"])
         # models saved before feature groups were chosen used every group
         groups = check_feature_groups(meta.get("feature_groups", list(FEATURE_GROUPS)))
     except (KeyError, TypeError) as exc:
-        raise DataFormatError(f"not a text reranker file ({exc})", path=str(meta_path)) from exc
+        raise DataFormatError(
+            f"not a text reranker file ({exc})", path=str(root / "text-model.json")
+        ) from exc
     if meta.get("scalar_features") != list(SCALAR_FEATURES):
         raise InputError(
             f"the reranker in {root} was trained with another feature layout",
             hint="retrain it: searchlab text train CORPUS_DIR",
         )
-    fingerprint = corpus_fingerprint(corpus)
-    if meta.get("fingerprint") != fingerprint:
+    return meta, config, groups
+
+
+def _saved_reranker(root: Path, index: TextIndex, meta: dict[str, Any], groups) -> TextReranker:
+    return TextReranker(
+        index,
+        load_ranker(root / "ranker"),
+        str(meta.get("fingerprint", "")),
+        groups,
+        documents=str(meta.get("documents_fingerprint", "")),
+        trained_queries=[str(q) for q in meta.get("trained_queries", [])],
+        excluded_queries=[str(q) for q in meta.get("excluded_queries", [])],
+    )
+
+
+def load_text_reranker(folder: str | os.PathLike[str], corpus: Corpus) -> TextReranker:
+    """Load a saved reranker; InputError if it was trained on a different corpus."""
+    root = Path(folder)
+    meta, config, groups = _read_model_manifest(root)
+    if meta.get("fingerprint") != corpus_fingerprint(corpus):
         raise InputError(
             f"the reranker in {root} was trained on a different corpus",
             hint="retrain it: searchlab text train CORPUS_DIR",
         )
     embeddings = WordEmbeddings.load(root / "embeddings.npz")
     index = TextIndex(corpus.documents, config, embeddings=embeddings)
-    return TextReranker(index, load_ranker(root / "ranker"), fingerprint, groups)
+    return _saved_reranker(root, index, meta, groups)
+
+
+def load_reranker(folder: str | os.PathLike[str], index: TextIndex, documents: str) -> TextReranker:
+    """A saved reranker bound to a loaded index (``documents``: the index's
+    ``documents_fingerprint``); InputError unless the model was trained with the same
+    documents, feature settings and word embeddings."""
+    root = Path(folder)
+    meta, config, groups = _read_model_manifest(root)
+    retrain = "retrain it on this index: searchlab text train CORPUS_DIR --index INDEX_DIR --out MODEL_DIR"
+    if meta.get("documents_fingerprint") != documents:
+        raise InputError(
+            f"the reranker in {root} was trained on other documents than the index holds",
+            hint=retrain,
+        )
+    if config != index.config:
+        raise InputError(
+            f"the reranker in {root} was trained with other feature settings than the index's",
+            hint=retrain,
+        )
+    embeddings = WordEmbeddings.load(root / "embeddings.npz")
+    if embeddings.vocab.tokens != index.embeddings.vocab.tokens or not np.array_equal(
+        embeddings.vectors, index.embeddings.vectors
+    ):
+        raise InputError(
+            f"the reranker in {root} was trained with other word embeddings than the index's",
+            hint=retrain,
+        )
+    return _saved_reranker(root, index, meta, groups)
 
 
 def search_bm25(
@@ -261,19 +371,27 @@ def corpus_reranker(
     retrain: bool = False,
     feature_groups: Sequence[str] | None = None,
     progress: Progress | None = None,
+    index: TextIndex | None = None,
 ) -> TextReranker:
     """The reranker saved in ``CORPUS_DIR/model``; trained (on all judged queries) and saved
     there first when missing, stale (the corpus changed) or when ``retrain`` is set
-    (``feature_groups``: see ``train_text_reranker``)."""
+    (``feature_groups``: see ``train_text_reranker``). Given the corpus's loaded ``index``
+    (``searchlab.text.index.corpus_index``), the model is loaded onto it, or trained with it,
+    instead of a fresh in-memory index."""
     folder = Path(corpus_dir) / MODEL_DIR
     if not retrain and (folder / "text-model.json").is_file():
         try:
-            return load_text_reranker(folder, corpus)
+            if index is None:
+                return load_text_reranker(folder, corpus)
+            saved = load_reranker(folder, index, documents_fingerprint(corpus.documents))
+            if saved.fingerprint == corpus_fingerprint(corpus):
+                return saved
         except InputError:
-            if progress:
-                progress("the saved reranker belongs to an older corpus; retraining")
+            pass
+        if progress:
+            progress("the saved reranker belongs to an older corpus or index; retraining")
     reranker = train_text_reranker(
-        corpus, seed=seed, feature_groups=feature_groups, progress=progress
+        corpus, seed=seed, feature_groups=feature_groups, progress=progress, index=index
     )
     reranker.save(folder)
     return reranker

@@ -68,6 +68,11 @@ class Tokenizer:
         stop = self._stopword_set
         if stop:
             words = [w for w in words if w not in stop]
+        return self.stem(words)
+
+    def stem(self, words: list[str]) -> list[str]:
+        """``words`` stemmed by this tokenizer's stemmer (as they are without one): the
+        unstemmed tokens of a text, stemmed, are its tokens, so one pass serves both."""
         return self._stem(words) if self._stem is not None and words else words
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:

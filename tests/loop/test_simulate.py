@@ -19,6 +19,7 @@ from searchlab.loop.rankers import ideal_rankings
 from searchlab.loop.simulate import (
     ExperimentDesign,
     assign_variant,
+    search_outcomes,
     simulate_experiment,
     write_user_table,
 )
@@ -236,3 +237,38 @@ def test_simulate_cli_refuses_bad_input_before_any_work(
     argv += ["--users", "100", "--out", str(tmp_path / "users.csv")]
     refused(argv + [a.format(tmp=tmp_path) for a in args], fragment)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_sessions_are_the_offline_draws_grouped_by_user(monkeypatch):
+    """The live driver's sessions hold exactly the searches and uniforms of the offline chunks,
+    also when a user's searches straddle two chunks."""
+    import searchlab.loop.simulate as simulate
+
+    monkeypatch.setattr(simulate, "_CHUNK_IMPRESSIONS", 7)
+    design = ExperimentDesign(users=300, seed=5, extra_queries_mean=2.0)
+    chunks = list(simulate.UserBehaviour(design, 40, 10).chunks())
+    assert len(chunks) > 40
+    topics = np.concatenate([c.topic for c in chunks])
+    uniforms = np.concatenate([c.uniforms for c in chunks])
+    behaviour = simulate.UserBehaviour(design, 40, 10)
+    start = 0
+    sessions = list(behaviour.sessions())
+    assert [s.index for s in sessions] == list(range(300))
+    for session in sessions:
+        n = behaviour.searches_per_user[session.index]
+        assert session.user_id == session.index + 1 and len(session.topics) == n
+        assert np.array_equal(session.topics, topics[start : start + n])
+        assert np.array_equal(session.uniforms, uniforms[start : start + n])
+        start += n
+    assert start == topics.size
+    with pytest.raises(RuntimeError, match="drawn once"):
+        next(behaviour.chunks())
+
+
+def test_search_outcomes_follow_the_thresholds():
+    u = np.array([[0.05, 0.5, 0.9]], dtype=np.float32)
+    clicked, converting = search_outcomes(
+        u, np.array([[0.1, 0.6, 0.5]], np.float32), np.array([[0.01, 0.55, 0.2]], np.float32)
+    )
+    assert clicked.tolist() == [[True, True, False]]
+    assert converting.tolist() == [[False, True, False]]

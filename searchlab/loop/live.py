@@ -1,0 +1,429 @@
+"""Simulated users over HTTP: the offline simulation's users, searching a live service.
+
+``searchlab simulate --live URL --corpus CORPUS_DIR --users N --concurrency C --seed S``
+drives ``searchlab serve``. The users are :class:`~searchlab.loop.simulate.UserBehaviour`'s,
+the very draws of the offline simulation (ids ``1..N``, searches per user, the topic of each
+search and the uniforms that decide its clicks), and their clicks and conversions are decided
+by the same :func:`~searchlab.loop.simulate.search_outcomes` under the same
+:class:`~searchlab.loop.click_model.ClickModel`. Only the ranking differs in where it comes
+from: the service ranks the topic's text for the user, in whatever arm its assignment puts
+them, and the user reacts to the list it returns. So, fed the rankings the service served,
+the offline simulation reproduces the live per-user table exactly (a test checks it).
+
+Each search is ``GET /api/search?q=TOPIC TEXT&user=ID&k=DEPTH`` followed by one ``POST
+/api/events`` with the search's UBI events: an ``impression`` per result shown, a ``click``
+per clicked position and a ``conversion`` at the first converting one. A user's searches run
+one after another; ``concurrency`` users run at once. A 503 (the service's queue is full) is
+retried after its ``Retry-After`` (at most ``max_retries`` times); any other error stops the
+run with the service's message.
+
+Topics are the corpus's judged queries that no ranker of the experiment trained on (the
+service lists each reranker's training queries in ``/api/experiments``), so the live test is
+on queries the served model never saw. The exact expected conversion rate of each arm is
+computed from the rankings the service actually served (``simulate.expected_conversion_rate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from searchlab.errors import InputError
+from searchlab.loop.click_model import ClickModel, check_grades, grade_matrix
+from searchlab.loop.simulate import (
+    ExperimentDesign,
+    UserBehaviour,
+    UserSession,
+    expected_conversion_rate,
+    search_outcomes,
+    slot_thresholds,
+)
+from searchlab.serve.experiments import ARM_NAMES, parse_experiments
+from searchlab.text.model import Corpus
+
+ARMS = ("control", "variant")
+
+
+@dataclass(frozen=True)
+class LiveDesign:
+    url: str
+    users: int = 2_000
+    concurrency: int = 16
+    seed: int = 0
+    extra_queries_mean: float = 1.0
+    experiment: str | None = None  # None: the service's only experiment
+    max_retries: int = 200
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(
+                f"--live {self.url!r} is not an http(s) URL", hint="e.g. http://127.0.0.1:8080"
+            )
+        if not 1 <= self.concurrency <= 1024:
+            raise InputError(
+                f"concurrency must be from 1 to 1024, got {self.concurrency}", hint="e.g. 16"
+            )
+        ExperimentDesign(
+            users=self.users, seed=self.seed, extra_queries_mean=self.extra_queries_mean
+        )
+
+
+@dataclass(frozen=True)
+class LiveArm:
+    ranker: str
+    users: int
+    searches: int
+    clicks: int
+    conversions: int
+    converted_users: int
+    conversion_rate: float
+    interval: tuple[float, float]  # 95% Wilson interval of the conversion rate
+    expected_conversion_rate: float | None  # exact, from the rankings served; None if some
+    # topic was never served in this arm
+    logged_users: int  # users the service's log holds in this arm after the run
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    url: str
+    experiment: str
+    salt: str
+    variant_share: float
+    design: LiveDesign
+    model: ClickModel
+    topics: tuple[str, ...]
+    arms: dict[str, LiveArm]
+    users: int
+    outside_users: int  # users outside the experiment (traffic < 1 or another slice)
+    searches: int
+    events_sent: int
+    events_accepted: int
+    retries: int  # requests answered 503 and sent again
+    assignment_mismatches: int  # users whose arm differs from the shared assignment function
+    seconds: float
+    table: Any = field(repr=False, compare=False)  # pandas: one row per user
+    served: dict[str, dict[str, tuple[str, ...]]] = field(repr=False, compare=False)
+
+    @property
+    def searches_per_second(self) -> float:
+        return self.searches / self.seconds if self.seconds > 0 else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the table and the rankings, as plain values (for JSON)."""
+        return {
+            "url": self.url,
+            "experiment": self.experiment,
+            "salt": self.salt,
+            "variant_share": self.variant_share,
+            "design": self.design,
+            "model": self.model,
+            "topics": len(self.topics),
+            "arms": self.arms,
+            "users": self.users,
+            "outside_users": self.outside_users,
+            "searches": self.searches,
+            "events_sent": self.events_sent,
+            "events_accepted": self.events_accepted,
+            "retries": self.retries,
+            "assignment_mismatches": self.assignment_mismatches,
+            "seconds": self.seconds,
+            "searches_per_second": self.searches_per_second,
+        }
+
+
+class _Client:
+    """JSON over aiohttp with 503 retries; any other failure is one InputError."""
+
+    def __init__(self, session: Any, base: str, max_retries: int) -> None:
+        self.session, self.base, self.max_retries = session, base.rstrip("/"), max_retries
+        self.retries = 0
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import aiohttp
+
+        for attempt in range(self.max_retries + 1):
+            try:
+                async with self.session.request(method, self.base + path, **kwargs) as response:
+                    if response.status == 503 and attempt < self.max_retries:
+                        self.retries += 1
+                        wait = float(response.headers.get("Retry-After", "1") or 1)
+                        await asyncio.sleep(min(wait, 0.02 * (attempt + 1)))
+                        continue
+                    body = await response.json(content_type=None)
+                    if response.status >= 400:
+                        error = body.get("error", {}) if isinstance(body, dict) else {}
+                        raise InputError(
+                            f"the service answered {method} {path.split('?')[0]} with "
+                            f"{response.status}: {error.get('message', body)}",
+                            hint=error.get("hint") or "check the service's log",
+                        )
+                    return body
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise InputError(
+                    f"cannot talk to the service at {self.base}: {type(exc).__name__}: {exc}",
+                    hint="start it with searchlab serve, and pass the URL it printed",
+                ) from None
+        raise InputError(
+            f"the service stayed busy (503) for {self.max_retries} retries",
+            hint="lower --concurrency",
+        )
+
+
+def held_out_topics(corpus: Corpus, rankers: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """Judged queries none of ``rankers`` trained on (rerankers list theirs)."""
+    trained: set[str] = set()
+    for ranker in rankers:
+        trained |= set(ranker.get("trained_queries", []))
+    topics = tuple(q.query_id for q in corpus.judged_queries() if q.query_id not in trained)
+    if not topics:
+        raise InputError(
+            "every judged query of the corpus trained a served ranker, so none is left for a "
+            "fair live test",
+            hint="train the model with: searchlab text train CORPUS_DIR --exclude-queries FILE",
+        )
+    return topics
+
+
+def simulate_live(design: LiveDesign, corpus: Corpus, model: ClickModel | None = None) -> LiveRun:
+    """Run the live simulation (its own event loop) and return what happened."""
+    return asyncio.run(run_live(design, corpus, model))
+
+
+async def run_live(design: LiveDesign, corpus: Corpus, model: ClickModel | None = None) -> LiveRun:
+    import aiohttp
+    import pandas as pd
+
+    model = model or ClickModel()
+    if not corpus.judgments:
+        raise InputError("the corpus has no judgments", hint="import it with --qrels")
+    check_grades(corpus.judgments, model)
+    started = time.perf_counter()
+    timeout = aiohttp.ClientTimeout(total=design.timeout)
+    connector = aiohttp.TCPConnector(limit=design.concurrency)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        client = _Client(session, design.url, design.max_retries)
+        setup = await client.call("GET", "/api/experiments")
+        experiment = _choose_experiment(setup, design.experiment)
+        rankers = [
+            r
+            for r in setup["rankers"]
+            if r["name"] in (experiment["control"], experiment["variant"])
+        ]
+        topics = held_out_topics(corpus, rankers)
+        texts = {q.query_id: q.text for q in corpus.queries}
+        behaviour = UserBehaviour(
+            ExperimentDesign(
+                users=design.users,
+                seed=design.seed,
+                salt=experiment["salt"],
+                variant_share=experiment["variant_share"],
+                extra_queries_mean=design.extra_queries_mean,
+            ),
+            len(topics),
+            model.depth,
+        )
+        state = _State(design.users, model, corpus.judgments, topics)
+        queue: asyncio.Queue = asyncio.Queue(design.concurrency * 2)
+
+        async def produce() -> None:
+            for user in behaviour.sessions():
+                await queue.put(user)
+            for _ in range(design.concurrency):
+                await queue.put(None)
+
+        async def work() -> None:
+            while (user := await queue.get()) is not None:
+                await _run_user(client, user, topics, texts, state, model.depth)
+
+        producer = asyncio.create_task(produce())
+        workers = [asyncio.create_task(work()) for _ in range(design.concurrency)]
+        try:
+            await asyncio.gather(producer, *workers)
+        except BaseException:
+            for task in (producer, *workers):
+                task.cancel()
+            raise
+        seconds = time.perf_counter() - started
+        after = await client.call("GET", "/api/experiments")
+    logged = next(e for e in after["experiments"] if e["id"] == experiment["id"]).get("live", {})
+    plan = parse_experiments(
+        {"layer": setup["layer"], "experiment": [_table(e) for e in setup["experiments"]]},
+        [r["name"] for r in setup["rankers"]],
+    )
+    which, codes = plan.assign_many(list(behaviour.user_ids))
+    expected_arm = np.array(
+        [
+            ARM_NAMES[int(c)] if w >= 0 and plan.experiments[w].id == experiment["id"] else ""
+            for w, c in zip(which, codes, strict=True)
+        ],
+        dtype=object,
+    )
+    mismatches = int((expected_arm != state.arm).sum())
+    table = pd.DataFrame(
+        {
+            "user_id": behaviour.user_ids,
+            "arm": pd.Categorical(
+                np.where(state.arm == "", "outside", state.arm),
+                categories=[*ARMS, "outside"],
+            ),
+            "queries": state.searches,
+            "clicks": state.clicks,
+            "conversions": state.conversions,
+            "converted": (state.conversions > 0).astype(np.int8),
+        }
+    )
+    arms = {}
+    for arm in ARMS:
+        mask = state.arm == arm
+        users = int(mask.sum())
+        converted = int((state.conversions[mask] > 0).sum())
+        served = state.served[arm]
+        expected = None
+        if users and len(served) == len(topics):
+            grades = grade_matrix(served, corpus.judgments, topics, model)
+            expected = expected_conversion_rate(
+                grades, model, design.extra_queries_mean, design.activity_spread
+            )
+        arms[arm] = LiveArm(
+            ranker=experiment[arm],
+            users=users,
+            searches=int(state.searches[mask].sum()),
+            clicks=int(state.clicks[mask].sum()),
+            conversions=int(state.conversions[mask].sum()),
+            converted_users=converted,
+            conversion_rate=converted / users if users else float("nan"),
+            interval=_wilson(converted, users),
+            expected_conversion_rate=expected,
+            logged_users=int(logged.get(arm, {}).get("users", 0)),
+        )
+    return LiveRun(
+        url=design.url,
+        experiment=experiment["id"],
+        salt=experiment["salt"],
+        variant_share=float(experiment["variant_share"]),
+        design=design,
+        model=model,
+        topics=topics,
+        arms=arms,
+        users=design.users,
+        outside_users=int((state.arm == "").sum()),
+        searches=int(state.searches.sum()),
+        events_sent=state.events_sent,
+        events_accepted=state.events_accepted,
+        retries=client.retries,
+        assignment_mismatches=mismatches,
+        seconds=seconds,
+        table=table,
+        served=state.served,
+    )
+
+
+class _State:
+    """What the users did, per user (index = user id - 1), and the lists served per arm."""
+
+    def __init__(self, users: int, model: ClickModel, judgments: Any, topics: Sequence[str]):
+        self.model, self.judgments, self.topics = model, judgments, topics
+        self.arm = np.full(users, "", dtype=object)
+        self.searches = np.zeros(users, dtype=np.int64)
+        self.clicks = np.zeros(users, dtype=np.int64)
+        self.conversions = np.zeros(users, dtype=np.int64)
+        self.served: dict[str, dict[str, tuple[str, ...]]] = {"control": {}, "variant": {}, "": {}}
+        self.events_sent = self.events_accepted = 0
+
+
+async def _run_user(
+    client: _Client,
+    user: UserSession,
+    topics: Sequence[str],
+    texts: dict[str, str],
+    state: _State,
+    depth: int,
+) -> None:
+    from urllib.parse import urlencode
+
+    for topic_index, uniforms in zip(user.topics.tolist(), user.uniforms, strict=True):
+        topic = topics[topic_index]
+        query = urlencode({"q": texts[topic], "user": str(user.user_id), "k": depth})
+        response = await client.call("GET", f"/api/search?{query}")
+        arm = response["arm"] or ""
+        if state.arm[user.index] not in ("", arm):
+            raise InputError(
+                f"the service moved user {user.user_id} from {state.arm[user.index]} to {arm}",
+                hint="an assignment must not change within an experiment",
+            )
+        state.arm[user.index] = arm
+        shown = tuple(r["doc_id"] for r in response["results"])
+        state.served[arm].setdefault(topic, shown)
+        grades = grade_matrix({topic: shown}, state.judgments, [topic], state.model)
+        p_click, p_convert = slot_thresholds(grades, state.model)
+        clicked, converting = search_outcomes(uniforms[None, :], p_click, p_convert)
+        events = [
+            _event("impression", response["query_id"], doc, p) for p, doc in enumerate(shown, 1)
+        ]
+        clicked_at = np.flatnonzero(clicked[0]) + 1
+        events += [_event("click", response["query_id"], shown[p - 1], int(p)) for p in clicked_at]
+        if converting[0].any():
+            p = int(np.argmax(converting[0])) + 1
+            events.append(_event("conversion", response["query_id"], shown[p - 1], p))
+        state.searches[user.index] += 1
+        state.clicks[user.index] += len(clicked_at)
+        state.conversions[user.index] += bool(converting[0].any())
+        if events:
+            state.events_sent += len(events)
+            answer = await client.call("POST", "/api/events", json=events)
+            state.events_accepted += int(answer["accepted"])
+
+
+def _event(action: str, query_id: str, doc_id: str, position: int) -> dict[str, Any]:
+    return {
+        "action_name": action,
+        "query_id": query_id,
+        "application": "searchlab-simulate",
+        "event_attributes": {
+            "object": {"object_id": doc_id, "object_id_field": "doc_id"},
+            "position": {"ordinal": position},
+        },
+    }
+
+
+def _choose_experiment(setup: dict[str, Any], wanted: str | None) -> dict[str, Any]:
+    experiments = setup.get("experiments", [])
+    if wanted is not None:
+        found = next((e for e in experiments if e["id"] == wanted), None)
+        if found is None:
+            raise InputError(
+                f"the service runs no experiment {wanted!r}",
+                hint="it runs: " + (", ".join(e["id"] for e in experiments) or "none"),
+            )
+        return found
+    if len(experiments) != 1:
+        raise InputError(
+            f"the service runs {len(experiments)} experiments",
+            hint="name one with --experiment ID"
+            if experiments
+            else "start it with --experiment EXPERIMENTS.toml",
+        )
+    return experiments[0]
+
+
+def _table(definition: dict[str, Any]) -> dict[str, Any]:
+    """An experiment as the service describes it, back in the file's keys."""
+    keys = ("id", "type", "salt", "control", "variant", "traffic", "variant_share", "slice")
+    return {k: definition[k] for k in keys} | {"description": definition.get("description", "")}
+
+
+def _wilson(successes: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    return (float(low), float(high))

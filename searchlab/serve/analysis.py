@@ -1,0 +1,231 @@
+"""An experiment of the event log as per-arm metric samples for ``searchlab.ab.analyze``.
+
+The unit is the user: everyone exposed to the experiment (``exposures``) is one row, in the
+arm they were assigned. A metric is an aggregate SQL expression over the user's *activity*:
+their searches in the experiment (``action_name = 'search'``, from ``queries``) and their
+events (from ``events``). The user-level table and, from it, each metric's histogram per arm
+(value, users) are computed inside SQLite, in one query; only those histograms reach Python,
+never the raw events (:func:`experiment_sql` shows the query). Binary metrics become
+``Counts`` and continuous ones ``Histogram``s, which the exact and permutation tests of
+``searchlab.ab`` take as they are.
+
+Built-in metrics (``--metric NAME``):
+
+===============  ==============  ==========================================================
+name             type            expression over the user's activity
+===============  ==============  ==========================================================
+``converted``    binary          ``max(action_name = 'conversion')``
+``conversions``  continuous      ``sum(action_name = 'conversion')``
+``clicks``       continuous      ``sum(action_name = 'click')``
+``searches``     continuous      ``sum(action_name = 'search')``
+``impressions``  continuous      ``sum(action_name = 'impression')``
+===============  ==============  ==========================================================
+
+Any other metric is ``NAME=EXPRESSION``, an aggregate over these columns of the activity:
+``action_name``, ``query_id``, ``ts_ms``, ``position``, ``object_id``, ``message_type``,
+``ranker``, ``k``; for example ``top3_clicks=sum(action_name = 'click' AND position <= 3)``
+or ``click_rate=1.0 * sum(action_name = 'click') / sum(action_name = 'search')``. A user whose
+expression is NULL counts as 0. Its type is binary when every user's value is 0 or 1, unless
+``metric_type`` says otherwise. The log is opened read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from searchlab.ab.inputs import Counts, Histogram
+from searchlab.ab.tables import MetricSamples, check_metric_type
+from searchlab.errors import InputError
+from searchlab.serve.store import open_log
+
+BUILTIN_METRICS: dict[str, tuple[str, str]] = {
+    "converted": ("binary", "max(action_name = 'conversion')"),
+    "conversions": ("continuous", "sum(action_name = 'conversion')"),
+    "clicks": ("continuous", "sum(action_name = 'click')"),
+    "searches": ("continuous", "sum(action_name = 'search')"),
+    "impressions": ("continuous", "sum(action_name = 'impression')"),
+}
+ARMS = ("control", "variant")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ACTIVITY = """
+activity AS (
+    SELECT user_id, 'search' AS action_name, query_id, ts_ms, NULL AS position,
+           NULL AS object_id, NULL AS message_type, ranker, k
+    FROM queries WHERE experiment_id = :experiment
+    UNION ALL
+    SELECT e.user_id, e.action_name, e.query_id, e.ts_ms, e.position, e.object_id,
+           e.message_type, q.ranker, q.k
+    FROM events e JOIN queries q ON q.query_id = e.query_id
+    WHERE e.experiment_id = :experiment
+)"""
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    expression: str
+    type: str  # "binary", "continuous" or "auto"
+
+
+@dataclass(frozen=True)
+class ExperimentSamples:
+    """One experiment's metrics, ready for ``searchlab.ab.analyze``."""
+
+    experiment: str
+    control_ranker: str
+    variant_ranker: str
+    planned_variant_share: float
+    users: dict[str, int]
+    samples: list[MetricSamples]
+    sql: str
+
+
+def parse_metric(spec: str) -> Metric:
+    """``converted`` (built in) or ``NAME=SQL_EXPRESSION``."""
+    name, sep, expression = spec.partition("=")
+    name = name.strip()
+    if not sep:
+        if name not in BUILTIN_METRICS:
+            raise InputError(
+                f"unknown metric {spec!r}",
+                hint="use " + ", ".join(BUILTIN_METRICS) + ", or NAME=SQL aggregate expression",
+            )
+        kind, expression = BUILTIN_METRICS[name]
+        return Metric(name, expression, kind)
+    if not _NAME.match(name):
+        raise InputError(
+            f"metric name {name!r} is not an identifier", hint="letters, digits and _, e.g. top3"
+        )
+    if not expression.strip() or ";" in expression:
+        raise InputError(
+            f"metric {name!r} needs one SQL expression after '='",
+            hint="e.g. top3=sum(action_name = 'click' AND position <= 3)",
+        )
+    return Metric(name, expression.strip(), "auto")
+
+
+def experiment_sql(metrics: list[Metric]) -> str:
+    """The one query: activity, per-user values, then per metric and arm (value, users)."""
+    columns = ",\n           ".join(
+        f"coalesce(({m.expression}), 0) AS m{i}" for i, m in enumerate(metrics)
+    )
+    per_user = f"""
+per_user AS (
+    SELECT user_id,
+           {columns}
+    FROM activity
+    GROUP BY user_id
+),
+users AS (
+    SELECT x.arm, {", ".join(f"coalesce(p.m{i}, 0) AS m{i}" for i in range(len(metrics)))}
+    FROM exposures x LEFT JOIN per_user p ON p.user_id = x.user_id
+    WHERE x.experiment_id = :experiment
+)"""
+    histograms = "\nUNION ALL\n".join(
+        f"SELECT {i} AS metric, arm, m{i} AS value, count(*) AS users FROM users GROUP BY arm, m{i}"
+        for i in range(len(metrics))
+    )
+    return f"WITH{_ACTIVITY},{per_user}\n{histograms}\nORDER BY metric, arm, value"
+
+
+def experiment_samples(
+    events: str | Path,
+    experiment: str,
+    metrics: list[str] | None = None,
+    *,
+    metric_type: str = "auto",
+) -> ExperimentSamples:
+    """Per-arm samples of each metric (default ``converted``) of ``experiment``."""
+    check_metric_type(metric_type)
+    parsed = [parse_metric(m) for m in (metrics or ["converted"])]
+    names = [m.name for m in parsed]
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated is not None:
+        raise InputError(f"metric {repeated!r} is asked for twice", hint="name each metric once")
+    conn = open_log(events, readonly=True)
+    try:
+        row = conn.execute(
+            "SELECT definition FROM experiments WHERE experiment_id = ?", (experiment,)
+        ).fetchone()
+        if row is None:
+            known = [r[0] for r in conn.execute("SELECT experiment_id FROM experiments")]
+            raise InputError(
+                f"experiment {experiment!r} is not in the event log {events}",
+                hint="experiments in it: " + (", ".join(known) if known else "none yet"),
+            )
+        definition = json.loads(row[0])
+        users = dict(
+            conn.execute(
+                "SELECT arm, count(*) FROM exposures WHERE experiment_id = ? GROUP BY arm",
+                (experiment,),
+            ).fetchall()
+        )
+        sql = experiment_sql(parsed)
+        try:
+            rows = conn.execute(sql, {"experiment": experiment}).fetchall()
+        except sqlite3.Error as exc:
+            raise InputError(
+                f"a metric's SQL failed in SQLite: {exc}",
+                hint="a metric is an aggregate over action_name, query_id, ts_ms, position, "
+                "object_id, message_type, ranker, k",
+            ) from None
+    finally:
+        conn.close()
+    samples = []
+    for i, metric in enumerate(parsed):
+        parts = {}
+        for arm in ARMS:
+            pairs = [(r[2], r[3]) for r in rows if r[0] == i and r[1] == arm]
+            values = np.array([_number(v, metric.name) for v, _ in pairs], dtype=np.float64)
+            parts[arm] = Histogram(values, np.array([c for _, c in pairs], dtype=np.int64))
+        kind = metric_type if metric_type != "auto" else metric.type
+        if kind == "auto":
+            every = np.concatenate([h.values for h in parts.values()])
+            kind = "binary" if np.isin(every, (0.0, 1.0)).all() else "continuous"
+        if kind == "binary":
+            samples.append(
+                MetricSamples(
+                    metric.name,
+                    "binary",
+                    *(_counts(parts[arm], metric.name, arm) for arm in ARMS),
+                )
+            )
+        else:
+            samples.append(
+                MetricSamples(metric.name, "continuous", parts["control"], parts["variant"])
+            )
+    return ExperimentSamples(
+        experiment=experiment,
+        control_ranker=definition["control"],
+        variant_ranker=definition["variant"],
+        planned_variant_share=float(definition["variant_share"]),
+        users={arm: int(users.get(arm, 0)) for arm in ARMS},
+        samples=samples,
+        sql=sql,
+    )
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(
+            f"metric {name!r} gives {value!r}, not a number", hint="make the expression numeric"
+        )
+    if not np.isfinite(value):
+        raise InputError(f"metric {name!r} gives {value}", hint="make the expression finite")
+    return float(value)
+
+
+def _counts(hist: Histogram, name: str, arm: str) -> Counts:
+    bad = ~np.isin(hist.values, (0.0, 1.0))
+    if bad.any():
+        raise InputError(
+            f"metric {name!r} is binary but gives {hist.values[bad][0]:g} for a {arm} user",
+            hint="use --metric-type continuous, or make the expression 0/1",
+        )
+    return Counts(int(hist.counts[hist.values == 1.0].sum()), int(hist.counts.sum()))
