@@ -85,7 +85,9 @@ def metric_fragment(
             "users).</p>"
         )
     if metric.adjusted_pvalue is not None and metric.decisive.pvalue != metric.adjusted_pvalue:
-        extra += f"<p>Corrected p-value (multiple testing): <b>{metric.adjusted_pvalue:.4g}</b>.</p>"
+        extra += (
+            f"<p>Corrected p-value (multiple testing): <b>{metric.adjusted_pvalue:.4g}</b>.</p>"
+        )
     diff = f"{100 * metric.difference:+.4f} points" if is_binary else f"{metric.difference:+.4g}"
     unit, suffix = (100.0, " points") if is_binary else (1.0, "")
     tests = "".join(

@@ -276,8 +276,10 @@ class _Run:
         if kind == "boolean":
             return f"CAST(CAST({q} AS INT) AS DOUBLE)"
         if kind == "text":
-            words = " ".join(f"WHEN '{w}' THEN 1.0" for w in _TRUE) + " " + " ".join(
-                f"WHEN '{w}' THEN 0.0" for w in _FALSE
+            words = (
+                " ".join(f"WHEN '{w}' THEN 1.0" for w in _TRUE)
+                + " "
+                + " ".join(f"WHEN '{w}' THEN 0.0" for w in _FALSE)
             )
             parsed = self.engine.try_double(q)
             return f"(CASE lower(trim({q})) {words} ELSE {parsed} END)"

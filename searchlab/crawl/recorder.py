@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import pickle
+import select
 import signal
 import socket
 import sys
@@ -86,12 +87,18 @@ def _read_exact(sock: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether the socket has data (poll, not select: select fails on descriptors >= 1024,
+    which a recorder forked from a busy process can hold)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[bytes] | None:
     """The frames already in the socket (with ``wait``, the next one, waiting up to the
     socket timeout); None when the engine has gone."""
-    import select
-
-    if not wait and not select.select([sock], [], [], 0)[0]:
+    if not wait and not _readable(sock):
         return []
     try:
         head = _read_exact(sock, 4)
@@ -101,7 +108,7 @@ def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[byt
     if data is None:
         return None
     frames = [data]
-    while len(frames) < most and select.select([sock], [], [], 0)[0]:
+    while len(frames) < most and _readable(sock):
         head = _read_exact(sock, 4)
         data = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
         if data is None:

@@ -202,6 +202,15 @@ class SearchService:
             doc.doc_id, doc.title, snippet(doc.title, doc.text), doc.url or f"/doc/{doc.doc_id}"
         )
 
+    def close(self) -> None:
+        """Release the index (its document store and memory maps) and the rankers. aiohttp keeps
+        recent applications in a module-level cache, so a stopped service must not rely on
+        garbage collection to give back its file descriptors."""
+        self._card.cache_clear()
+        if self.index is not None:
+            self.index.close()
+        self.index, self.rankers = None, {}
+
     @classmethod
     def load(cls, config: ServeConfig) -> SearchService:
         """Load the index and rankers and read the experiments (the log opens in ``serve``)."""
@@ -289,6 +298,7 @@ async def serve(
     started = time.perf_counter()
     limits = threadpool_limits(limits=1)
     try:
+        owned = service is None
         service = service or SearchService.load(config)
         await service.log.open(
             [e.definition() for e in service.plan.experiments],
@@ -325,6 +335,8 @@ async def serve(
             ready(url)
         await (stop or asyncio.Event()).wait()
         await runner.cleanup()
+        if owned:
+            service.close()
         log = stats.get("log") or service.log.stats()
         return ServeSummary(
             url,
