@@ -289,9 +289,7 @@ async def run_live(design: LiveDesign, corpus: Corpus, model: ClickModel | None 
         expected = None
         if users and len(served) == len(topics):
             grades = grade_matrix(served, corpus.judgments, topics, model)
-            expected = expected_conversion_rate(
-                grades, model, design.extra_queries_mean, design.activity_spread
-            )
+            expected = expected_conversion_rate(grades, model, design.extra_queries_mean)
         arms[arm] = LiveArm(
             ranker=experiment[arm],
             users=users,
