@@ -316,9 +316,9 @@ def interleave_frame(path: str | Path, experiment_id: str) -> Any:
     else:
         credit = np.asarray(team, dtype=np.float64)
     columns: dict[str, Any] = {
-        "user_id": pd.Series(users, dtype=object),
-        "query_id": pd.Series(query_ids, dtype=object),
-        "topic": pd.Series(topics, dtype=object),
+        "user_id": pd.Series(users, dtype=str),
+        "query_id": pd.Series(query_ids, dtype=str),
+        "topic": pd.Series(topics, dtype=str),
         "method": method,
         "salt": str(definition["salt"]),
         "depth": np.asarray(depth, dtype=np.int16),
@@ -327,7 +327,7 @@ def interleave_frame(path: str | Path, experiment_id: str) -> Any:
         "control_clicks": np.asarray(control_clicks, dtype=np.int16),
         "credit": np.asarray(credit, dtype=np.float64),
         "converted": np.asarray(converted, dtype=np.int8),
-        "teams": [r[8] or "" for r in rows],
+        "teams": pd.Series([r[8] or "" for r in rows], dtype=str),
         "doc_ids": [json.loads(r[9]) for r in rows],
         "clicked_positions": clicked,
     }
