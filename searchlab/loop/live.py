@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from searchlab.ab.sequential import DEFAULT_TUNING_SIZE
 from searchlab.errors import InputError
 from searchlab.loop.click_model import ClickModel, check_grades, grade_matrix
 from searchlab.loop.simulate import (
@@ -72,6 +73,7 @@ class LiveDesign:
     concurrency: int = 16
     seed: int = 0
     extra_queries_mean: float = 1.0
+    activity_spread: float = 0.0  # UserBehaviour's per-user activity levels (0: none)
     experiment: str | None = None  # None: the service's only experiment
     max_retries: int = 200
     timeout: float = 60.0
@@ -89,7 +91,10 @@ class LiveDesign:
                 f"concurrency must be from 1 to 1024, got {self.concurrency}", hint="e.g. 16"
             )
         ExperimentDesign(
-            users=self.users, seed=self.seed, extra_queries_mean=self.extra_queries_mean
+            users=self.users,
+            seed=self.seed,
+            extra_queries_mean=self.extra_queries_mean,
+            activity_spread=self.activity_spread,
         )
 
 
@@ -266,6 +271,7 @@ async def run_live(design: LiveDesign, corpus: Corpus, model: ClickModel | None 
                 salt=experiment["salt"],
                 variant_share=experiment["variant_share"],
                 extra_queries_mean=design.extra_queries_mean,
+                activity_spread=design.activity_spread,
             ),
             len(topics),
             model.depth,
@@ -559,3 +565,122 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
 
     low, high = proportion_confint(successes, n, alpha=0.05, method="wilson")
     return (float(low), float(high))
+
+
+# ------------------------------------------------------------------ users to significance
+
+STOPPING_RULE = (
+    "Users are counted in id order (the order the simulation lets them arrive), and each test "
+    "is looked at {looks} times, after every 1/{looks} of the users run (the table's step); the "
+    "experiment stops at the first look at which its test rejects at alpha = {alpha:g}. A/B: "
+    "the always-valid p-value of the conversion difference (asymptotic confidence sequence, "
+    "N* = {tuning:,}), valid however often it is looked at. Interleaving: the exact two-sided "
+    "sign test over the users with a preference, at alpha/{looks} at every look (Bonferroni "
+    "over the planned looks, so the chance of any false stop is at most alpha); the "
+    "interleaving preference share's always-valid p-value (the A/B's rule) is shown too. A "
+    "test that never rejects needed more users than were run: its count is a lower bound."
+)
+
+
+@dataclass(frozen=True)
+class StoppingPoint:
+    """When a test looked at after every ``step`` users first rejected."""
+
+    test: str
+    looks: int
+    step: int
+    level: float  # the level each look is tested at
+    users_needed: int | None  # None: not significant at any look up to the users run
+    users_run: int
+    pvalue_at_stop: float | None
+    final_pvalue: float  # at the last look
+
+    @property
+    def bound(self) -> int:
+        """Users needed, or (never significant) the users run: a lower bound."""
+        return self.users_needed if self.users_needed is not None else self.users_run
+
+
+def look_points(users: int, looks: int) -> np.ndarray:
+    """User counts at the looks: every ``ceil(users / looks)`` users, the last at ``users``."""
+    step = -(-users // looks)
+    return np.minimum(np.arange(1, looks + 1) * step, users)
+
+
+def _stop(test: str, points: np.ndarray, pvalues: np.ndarray, level: float) -> StoppingPoint:
+    hit = np.flatnonzero(pvalues < level)
+    first = int(hit[0]) if hit.size else None
+    return StoppingPoint(
+        test=test,
+        looks=int(points.size),
+        step=int(points[0]),
+        level=float(level),
+        users_needed=None if first is None else int(points[first]),
+        users_run=int(points[-1]),
+        pvalue_at_stop=None if first is None else float(pvalues[first]),
+        final_pvalue=float(pvalues[-1]),
+    )
+
+
+def ab_stopping(
+    arms: Sequence[str],
+    converted: Sequence[int],
+    *,
+    looks: int,
+    alpha: float = 0.05,
+    tuning_size: float = DEFAULT_TUNING_SIZE,
+) -> StoppingPoint:
+    """The A/B rule on users in arrival order (``arms`` "control"/"variant", ``converted``
+    0/1): the always-valid p of the conversion difference, running minimum, below alpha."""
+    from searchlab.ab.sequential import binary_arm_moments, difference_cs
+
+    arm = np.asarray(arms, dtype=object)
+    conv = np.asarray(converted, dtype=np.float64)
+    points = look_points(arm.size, looks)
+    sums = {}
+    for name in ARMS:
+        inside = arm == name
+        sums[name] = (np.cumsum(inside)[points - 1], np.cumsum(conv * inside)[points - 1])
+    (n_c, x_c), (n_v, x_v) = sums["control"], sums["variant"]
+    enough = (n_c >= 2) & (n_v >= 2)
+    safe_c, safe_v = np.maximum(n_c, 2), np.maximum(n_v, 2)
+    mean_c, var_c = binary_arm_moments(x_c, safe_c)
+    mean_v, var_v = binary_arm_moments(x_v, safe_v)
+    _, _, _, p = difference_cs(
+        safe_c, mean_c, var_c, safe_v, mean_v, var_v, alpha=alpha, tuning_size=tuning_size
+    )
+    p = np.minimum.accumulate(np.where(enough, p, 1.0))
+    return _stop("always-valid (asymptotic-cs)", points, p, alpha)
+
+
+def interleaving_stopping(
+    preference: Sequence[float],
+    *,
+    looks: int,
+    alpha: float = 0.05,
+    tuning_size: float = DEFAULT_TUNING_SIZE,
+) -> tuple[StoppingPoint, StoppingPoint]:
+    """The interleaving rules on users in arrival order (each user's preference, > 0 the
+    variant): (exact sign test at alpha/looks per look, always-valid share p below alpha)."""
+    from searchlab.ab.interleave import share_sequence, sign_test
+
+    pref = np.asarray(preference, dtype=np.float64)
+    points = look_points(pref.size, looks)
+    wins = np.cumsum(pref > 0)[points - 1]
+    losses = np.cumsum(pref < 0)[points - 1]
+    sign = np.array([sign_test(int(w), int(lo))[0] for w, lo in zip(wins, losses, strict=True)])
+    _, _, cs = share_sequence(wins, wins + losses, alpha=alpha, tuning_size=tuning_size)
+    return (
+        _stop("sign test (Bonferroni over looks)", points, sign, alpha / points.size),
+        _stop("always-valid (asymptotic-cs)", points, np.minimum.accumulate(cs), alpha),
+    )
+
+
+def user_preferences_in_order(frame: Any) -> np.ndarray:
+    """Each user's preference (sum of credit) from a per-query table, users in id order
+    (numeric ids numerically)."""
+    sums = frame.groupby("user_id", sort=False)["credit"].sum()
+    ids = sums.index.astype(str)
+    numeric = ids.str.fullmatch(r"\d+").all()
+    order = np.argsort(ids.astype(np.int64) if numeric else ids, kind="stable")
+    return sums.to_numpy()[order]
