@@ -1,7 +1,7 @@
 """The demo's headline figures at seed 0 beside their spread over seeds 0-4 (``make bench``).
 
-Runs the whole ``searchlab demo`` (crawl, import, offline evaluation with nested feature-group
-selection, simulated A/B test, analysis) once per seed, each in its own process exactly as a
+Runs the whole ``searchlab demo`` (crawl, import, offline evaluation, simulated A/B test,
+analysis, live stage) once per seed, each in its own process exactly as a
 user runs it (``searchlab demo --seed S --out DIR --json``), and writes
 benchmarks/results/demo.md and demo.json: every headline figure at seed 0 with the minimum,
 maximum, mean and standard deviation over the seeds, and which figures depend on the CPU's
@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             "spread": spread(values),
         }
     seeds_text = ", ".join(map(str, seeds))
+    how = summaries[first]["offline"].get("settings", {}).get("feature_groups", "?")
     lines = [
         "# The demo at several seeds: seed-0 figures beside their spread",
         "",
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{','.join(map(str, seeds))}`: `searchlab demo{' --quick' if args.quick else ''} "
         f"--seed S` for S in {seeds_text}, each in its own process; {settings['users']:,} "
         f"simulated users, {settings['folds']}-fold cross-validation over 225 Cranfield "
-        "queries with the reranker's feature groups chosen inside each fold (nested CV). "
+        f"queries; the reranker's feature groups: {how}. "
         "The seed sets the crawl, the folds, word2vec, ListNet, the permutation tests and the "
         "simulated users; the arm assignment hash is keyed by the salt, not the seed.",
         "",
@@ -175,16 +176,16 @@ def main(argv: list[str] | None = None) -> int:
         s: [("+".join(g[1:]) or "bm25 only") for g in summaries[s]["offline"]["feature_groups"]]
         for s in seeds
     }
-    lines += [
-        "",
-        KERNELS_NOTE,
-        "",
-        "Feature groups chosen per fold (besides bm25), by seed:",
-        "",
-        "| seed | " + " | ".join(f"fold {f + 1}" for f in range(settings["folds"])) + " |",
-        "|---" * (settings["folds"] + 1) + "|",
-    ]
-    lines += [f"| {s} | " + " | ".join(groups[s]) + " |" for s in seeds]
+    lines += ["", KERNELS_NOTE]
+    if len({g for chosen in groups.values() for g in chosen}) > 1:  # chosen per fold
+        lines += [
+            "",
+            "Feature groups chosen per fold (besides bm25), by seed:",
+            "",
+            "| seed | " + " | ".join(f"fold {f + 1}" for f in range(settings["folds"])) + " |",
+            "|---" * (settings["folds"] + 1) + "|",
+        ]
+        lines += [f"| {s} | " + " | ".join(groups[s]) + " |" for s in seeds]
     info = machine()
     lines += [
         "",

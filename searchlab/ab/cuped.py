@@ -213,7 +213,8 @@ def cuped_parts(
         scale, unit = (100.0, " percentage points") if kind == "binary" else (1.0, " per user")
         inputs = VerdictInputs(
             observed=f"{scale * estimate:+.4g}{unit} after adjusting for {covariate} "
-            f"({scale * unadjusted:+.4g} unadjusted; variance {100 * reduction:.2g}% lower)",
+            f"({scale * unadjusted:+.4g} unadjusted; "
+            f"{metric.adjustment.variance_change(short=True)})",
             pvalue=perm.pvalue,
             method="Monte Carlo permutation of the adjusted metric",
             alternative=alternative,

@@ -80,9 +80,8 @@ def metric_fragment(
         a = metric.adjustment
         extra += (
             f"<p>CUPED on <b>{esc(a.covariate)}</b>: correlation {a.correlation:+.3f}, θ = "
-            f"{a.theta:.4g}; unadjusted difference {a.unadjusted_difference:+.4g}; variance "
-            f"{100 * a.variance_reduction:.2g}% lower (the same power with that share fewer "
-            "users).</p>"
+            f"{a.theta:.4g}; unadjusted difference {a.unadjusted_difference:+.4g}; "
+            f"{esc(a.variance_change())}.</p>"
         )
     if metric.adjusted_pvalue is not None and metric.decisive.pvalue != metric.adjusted_pvalue:
         extra += (

@@ -489,11 +489,6 @@ def _print_analysis(analysis: Any, *, sequential: bool = False) -> None:
         _print_metric(m, several=several, correction=correction)
 
 
-def _percent(share: float) -> str:
-    """A share as a percentage, small ones with two significant digits (0.048%)."""
-    return f"{100 * share:.1f}%" if abs(share) >= 0.01 else f"{100 * share:.2g}%"
-
-
 def _print_metric(m: Any, *, several: bool, correction: Any) -> None:
     from rich import box
     from rich.markup import escape
@@ -546,10 +541,8 @@ def _print_metric(m: Any, *, several: bool, correction: Any) -> None:
             f"  CUPED on {escape(a.covariate)}: correlation {a.correlation:+.3f}, θ = "
             f"{a.theta:.4g}; unadjusted {scale * a.unadjusted_difference:+.4g} ± "
             f"{scale * a.unadjusted_standard_error:.3g}, adjusted {scale * m.difference:+.4g} ± "
-            f"{scale * a.standard_error:.3g} (s.e.); variance {_percent(a.variance_reduction)} "
-            f"lower: the same power with {_percent(a.users_saved_share)} fewer users "
-            f"({a.users_saved_share * (m.control.users + m.variant.users):,.0f} of "
-            f"{m.control.users + m.variant.users:,}){escape(missing)}\n",
+            f"{scale * a.standard_error:.3g} (s.e.); "
+            f"{a.variance_change(m.control.users + m.variant.users)}{escape(missing)}\n",
             highlight=False,
         )
     seed = next((t.seed for t in m.tests if t.seed is not None), None)

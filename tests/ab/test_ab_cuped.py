@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
 from searchlab.ab import MetricSamples, analyze, continuous_test
+from searchlab.ab.results import CovariateAdjustment
+from searchlab.cli import run
 from searchlab.errors import InputError
 
 SEGMENTS = ("No E-Mail", "Mens E-Mail", "Womens E-Mail")
@@ -107,3 +112,18 @@ def test_simulated_users_with_a_persistent_activity_level():
     assert m.adjustment.correlation == pytest.approx(
         np.corrcoef(table.clicks, table.pre_queries)[0, 1], rel=1e-9
     )
+
+
+def test_a_covariate_that_adds_variance_is_called_a_cost_not_a_saving(capsys):
+    sample = Path(__file__).parent / "data" / "hillstrom_sample.csv"
+    args = ["ab", "test", "--data", str(sample), "--group-col", "segment", "--control"]
+    args += ["No E-Mail", "--variant", "Mens E-Mail", "--metric", "spend", "--covariate"]
+    assert run([*args, "history", "--json"]) == 0
+    metric = json.loads(capsys.readouterr().out)["metrics"][0]
+    assert metric["adjustment"]["variance_reduction"] < 0  # history barely predicts spend here
+    adjustment = CovariateAdjustment(**metric["adjustment"])
+    assert adjustment.variance_change(304) == (
+        f"variance {-100 * adjustment.variance_reduction:.2g}% higher: "
+        "the adjustment costs power here"
+    )
+    assert "higher" in metric["verdict"] and "% lower" not in metric["verdict"]

@@ -5,7 +5,6 @@ bad input as one line with exit code 2 and nothing written."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -84,10 +83,8 @@ def test_bad_sharding_input_is_one_line_exit_2_and_writes_nothing(make_server, t
 
     fresh = tmp_path / "never"
     assert "--shards must be at least 1" in refused("--out", str(fresh), "--shards", "0")
-    began = time.monotonic()
     for address in ("ray://127.0.0.1:1", "127.0.0.1:1"):
         assert "cannot reach the Ray cluster" in refused("--out", str(fresh), "--ray", address)
-    assert time.monotonic() - began < 30  # refused at once, not after Ray's long timeouts
     assert "is not local, auto" in refused("--out", str(fresh), "--ray", "nowhere")
     assert not fresh.exists()
     code = run(["crawl", "-", "--out", str(fresh), "--shards", "2", *FAST])
