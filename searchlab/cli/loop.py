@@ -113,10 +113,20 @@ def simulate(
     conversion: str = typer.Option(
         "0.01,0.05,0.15,0.30,0.50", "--conversion", help="Conversion probability per clicked grade."
     ),
+    interleave: bool = typer.Option(
+        False,
+        "--interleave",
+        help="An interleaving experiment instead: every search shows both rankers merged; "
+        "--out gets one row per search for `searchlab ab interleave`.",
+    ),
+    method: str = typer.Option(
+        "team-draft", "--method", help="With --interleave: team-draft or probabilistic."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Simulate an A/B experiment between two rankers (in memory, or --live against a
-    searchlab serve); write a user-level table for `searchlab ab`."""
+    searchlab serve); write a user-level table for `searchlab ab test`, or with --interleave
+    a per-search table for `searchlab ab interleave`."""
     from rich.table import Table
 
     from searchlab._io import check_output_files
@@ -162,6 +172,14 @@ def simulate(
         return
     if experiment is not None:
         raise InputError("--experiment needs --live", hint="name the service's experiment")
+    if not interleave and method != "team-draft":
+        raise InputError("--method applies to --interleave", hint="add --interleave")
+    if interleave and (variant_share != 0.5 or activity_spread != 0.0):
+        raise InputError(
+            "--variant-share and --activity-spread describe A/B arms; an interleaving "
+            "experiment shows every user both rankers",
+            hint="drop them, or drop --interleave",
+        )
     control, variant = control or "bm25", variant or "listnet"
     design = ExperimentDesign(
         users=users,
@@ -178,6 +196,13 @@ def simulate(
     (control_rankings, variant_rankings), _ = resolve_rankings(
         [control, variant], corpus, folds=folds, seed=seed
     )
+    if interleave:
+        _simulate_interleaving(
+            control, variant, control_rankings, variant_rankings, corpus.judgments, model,
+            users=users, salt=salt, extra_queries=extra_queries, seed=seed, method=method,
+            out=out, as_json=as_json,
+        )  # fmt: skip
+        return
     sim = simulate_experiment(control_rankings, variant_rankings, corpus.judgments, design, model)
     write_user_table(sim.table, out)
     if as_json:
@@ -202,6 +227,60 @@ def simulate(
     console.print(
         f"wrote {out} ({users:,} users, seed {seed}); analyse it with: searchlab ab test --data "
         f"{out} --group-col arm --control control --variant variant --metric converted"
+    )
+
+
+def _simulate_interleaving(
+    control: str,
+    variant: str,
+    control_rankings: Any,
+    variant_rankings: Any,
+    judgments: Any,
+    model: Any,
+    *,
+    users: int,
+    salt: str,
+    extra_queries: float,
+    seed: int,
+    method: str,
+    out: Path,
+    as_json: bool,
+) -> None:
+    from searchlab.loop.interleave_sim import (
+        InterleaveDesign,
+        interleave_plan,
+        simulate_interleaving,
+        write_query_table,
+    )
+
+    design = InterleaveDesign(users=users, salt=salt, extra_queries_mean=extra_queries, seed=seed)
+    plan = interleave_plan(control_rankings, variant_rankings, judgments, model, method=method)
+    sim = simulate_interleaving(plan, design)
+    write_query_table(sim.table, out)
+    if as_json:
+        print_json(
+            {**sim.to_dict(), "out": str(out), "control_ranker": control, "variant_ranker": variant}
+        )
+        return
+    s = sim.summary
+    decided = s.variant_wins + s.control_wins
+    console.print(
+        f"Simulated {method} interleaving: {control} (control) vs {variant} (variant), "
+        f"{s.users:,} users, {s.queries:,} searches, {s.clicks:,} clicks"
+    )
+    console.print(
+        f"searches won: {variant} {s.variant_wins:,}, {control} {s.control_wins:,}, "
+        f"ties {s.ties:,} ({variant}'s share of decided searches "
+        f"{s.variant_wins / decided if decided else float('nan'):.4f})"
+    )
+    if s.expected_variant_win is not None:
+        console.print(
+            f"exact under the click model: P({variant} wins a search) "
+            f"{s.expected_variant_win:.4f}, P({control} wins) {s.expected_control_win:.4f}"
+        )
+    console.print(
+        f"wrote {out} (one row per search, seed {seed}); analyse it with: "
+        f"searchlab ab interleave --data {out}"
     )
 
 

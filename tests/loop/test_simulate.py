@@ -207,6 +207,26 @@ def test_simulate_cli_writes_a_table_for_searchlab_ab(cranfield, ideal, tmp_path
     assert not (tmp_path / "u.csv").exists()
 
 
+def test_simulate_interleave_cli_writes_the_table_ab_interleave_reads(
+    cranfield, ideal, tmp_path, capsys
+):
+    import json
+
+    corpus_dir = save_corpus(cranfield, tmp_path / "corpus")
+    worse = tmp_path / "worse.json"
+    worse.write_text(json.dumps(demoted(cranfield, ideal, 2)))
+    out = tmp_path / "searches.parquet"
+    argv = ["simulate", "--corpus", str(corpus_dir), "--control", str(worse), "--variant", "ideal"]
+    assert run([*argv, "--interleave", "--users", "3000", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    table = pd.read_parquet(out)
+    assert table.user_id.nunique() == 3000 and len(table) == summary["queries"]
+    assert (table.credit > 0).sum() == summary["variant_wins"] > summary["control_wins"]
+    assert run(["ab", "interleave", "--data", str(out), "--json"]) == 0
+    analysis = json.loads(capsys.readouterr().out)
+    assert analysis["metrics"][0]["significant"] is True  # the ideal ranking is preferred
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -220,6 +240,9 @@ def test_simulate_cli_writes_a_table_for_searchlab_ab(cranfield, ideal, tmp_path
         (["--corpus", "{tmp}/unjudged"], "has no judgments"),
         (["--conversion", "0.1,0.2"], "go up to grade 4"),
         (["--conversion", "0.1,x"], "not a comma-separated list of numbers"),
+        (["--method", "probabilistic"], "--method applies to --interleave"),
+        (["--interleave", "--variant-share", "0.3"], "describe A/B arms"),
+        (["--interleave", "--method", "coin"], "coin"),
     ],
 )
 def test_simulate_cli_refuses_bad_input_before_any_work(
