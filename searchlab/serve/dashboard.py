@@ -1,0 +1,541 @@
+"""The live dashboard of ``searchlab serve``: ``GET /dashboard`` (a page) and ``GET
+/api/dashboard`` (the same numbers as JSON).
+
+For every experiment the service runs, as the event log stands now:
+
+- **users per arm** and the **sample-ratio check**: Lindon & Malek's anytime-valid
+  Dirichlet–multinomial test (:func:`searchlab.ab.sequential.sequential_srm`) over the
+  cumulative arm sizes at every look, so watching it continuously stays valid;
+- **each metric per arm** (``converted``, ``clicks``, ``searches``; the built-ins of
+  :mod:`searchlab.serve.analysis`): both arms' means, the difference with its confidence
+  sequence and always-valid p-value, and the Holm-adjusted p-value over the metrics, exactly
+  what ``searchlab ab test --events LOG --experiment ID --sequential`` prints
+  (:func:`searchlab.ab.sequential.sequential_analyze`: the asymptotic confidence sequence of
+  Waudby-Smith et al. on the normal mixture of Howard et al., tuned at N* = 5,000 users);
+- **a plot over time**: the estimate and its confidence sequence at up to ``looks`` (default
+  50) cumulative looks, evenly spaced in event time from the first exposure to the latest
+  activity. Look *j* holds the users exposed by its time and only their activity up to it
+  (:func:`searchlab.serve.analysis.experiment_samples` with ``until_ms``). The sequence is
+  intersected and the p-value's minimum kept over the looks, which stays valid because the
+  sequence holds at every time at once.
+
+The page is rendered here, on the server (tables and inline SVG plots; no network assets), and
+its script (:data:`SCRIPT`, ``/static/dashboard.js``) polls ``/api/dashboard`` every
+:data:`REFRESH_SECONDS` seconds and swaps in a freshly rendered page when the data's
+``version`` changed. The service computes a dashboard in its thread pool, never on the event
+loop, through read-only connections to the WAL log, and keeps it for :data:`CACHE_SECONDS`, so
+any number of open pages costs one computation per interval (:class:`LiveDashboard`).
+
+Written by hand: the SVG plots are a few lines of geometry, which keeps the page free of
+plotting libraries and of any asset from elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from searchlab._json import to_jsonable
+from searchlab.ab.sequential import (
+    CS_METHOD,
+    DEFAULT_TUNING_SIZE,
+    SequentialAnalysis,
+    SequentialSRMCheck,
+    method_note,
+    running,
+    sequential_analyze,
+    sequential_srm,
+)
+from searchlab.errors import InputError, RequestError
+from searchlab.serve.analysis import ARMS, experiment_samples, experiment_span
+
+DASHBOARD_METRICS = ("converted", "clicks", "searches")
+MAX_LOOKS = 50
+LOOKS_LIMIT = 200
+REFRESH_SECONDS = 5
+CACHE_SECONDS = 2.0
+ALPHA = 0.05
+_PARAMS = {"experiment", "looks"}
+
+
+@dataclass(frozen=True)
+class MetricPath:
+    """One metric's estimate (variant - control) and confidence sequence at each look."""
+
+    name: str
+    type: str
+    ts_ms: tuple[int, ...]  # event time of each look
+    users: tuple[int, ...]  # users exposed by then, both arms
+    estimate: tuple[float, ...]
+    ci_low: tuple[float, ...]  # running intersection over the looks
+    ci_high: tuple[float, ...]
+    pvalue: tuple[float, ...]  # running minimum
+
+
+@dataclass(frozen=True)
+class ExperimentPanel:
+    """One experiment's part of the dashboard; ``status`` says why parts are missing."""
+
+    experiment: str
+    type: str
+    control_ranker: str
+    variant_ranker: str
+    planned_variant_share: float
+    users: dict[str, int]
+    first_ms: int | None
+    last_ms: int | None
+    srm: SequentialSRMCheck | None
+    analysis: SequentialAnalysis | None
+    paths: tuple[MetricPath, ...]
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = to_jsonable(self)
+        out["analysis"] = None if self.analysis is None else self.analysis.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    generated_ms: int
+    method: str
+    method_note: str
+    alpha: float
+    tuning_size: float
+    looks: int
+    panels: tuple[ExperimentPanel, ...]
+    version: str  # changes when any number on the page changes
+
+    def to_dict(self) -> dict[str, Any]:
+        out = to_jsonable(self)
+        out["panels"] = [p.to_dict() for p in self.panels]
+        out["refresh_seconds"] = REFRESH_SECONDS
+        return out
+
+
+# ----------------------------------------------------------------------------- the numbers
+
+
+def look_times(first_ms: int, last_ms: int, looks: int = MAX_LOOKS) -> list[int]:
+    """Up to ``looks`` event times, evenly spaced after ``first_ms`` and ending at
+    ``last_ms``."""
+    span = last_ms - first_ms
+    times = {first_ms + math.ceil(span * j / looks) for j in range(1, looks + 1)}
+    return sorted(times) if span > 0 else [last_ms]
+
+
+def experiment_panel(
+    events: Any,
+    definition: Mapping[str, Any],
+    *,
+    looks: int = MAX_LOOKS,
+    alpha: float = ALPHA,
+    tuning_size: float = DEFAULT_TUNING_SIZE,
+) -> ExperimentPanel:
+    """The panel of one A/B experiment (``definition``: its entry in the experiments file)."""
+    experiment = definition["id"]
+    share = float(definition["variant_share"])
+    base = {
+        "experiment": experiment,
+        "type": definition["type"],
+        "control_ranker": definition["control"],
+        "variant_ranker": definition["variant"],
+        "planned_variant_share": share,
+    }
+    empty = {"users": dict.fromkeys(ARMS, 0), "srm": None, "analysis": None, "paths": ()}
+    try:
+        span = experiment_span(events, experiment)
+    except InputError as exc:
+        return ExperimentPanel(**base, **empty, first_ms=None, last_ms=None, status=exc.message)
+    if span is None:
+        return ExperimentPanel(
+            **base, **empty, first_ms=None, last_ms=None, status="no users yet: waiting for data"
+        )
+    options = {"alpha": alpha, "tuning_size": tuning_size, "planned_variant_share": share}
+    snapshots = [
+        experiment_samples(events, experiment, list(DASHBOARD_METRICS), until_ms=t)
+        for t in look_times(*span, looks)
+    ]
+    now = snapshots[-1]  # the last look holds every user and all activity so far
+    srm = sequential_srm([[s.users[arm] for arm in ARMS] for s in snapshots], (1.0 - share, share))
+    found = {**base, "users": now.users, "first_ms": span[0], "last_ms": span[1], "srm": srm}
+    try:
+        analysis = sequential_analyze(now.samples, **options)
+    except InputError as exc:
+        return ExperimentPanel(
+            **found, analysis=None, paths=(), status=f"not enough data yet: {exc.message}"
+        )
+    return ExperimentPanel(
+        **found, analysis=analysis, paths=_paths(snapshots, span, options), status="ok"
+    )
+
+
+def _paths(snapshots: list, span: tuple[int, int], options: dict) -> tuple[MetricPath, ...]:
+    """Each metric's sequence over the looks where both arms have two users."""
+    times, users, rows = [], [], []
+    for t, snap in zip(look_times(*span, len(snapshots)), snapshots, strict=True):
+        try:
+            result = sequential_analyze(snap.samples, correction="none", **options)
+        except InputError:
+            continue  # an arm with fewer than two users: no sequence yet
+        times.append(t)
+        users.append(sum(snap.users.values()))
+        rows.append([(m.difference, *_bounds(m), m.tests[0].pvalue) for m in result.metrics])
+    if not rows:
+        return ()
+    table = np.asarray(rows, dtype=np.float64)  # looks × metrics × (estimate, low, high, p)
+    low, high, p = running(table[:, :, 1], table[:, :, 2], table[:, :, 3], axis=0)
+    kinds = [s.type for s in snapshots[-1].samples]
+    return tuple(
+        MetricPath(
+            name=name,
+            type=kinds[i],
+            ts_ms=tuple(times),
+            users=tuple(users),
+            estimate=tuple(table[:, i, 0].tolist()),
+            ci_low=tuple(low[:, i].tolist()),
+            ci_high=tuple(high[:, i].tolist()),
+            pvalue=tuple(p[:, i].tolist()),
+        )
+        for i, name in enumerate(DASHBOARD_METRICS)
+    )
+
+
+def _bounds(metric: Any) -> tuple[float, float]:
+    interval = metric.tests[0].interval
+    return interval.low, interval.high
+
+
+def build_dashboard(
+    events: Any,
+    definitions: Sequence[Mapping[str, Any]],
+    *,
+    looks: int = MAX_LOOKS,
+    alpha: float = ALPHA,
+    tuning_size: float = DEFAULT_TUNING_SIZE,
+) -> Dashboard:
+    """Every experiment's panel, as the log stands now (blocking: run it off the event loop)."""
+    panels = tuple(
+        experiment_panel(events, d, looks=looks, alpha=alpha, tuning_size=tuning_size)
+        for d in definitions
+    )
+    digest = hashlib.sha256(
+        json.dumps([p.to_dict() for p in panels], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return Dashboard(
+        generated_ms=time.time_ns() // 1_000_000,
+        method=CS_METHOD,
+        method_note=method_note(tuning_size),
+        alpha=alpha,
+        tuning_size=float(tuning_size),
+        looks=looks,
+        panels=panels,
+        version=digest,
+    )
+
+
+def dashboard_options(
+    params: Any, definitions: Sequence[Mapping[str, Any]]
+) -> tuple[tuple[Mapping[str, Any], ...], int]:
+    """The experiments and look count a request asks for (``experiment=ID``, ``looks=N``;
+    both optional), or a RequestError naming the problem."""
+    unknown = sorted(set(params) - _PARAMS)
+    if unknown:
+        raise RequestError(
+            f"unknown parameter {unknown[0]!r}", hint="parameters: experiment, looks"
+        )
+    for key in _PARAMS:
+        if len(params.getall(key, [])) > 1:
+            raise RequestError(f"{key} is given more than once", hint=f"pass {key} once")
+    chosen = tuple(definitions)
+    wanted = params.get("experiment")
+    if wanted is not None:
+        chosen = tuple(d for d in definitions if d["id"] == wanted)
+        if not chosen:
+            running_ids = ", ".join(d["id"] for d in definitions) or "none"
+            raise RequestError(
+                f"no running experiment {wanted[:100]!r}",
+                status=404,
+                hint=f"running experiments: {running_ids}",
+            )
+    raw = params.get("looks")
+    looks = MAX_LOOKS
+    if raw is not None:
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw[:4]) <= LOOKS_LIMIT):
+            raise RequestError(
+                f"looks must be a whole number from 1 to {LOOKS_LIMIT}, got {raw[:20]!r}",
+                hint=f"e.g. looks={MAX_LOOKS}",
+            )
+        looks = int(raw)
+    return chosen, looks
+
+
+class LiveDashboard:
+    """Computes dashboards in the default executor and keeps each for ``ttl`` seconds; callers
+    asking while one is being computed wait for that one (one computation at a time per
+    request shape)."""
+
+    def __init__(self, events: Any, ttl: float = CACHE_SECONDS) -> None:
+        self.events = events
+        self.ttl = ttl
+        self._entries: dict[tuple, tuple[float, asyncio.Future]] = {}
+
+    async def get(self, definitions: Sequence[Mapping[str, Any]], looks: int) -> Dashboard:
+        key = (tuple(d["id"] for d in definitions), looks)
+        now = time.monotonic()
+        for k, (started, future) in list(self._entries.items()):
+            if future.done() and now - started > self.ttl:
+                del self._entries[k]
+        if key not in self._entries:
+            future = asyncio.get_running_loop().run_in_executor(
+                None, lambda: build_dashboard(self.events, definitions, looks=looks)
+            )
+            self._entries[key] = (now, future)
+        return await asyncio.shield(self._entries[key][1])
+
+
+# ----------------------------------------------------------------------------- the page
+
+STYLE = """\
+body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 64rem;
+       padding: 0 1rem; color: #1d2330; }
+h1 { font-size: 1.4rem; margin-bottom: .2rem; }
+h2 { font-size: 1.15rem; margin: 2rem 0 .3rem; border-top: 1px solid #d5d9e2; padding-top: 1rem; }
+p.meta, p.status { color: #5d6577; font-size: .85rem; margin: .2rem 0; }
+table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
+th, td { padding: .25rem .7rem; text-align: right; border-bottom: 1px solid #e3e6ec; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f3f5f9; font-weight: 600; }
+.ok { color: #1d7a3a; font-weight: 600; }
+.alarm { color: #b3261e; font-weight: 700; }
+.wait { color: #7a5a00; }
+.plots { display: flex; flex-wrap: wrap; gap: .8rem; }
+figure { margin: 0; }
+figcaption { font-size: .85rem; color: #454d5e; }
+"""
+
+SCRIPT = """\
+(function () {
+  "use strict";
+  var status = document.getElementById("refresh-status");
+  function show(text) { if (status) { status.textContent = text; } }
+  function swap(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("panels");
+    var old = document.getElementById("panels");
+    if (fresh && old) { old.replaceWith(fresh); }
+  }
+  function poll() {
+    fetch("/api/dashboard" + window.location.search, { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (data) {
+        var panels = document.getElementById("panels");
+        if (panels && panels.dataset.version !== data.version) {
+          return fetch(window.location.href, { cache: "no-store" })
+            .then(function (r) { return r.text(); }).then(swap);
+        }
+      })
+      .then(function () { show("updated " + new Date().toLocaleTimeString()); })
+      .catch(function () { show("refresh failed; retrying"); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var every = Number(document.body.dataset.refresh || "5") * 1000;
+    window.setInterval(poll, every);
+  });
+})();
+"""
+
+
+def render_page(dashboard: Dashboard) -> str:
+    """The dashboard as one HTML page (its script and style come from this service)."""
+    panels = "".join(_panel_html(p, dashboard) for p in dashboard.panels) or (
+        '<p class="status">This service runs no experiments.</p>'
+    )
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(dashboard.generated_ms / 1000))
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Experiments - searchlab</title>"
+        '<link rel="stylesheet" href="/static/dashboard.css">'
+        '<script src="/static/dashboard.js" defer></script></head>'
+        f'<body data-refresh="{REFRESH_SECONDS}"><h1>Live experiments</h1>'
+        f'<p class="meta">Method: {escape(dashboard.method_note)}. Sample ratio: Lindon &amp; '
+        "Malek's anytime-valid Dirichlet-multinomial test over every look. Alpha = "
+        f"{dashboard.alpha:g}; p-values are corrected over the metrics by Holm's method.</p>"
+        f'<p class="meta" id="refresh-status" role="status">computed {stamp}; '
+        f"refreshes every {REFRESH_SECONDS} s</p>"
+        f'<main id="panels" data-version="{escape(dashboard.version)}">{panels}</main>'
+        "</body></html>"
+    )
+
+
+def _panel_html(panel: ExperimentPanel, dashboard: Dashboard) -> str:
+    head = (
+        f"<section><h2>{escape(panel.experiment)} <small>({escape(panel.type)}: "
+        f"{escape(panel.control_ranker)} vs {escape(panel.variant_ranker)})</small></h2>"
+    )
+    if panel.first_ms is not None:
+        head += (
+            f'<p class="meta">{_clock(panel.first_ms)} to {_clock(panel.last_ms)} '
+            f"(event time), {_duration(panel.last_ms - panel.first_ms)}</p>"
+        )
+    planned = {"control": 1.0 - panel.planned_variant_share, "variant": panel.planned_variant_share}
+    rankers = {"control": panel.control_ranker, "variant": panel.variant_ranker}
+    total = sum(panel.users.values())
+    rows = "".join(
+        f"<tr><td>{arm}</td><td>{escape(rankers[arm])}</td><td>{panel.users[arm]:,}</td>"
+        f"<td>{_share(panel.users[arm], total)}</td><td>{100 * planned[arm]:g}%</td></tr>"
+        for arm in ARMS
+    )
+    parts = [
+        head,
+        "<table><tr><th>arm</th><th>ranker</th><th>users</th><th>share</th><th>planned</th>"
+        f"</tr>{rows}</table>",
+    ]
+    if panel.srm is not None:
+        css = "alarm" if panel.srm.mismatch else "ok"
+        parts.append(
+            f'<p class="srm"><span class="{css}">'
+            f"{'Sample ratio mismatch' if panel.srm.mismatch else 'Sample ratio OK'}</span>: "
+            f"{escape(panel.srm.message)} ({panel.srm.looks} looks)</p>"
+        )
+    if panel.analysis is None:
+        parts.append(f'<p class="status wait">{escape(panel.status)}</p></section>')
+        return "".join(parts)
+    parts.append(_metrics_table(panel.analysis))
+    plots = "".join(_figure(path, dashboard.alpha) for path in panel.paths)
+    parts.append(f'<div class="plots">{plots}</div></section>')
+    return "".join(parts)
+
+
+def _metrics_table(analysis: SequentialAnalysis) -> str:
+    rows = []
+    for m in analysis.metrics:
+        scale, unit = _scale(m.type)
+        test = m.tests[0]
+        low, high = test.interval.low, test.interval.high
+        if m.significant:
+            verdict = f'<span class="ok">{"variant" if m.difference > 0 else "control"} wins</span>'
+        else:
+            verdict = '<span class="wait">not yet</span>'
+        rows.append(
+            f"<tr><td>{escape(m.name)}</td><td>{_num(m.control.mean, scale)}</td>"
+            f"<td>{_num(m.variant.mean, scale)}</td>"
+            f"<td>{_num(m.difference, scale, signed=True)}{unit}</td>"
+            f"<td>[{_num(low, scale, signed=True)}, {_num(high, scale, signed=True)}]</td>"
+            f"<td>{test.pvalue:.3g}</td><td>{m.adjusted_pvalue:.3g}</td><td>{verdict}</td></tr>"
+        )
+    return (
+        "<table><tr><th>metric (per user)</th><th>control</th><th>variant</th>"
+        "<th>difference</th><th>confidence sequence</th><th>always-valid p</th>"
+        f"<th>Holm p</th><th>verdict</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _scale(kind: str) -> tuple[float, str]:
+    """Binary metrics are shown in percent (differences in points)."""
+    return (100.0, " pp") if kind == "binary" else (1.0, "")
+
+
+def _num(x: float, scale: float = 1.0, signed: bool = False) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{scale * x:+.3g}" if signed else f"{scale * x:.3g}"
+
+
+def _share(part: int, total: int) -> str:
+    return f"{100 * part / total:.2f}%" if total else "–"
+
+
+def _clock(ms: int | None) -> str:
+    return "–" if ms is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
+
+
+def _duration(ms: int) -> str:
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+# ----------------------------------------------------------------------------- the plots
+
+WIDTH, HEIGHT = 300, 190
+LEFT, RIGHT, TOP, BOTTOM = 52, 10, 10, 34
+
+
+def _figure(path: MetricPath, alpha: float) -> str:
+    _, unit = _scale(path.type)
+    return (
+        f"<figure>{path_svg(path)}<figcaption>{escape(path.name)}: variant - control"
+        f"{unit or ''} with its {100 * (1 - alpha):g}% confidence sequence over "
+        f"{len(path.ts_ms)} looks</figcaption></figure>"
+    )
+
+
+def path_svg(path: MetricPath) -> str:
+    """The estimate (line) and its confidence sequence (band) against event time, with the
+    zero line; the y range follows the later looks, earlier wider bands are clipped."""
+    scale, _ = _scale(path.type)
+    t = np.asarray(path.ts_ms, dtype=np.float64)
+    est, low, high = (
+        np.asarray(a, dtype=np.float64) * scale for a in (path.estimate, path.ci_low, path.ci_high)
+    )
+    later = np.asarray(path.users) >= 0.2 * path.users[-1]
+    span = np.concatenate([low[later], high[later], est, [0.0]])
+    span = span[np.isfinite(span)]
+    y0, y1 = float(span.min()), float(span.max())
+    if y1 - y0 < 1e-12:
+        y0, y1 = y0 - 1.0, y1 + 1.0
+    pad = 0.08 * (y1 - y0)
+    y0, y1 = y0 - pad, y1 + pad
+    t0, t1 = float(t[0]), float(t[-1])
+    if t1 <= t0:
+        t0, t1 = t0 - 1.0, t1 + 1.0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x(v: float) -> float:
+        return LEFT + plot_w * (v - t0) / (t1 - t0)
+
+    def y(v: float) -> float:
+        v = min(max(v, y0), y1) if math.isfinite(v) else (y1 if v > 0 else y0)
+        return TOP + plot_h * (1.0 - (v - y0) / (y1 - y0))
+
+    upper = [f"{x(a):.1f},{y(b):.1f}" for a, b in zip(t, high, strict=True)]
+    lower = [f"{x(a):.1f},{y(b):.1f}" for a, b in zip(t[::-1], low[::-1], strict=True)]
+    line = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in zip(t, est, strict=True))
+    ticks = "".join(
+        f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#555"/>'
+        f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="10">'
+        f"{v:.3g}</text>"
+        for v in np.linspace(y0 + pad, y1 - pad, 3)
+    )
+    elapsed = _duration(int(t1 - float(path.ts_ms[0])))
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(path.name)} over time">'
+        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafbfd" '
+        'stroke="#c9ced8"/>'
+        f'<polygon points="{" ".join(upper + lower)}" fill="#2d5bd1" fill-opacity="0.18"/>'
+        f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" '
+        'stroke="#777" stroke-dasharray="4 3"/>'
+        f'<polyline points="{line}" fill="none" stroke="#1a44b8" stroke-width="1.8"/>'
+        f"{ticks}"
+        f'<text x="{LEFT}" y="{HEIGHT - 18}" font-size="10">0</text>'
+        f'<text x="{LEFT + plot_w}" y="{HEIGHT - 18}" font-size="10" text-anchor="end">'
+        f"{elapsed}</text>"
+        f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" font-size="10" '
+        f'text-anchor="middle">event time ({path.users[-1]:,} users)</text></svg>'
+    )

@@ -1,0 +1,372 @@
+"""The live dashboard: its numbers agree with ``ab test --events --sequential`` and, look by look,
+with the same metrics recomputed from the raw rows in pandas; the sample-ratio check fires on a
+skewed split; the service answers ``/api/dashboard`` and ``/dashboard`` (bad requests are 4xx
+JSON), caches the computation, and a browser shows the page, refreshing itself, with a clean
+console."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_browser import ARGS, CHROMIUM  # the serve browser test's Chromium and flags
+
+from searchlab.ab.sequential import difference_cs
+from searchlab.cli import run
+from searchlab.serve import dashboard as dash
+from searchlab.serve.analysis import experiment_samples, experiment_span
+from searchlab.serve.events import Event, utc_timestamp
+from searchlab.serve.experiments import load_experiments
+from searchlab.serve.store import EventBatch, EventStore, SearchRecord
+
+START = 1_780_000_000_000
+HOUR = 3_600_000
+DEFINITION = {
+    "id": "exp-d",
+    "type": "ab",
+    "salt": "s",
+    "control": "bm25",
+    "variant": "listnet",
+    "variant_share": 0.5,
+    "slice": [0.0, 1.0],
+    "layer": "l",
+    "traffic": 1.0,
+    "description": "",
+}
+
+
+def write_log(path, definition, users, *, seed=3, variant_fraction=None, start=START):
+    """``users`` users arriving over an hour, each searching 1 + Poisson(1) times a minute
+    apart, clicking and converting a little more often in the variant; returns the raw rows
+    (user, arm, action, ts_ms)."""
+    rng = np.random.default_rng(seed)
+    share = definition["variant_share"] if variant_fraction is None else variant_fraction
+    store = EventStore(path)
+    store.register_experiments([definition], utc_timestamp(start))
+    items, raw = [], []
+    arrivals = np.sort(rng.integers(0, HOUR, size=users))
+    for u, arrival in enumerate(arrivals):
+        arm = "variant" if rng.random() < share else "control"
+        lift = 0.1 if arm == "variant" else 0.0
+        for s in range(1 + rng.poisson(1.0)):
+            ts = int(start + arrival + 60_000 * s)
+            qid = f"q{u}-{s}"
+            hits = tuple(f"d{j}" for j in range(10))
+            items.append(
+                SearchRecord(
+                    qid,
+                    utc_timestamp(ts),
+                    ts,
+                    f"u{u}",
+                    "q",
+                    definition["id"],
+                    arm,
+                    definition[arm],
+                    10,
+                    hits,
+                )
+            )
+            raw.append((f"u{u}", arm, "search", ts))
+            batch = []
+            for p in range(1, 4):
+                if rng.random() < (0.3 + lift) / p:
+                    t = ts + 1_000 * p
+                    batch.append(Event("click", qid, utc_timestamp(t), t, position=p))
+                    raw.append((f"u{u}", arm, "click", t))
+            if rng.random() < 0.1 + lift:
+                t = ts + 20_000
+                batch.append(Event("conversion", qid, utc_timestamp(t), t, position=1))
+                raw.append((f"u{u}", arm, "conversion", t))
+            if batch:
+                items.append(EventBatch(batch, ts, 1, future=None))
+    assert all(not isinstance(r, Exception) for r in store.write(items))
+    store.close()
+    return pd.DataFrame(raw, columns=["user", "arm", "action", "ts"])
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dash") / "events.db"
+    return path, write_log(path, DEFINITION, 600)
+
+
+@pytest.fixture(scope="module")
+def board(logged):
+    return dash.build_dashboard(logged[0], [DEFINITION], looks=40)
+
+
+def users_at(raw, t):
+    """Per user as of event time t (from the raw rows, in numpy): arm, converted, clicks,
+    searches; users count once their first search is at or before t."""
+    codes, names = pd.factorize(raw.user)
+    ts, action = raw.ts.to_numpy(), raw.action.to_numpy()
+    first = np.full(names.size, np.iinfo(np.int64).max)
+    np.minimum.at(first, codes[action == "search"], ts[action == "search"])
+    keep = (ts <= t) & (first[codes] <= t)
+    present = first <= t
+
+    def count(name):
+        return np.bincount(codes[keep & (action == name)], minlength=names.size)[present]
+
+    arm = raw.drop_duplicates("user").set_index("user").arm.reindex(names).to_numpy()
+    return pd.DataFrame(
+        {
+            "user": names[present],
+            "arm": arm[present],
+            "converted": (count("conversion") > 0).astype(int),
+            "clicks": count("click"),
+            "searches": count("search"),
+        }
+    )
+
+
+def test_the_panel_is_what_ab_test_sequential_prints(logged, board, capsys):
+    path, raw = logged
+    (panel,) = board.panels
+    assert panel.status == "ok" and panel.type == "ab"
+    assert panel.users == raw.drop_duplicates("user").groupby("arm").size().to_dict()
+    argv = ["ab", "test", "--events", str(path), "--experiment", "exp-d", "--sequential"]
+    for metric in dash.DASHBOARD_METRICS:
+        argv += ["--metric", metric]
+    assert run([*argv, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    shown = panel.to_dict()["analysis"]
+    assert [m["name"] for m in shown["metrics"]] == list(dash.DASHBOARD_METRICS)
+    for mine, cli in zip(shown["metrics"], printed["metrics"], strict=True):
+        assert mine["name"] == cli["name"]
+        assert mine["difference"] == pytest.approx(cli["difference"], rel=1e-12)
+        assert mine["tests"][0]["method"] == "asymptotic-cs" == cli["tests"][0]["method"]
+        assert mine["tests"][0]["pvalue"] == pytest.approx(cli["tests"][0]["pvalue"], rel=1e-9)
+        assert mine["tests"][0]["interval"] == pytest.approx(cli["tests"][0]["interval"])
+        assert mine["adjusted_pvalue"] == pytest.approx(cli["adjusted_pvalue"], rel=1e-9)
+    assert panel.srm.looks == 40 and not panel.srm.mismatch
+    assert "N* = 5,000" in board.method_note
+    json.dumps(board.to_dict(), allow_nan=False)  # strict JSON
+
+
+def test_every_look_is_the_log_as_it_stood_then(logged, board):
+    _, raw = logged
+    (panel,) = board.panels
+    first, last = experiment_span(logged[0], "exp-d")
+    assert (panel.first_ms, panel.last_ms) == (first, last)
+    times = dash.look_times(first, last, 40)
+    assert len(times) == 40 and times[-1] == last and times[0] > first
+    at = {t: users_at(raw, t) for t in times}
+    for path in panel.paths:
+        assert path.ts_ms == tuple(times[-len(path.ts_ms) :])  # early looks may lack users
+        assert len(path.ts_ms) >= 35
+        lows, highs, ps = [], [], []
+        for j, t in enumerate(path.ts_ms):
+            users = at[t]
+            assert path.users[j] == len(users)
+            c, v = (
+                users[users.arm == a][path.name].to_numpy(float) for a in ("control", "variant")
+            )
+            est, low, high, p = (
+                float(x)
+                for x in difference_cs(
+                    c.size, c.mean(), c.var(ddof=1), v.size, v.mean(), v.var(ddof=1)
+                )
+            )
+            assert path.estimate[j] == pytest.approx(est, rel=1e-9, abs=1e-12)
+            lows.append(low)
+            highs.append(high)
+            ps.append(p)
+        # the sequence is intersected and the p-value's minimum kept over the looks
+        assert path.ci_low == pytest.approx(np.maximum.accumulate(lows).tolist(), rel=1e-9)
+        assert path.ci_high == pytest.approx(np.minimum.accumulate(highs).tolist(), rel=1e-9)
+        assert path.pvalue == pytest.approx(np.minimum.accumulate(ps).tolist(), rel=1e-9)
+        assert all(lo <= e <= hi for lo, e, hi in zip(lows, path.estimate, highs, strict=True))
+
+
+def test_a_time_bound_before_anyone_arrived_sees_no_one(logged):
+    path, raw = logged
+    first, _ = experiment_span(path, "exp-d")
+    before = experiment_samples(path, "exp-d", ["clicks"], until_ms=first - 1)
+    assert before.users == {"control": 0, "variant": 0}
+    at_first = experiment_samples(path, "exp-d", ["searches"], until_ms=first)
+    assert sum(at_first.users.values()) == len(users_at(raw, first)) >= 1
+
+
+def test_a_skewed_split_is_flagged_and_the_page_says_so(tmp_path):
+    path = tmp_path / "skewed.db"
+    write_log(path, DEFINITION, 800, seed=5, variant_fraction=0.62)
+    board = dash.build_dashboard(path, [DEFINITION], looks=20)
+    (panel,) = board.panels
+    assert panel.srm.mismatch and panel.srm.pvalue < 0.001
+    assert panel.users["variant"] > 1.3 * panel.users["control"]
+    page = dash.render_page(board)
+    assert "Sample ratio mismatch" in page and "SAMPLE RATIO MISMATCH" in page
+
+
+def test_an_experiment_without_enough_users_says_why(tmp_path):
+    path = tmp_path / "small.db"
+    store = EventStore(path)
+    store.register_experiments([DEFINITION], utc_timestamp(START))
+    store.close()
+    waiting = dash.build_dashboard(path, [DEFINITION]).panels[0]
+    assert waiting.status.startswith("no users yet") and waiting.analysis is None
+    write_log(tmp_path / "one.db", DEFINITION, 1)
+    one = dash.build_dashboard(tmp_path / "one.db", [DEFINITION]).panels[0]
+    assert one.status.startswith("not enough data yet") and sum(one.users.values()) == 1
+    for board in (
+        dash.build_dashboard(path, [DEFINITION]),
+        dash.build_dashboard(tmp_path / "one.db", [DEFINITION]),
+    ):
+        page = dash.render_page(board)
+        assert "<svg" not in page and 'class="status wait"' in page
+
+
+def test_the_page_escapes_names_and_draws_one_plot_per_metric(logged):
+    path, _ = logged
+    odd = dict(DEFINITION, control="<b>bm25</b>")
+    page = dash.render_page(dash.build_dashboard(path, [odd], looks=10))
+    assert "<b>bm25</b>" not in page and "&lt;b&gt;bm25&lt;/b&gt;" in page
+    assert page.count("<svg") == len(dash.DASHBOARD_METRICS)
+    assert "<script>" not in page and "style=" not in page  # the CSP allows neither inline
+    assert "N* = 5,000" in page
+
+
+def test_the_same_data_gives_the_same_version(logged, board):
+    again = dash.build_dashboard(logged[0], [DEFINITION], looks=40)
+    assert again.version == board.version
+    assert dash.build_dashboard(logged[0], [DEFINITION], looks=20).version != board.version
+
+
+def test_live_dashboard_computes_once_per_interval(logged, monkeypatch):
+    calls = []
+    real = dash.build_dashboard
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["looks"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dash, "build_dashboard", counted)
+
+    async def scenario():
+        cached = dash.LiveDashboard(logged[0], ttl=3600)
+        boards = await asyncio.gather(*(cached.get([DEFINITION], 10) for _ in range(5)))
+        assert all(b is boards[0] for b in boards) and calls == [10]
+        assert await cached.get([DEFINITION], 10) is boards[0] and calls == [10]
+        await cached.get([DEFINITION], 12)  # another request shape is its own entry
+        fresh = dash.LiveDashboard(logged[0], ttl=0)
+        first = await fresh.get([DEFINITION], 10)
+        assert await fresh.get([DEFINITION], 10) is not first  # expired: computed again
+        return calls
+
+    assert asyncio.run(scenario()) == [10, 12, 10, 10]
+
+
+# ------------------------------------------------------------------------ in the service
+
+
+@pytest.fixture
+def busy_service(search_setup, serve_config):
+    """The service over a log that already holds an hour of the experiment's traffic."""
+    from searchlab.serve.service import ServiceThread
+
+    plan = load_experiments(search_setup.experiments, ["bm25", "listnet"])
+    definition = plan.experiments[0].definition()
+    write_log(serve_config.events, definition, 400, start=time.time_ns() // 1_000_000 - HOUR)
+    with ServiceThread(serve_config) as running:
+        yield running
+
+
+def test_api_dashboard_answers_json_and_refuses_bad_requests(busy_service):
+    import httpx
+
+    with httpx.Client(base_url=busy_service.url, timeout=60) as http:
+        answer = http.get("/api/dashboard", params={"looks": 12})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        (panel,) = body["panels"]
+        assert panel["experiment"] == "listnet-vs-bm25" and panel["status"] == "ok"
+        assert sum(panel["users"].values()) == 400
+        assert [p["name"] for p in panel["paths"]] == list(dash.DASHBOARD_METRICS)
+        assert len(panel["paths"][0]["ts_ms"]) <= 12
+        assert body["method"] == "asymptotic-cs" and body["refresh_seconds"] == 5
+        one = http.get("/api/dashboard", params={"experiment": "listnet-vs-bm25"}).json()
+        assert one["looks"] == 50 and len(one["panels"]) == 1
+        page = http.get("/dashboard")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "listnet-vs-bm25" in page.text and page.text.count("<svg") == 3
+        for path in ("/static/dashboard.js", "/static/dashboard.css"):
+            assert http.get(path).status_code == 200
+        bad = [
+            ({"look": "3"}, 400, "unknown parameter 'look'"),
+            ({"looks": "0"}, 400, "looks must be a whole number"),
+            ({"looks": "abc"}, 400, "looks must be a whole number"),
+            ({"looks": "9" * 50}, 400, "looks must be a whole number"),
+            ({"looks": "٣"}, 400, "looks must be a whole number"),
+            ({"experiment": "nope"}, 404, "no running experiment 'nope'"),
+            ([("looks", "3"), ("looks", "4")], 400, "looks is given more than once"),
+        ]
+        for params, status, fragment in bad:
+            answer = http.get("/api/dashboard", params=params)
+            assert answer.status_code == status, (params, answer.text)
+            assert fragment in answer.json()["error"]["message"], answer.text
+        assert http.post("/api/dashboard").status_code == 405
+        assert http.post("/api/dashboard").json()["error"]["status"] == 405
+        page = http.get("/dashboard", params={"looks": "-1"})
+        assert page.status_code == 400 and "looks must be" in page.text
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_the_dashboard_in_a_browser_refreshes_itself(busy_service, tmp_path):
+    import httpx
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is missing (/usr/bin/chromium): run make browser"
+    problems: list[str] = []
+    shot = tmp_path / "dashboard.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+            page.goto(busy_service.url + "/dashboard", wait_until="load")
+            page.wait_for_selector("svg polyline")
+            assert page.locator("figure").count() == 3
+            assert "Sample ratio OK" in page.inner_text("p.srm")
+            before = page.inner_text("main table")
+            assert "400" in before.replace(",", "") or "users" in before
+            page.screenshot(path=str(shot), full_page=True)
+            # new users arrive; the page notices through /api/dashboard and redraws itself
+            with httpx.Client(base_url=busy_service.url, timeout=30) as http:
+                for u in range(40):
+                    response = http.get("/api/search", params={"q": "heat flow", "user": f"n{u}"})
+                    assert response.status_code == 200
+            page.wait_for_function(
+                "() => { const m = document.querySelector('main table');"
+                " return m && m.innerText !== " + json.dumps(before) + "; }",
+                timeout=30_000,
+            )
+            assert "updated" in page.inner_text("#refresh-status")
+        finally:
+            browser.close()
+    assert not problems, problems
+    width, height = png_size(shot.read_bytes())
+    assert width >= 1000 and height >= 800 and shot.stat().st_size > 20_000
+    with Image.open(shot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50  # text, tables and plots, not a blank page
