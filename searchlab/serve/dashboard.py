@@ -193,7 +193,7 @@ def _paths(snapshots: list, span: tuple[int, int], options: dict) -> tuple[Metri
     if not rows:
         return ()
     table = np.asarray(rows, dtype=np.float64)  # looks × metrics × (estimate, low, high, p)
-    low, high, p = running(table[:, :, 1], table[:, :, 2], table[:, :, 3], axis=0)
+    low, high, p = running(*uninformative_degenerate(table[:, :, 1:].transpose(2, 0, 1)), axis=0)
     kinds = [s.type for s in snapshots[-1].samples]
     return tuple(
         MetricPath(
@@ -208,6 +208,16 @@ def _paths(snapshots: list, span: tuple[int, int], options: dict) -> tuple[Metri
         )
         for i, name in enumerate(DASHBOARD_METRICS)
     )
+
+
+def uninformative_degenerate(sequence: np.ndarray) -> np.ndarray:
+    """(low, high, p) with the looks where the sequence is a point (no variation in either
+    arm yet, e.g. no conversion anywhere: the variance estimate the asymptotic sequence needs
+    is 0) made uninformative (-inf, inf, 1), so they do not empty the running intersection."""
+    low, high, p = (np.array(a, dtype=np.float64) for a in sequence)
+    point = high - low <= 0
+    low[point], high[point], p[point] = -np.inf, np.inf, 1.0
+    return np.stack([low, high, p])
 
 
 def _bounds(metric: Any) -> tuple[float, float]:
@@ -319,7 +329,7 @@ th { background: #f3f5f9; font-weight: 600; }
 .alarm { color: #b3261e; font-weight: 700; }
 .wait { color: #7a5a00; }
 .plots { display: flex; flex-wrap: wrap; gap: .8rem; }
-figure { margin: 0; }
+figure { margin: 0; width: 320px; }
 figcaption { font-size: .85rem; color: #454d5e; }
 """
 
@@ -369,7 +379,10 @@ def render_page(dashboard: Dashboard) -> str:
         f'<body data-refresh="{REFRESH_SECONDS}"><h1>Live experiments</h1>'
         f'<p class="meta">Method: {escape(dashboard.method_note)}. Sample ratio: Lindon &amp; '
         "Malek's anytime-valid Dirichlet-multinomial test over every look. Alpha = "
-        f"{dashboard.alpha:g}; p-values are corrected over the metrics by Holm's method.</p>"
+        f"{dashboard.alpha:g}; p-values are corrected over the metrics by Holm's method. The "
+        "tables show the latest look (as <code>searchlab ab test --events LOG --sequential"
+        "</code> prints it); the plots intersect the sequence over the looks, which stays "
+        "valid.</p>"
         f'<p class="meta" id="refresh-status" role="status">computed {stamp}; '
         f"refreshes every {REFRESH_SECONDS} s</p>"
         f'<main id="panels" data-version="{escape(dashboard.version)}">{panels}</main>'
@@ -420,6 +433,7 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
     rows = []
     for m in analysis.metrics:
         scale, unit = _scale(m.type)
+        percent = "%" if m.type == "binary" else ""
         test = m.tests[0]
         low, high = test.interval.low, test.interval.high
         if m.significant:
@@ -427,8 +441,8 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
         else:
             verdict = '<span class="wait">not yet</span>'
         rows.append(
-            f"<tr><td>{escape(m.name)}</td><td>{_num(m.control.mean, scale)}</td>"
-            f"<td>{_num(m.variant.mean, scale)}</td>"
+            f"<tr><td>{escape(m.name)}</td><td>{_num(m.control.mean, scale)}{percent}</td>"
+            f"<td>{_num(m.variant.mean, scale)}{percent}</td>"
             f"<td>{_num(m.difference, scale, signed=True)}{unit}</td>"
             f"<td>[{_num(low, scale, signed=True)}, {_num(high, scale, signed=True)}]</td>"
             f"<td>{test.pvalue:.3g}</td><td>{m.adjusted_pvalue:.3g}</td><td>{verdict}</td></tr>"
@@ -472,15 +486,15 @@ def _duration(ms: int) -> str:
 
 # ----------------------------------------------------------------------------- the plots
 
-WIDTH, HEIGHT = 300, 190
+WIDTH, HEIGHT = 320, 190
 LEFT, RIGHT, TOP, BOTTOM = 52, 10, 10, 34
 
 
 def _figure(path: MetricPath, alpha: float) -> str:
     _, unit = _scale(path.type)
     return (
-        f"<figure>{path_svg(path)}<figcaption>{escape(path.name)}: variant - control"
-        f"{unit or ''} with its {100 * (1 - alpha):g}% confidence sequence over "
+        f"<figure>{path_svg(path)}<figcaption><strong>{escape(path.name)}</strong>: variant - "
+        f"control{unit} and its {100 * (1 - alpha):g}% confidence sequence, "
         f"{len(path.ts_ms)} looks</figcaption></figure>"
     )
 
@@ -519,8 +533,8 @@ def path_svg(path: MetricPath) -> str:
     ticks = "".join(
         f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#555"/>'
         f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="10">'
-        f"{v:.3g}</text>"
-        for v in np.linspace(y0 + pad, y1 - pad, 3)
+        f"{v:.4g}</text>"
+        for v in nice_ticks(y0, y1)
     )
     elapsed = _duration(int(t1 - float(path.ts_ms[0])))
     return (
@@ -539,3 +553,12 @@ def path_svg(path: MetricPath) -> str:
         f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 4}" font-size="10" '
         f'text-anchor="middle">event time ({path.users[-1]:,} users)</text></svg>'
     )
+
+
+def nice_ticks(low: float, high: float, most: int = 5) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten apart) inside [low, high]."""
+    raw = (high - low) / most
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    start = math.ceil(low / step) * step
+    return [round(start + i * step, 12) for i in range(most + 1) if start + i * step <= high]

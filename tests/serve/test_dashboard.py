@@ -177,11 +177,19 @@ def test_every_look_is_the_log_as_it_stood_then(logged, board):
             lows.append(low)
             highs.append(high)
             ps.append(p)
-        # the sequence is intersected and the p-value's minimum kept over the looks
+        # the sequence is intersected and the p-value's minimum kept over the looks, where
+        # looks with no variation yet (a point sequence) count as uninformative
+        points = np.asarray(highs) - np.asarray(lows) <= 0
+        lows = np.where(points, -np.inf, lows)
+        highs = np.where(points, np.inf, highs)
+        ps = np.where(points, 1.0, ps)
+        assert all(lo < hi for lo, hi in zip(path.ci_low, path.ci_high, strict=True))
         assert path.ci_low == pytest.approx(np.maximum.accumulate(lows).tolist(), rel=1e-9)
         assert path.ci_high == pytest.approx(np.minimum.accumulate(highs).tolist(), rel=1e-9)
         assert path.pvalue == pytest.approx(np.minimum.accumulate(ps).tolist(), rel=1e-9)
         assert all(lo <= e <= hi for lo, e, hi in zip(lows, path.estimate, highs, strict=True))
+    converted = next(p for p in panel.paths if p.name == "converted")
+    assert converted.ci_high[0] == np.inf  # this log's first look has no conversion yet
 
 
 def test_a_time_bound_before_anyone_arrived_sees_no_one(logged):
