@@ -253,3 +253,26 @@ def experiment_span(events: str | Path, experiment: str) -> tuple[int, int] | No
     finally:
         conn.close()
     return None if first is None else (int(first), max(int(first), int(last or first)))
+
+
+def log_changes(
+    events: str | Path, since: tuple[int, int] = (0, 0)
+) -> tuple[tuple[int, int], int | None]:
+    """What the log gained after the mark ``since`` (the last event id and search rowid seen):
+    the new mark, and the earliest event time (ms) among the new searches and events (None
+    when nothing arrived). Results computed for times before it are still current."""
+    conn = open_log(events, readonly=True)
+    try:
+        conn.execute("BEGIN")  # one snapshot for both tables
+        event_mark, event_ts = conn.execute(
+            "SELECT max(event_id), min(ts_ms) FROM events WHERE event_id > ?", (since[0],)
+        ).fetchone()
+        search_mark, search_ts = conn.execute(
+            "SELECT max(rowid), min(ts_ms) FROM queries WHERE rowid > ?", (since[1],)
+        ).fetchone()
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    mark = (event_mark or since[0], search_mark or since[1])
+    times = [t for t in (event_ts, search_ts) if t is not None]
+    return mark, min(times) if times else None

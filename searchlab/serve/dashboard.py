@@ -33,9 +33,11 @@ plotting libraries and of any asset from elsewhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,7 +58,7 @@ from searchlab.ab.sequential import (
     sequential_srm,
 )
 from searchlab.errors import InputError, RequestError
-from searchlab.serve.analysis import ARMS, experiment_samples, experiment_span
+from searchlab.serve.analysis import ARMS, experiment_samples, experiment_span, log_changes
 
 DASHBOARD_METRICS = ("converted", "clicks", "searches")
 MAX_LOOKS = 50
@@ -126,11 +128,60 @@ class Dashboard:
 
 
 def look_times(first_ms: int, last_ms: int, looks: int = MAX_LOOKS) -> list[int]:
-    """Up to ``looks`` event times, evenly spaced after ``first_ms`` and ending at
-    ``last_ms``."""
-    span = last_ms - first_ms
-    times = {first_ms + math.ceil(span * j / looks) for j in range(1, looks + 1)}
-    return sorted(times) if span > 0 else [last_ms]
+    """At most ``looks`` event times: every Δ ms after ``first_ms`` and once at ``last_ms``,
+    with Δ the smallest power of two that fits. The grid is stable while an experiment runs
+    (Δ doubles keeping every other look), so past looks can be kept (:class:`LookCache`)."""
+    span, step = last_ms - first_ms, 1
+    while step < span and span // step > looks - 1:
+        step *= 2
+    grid = [first_ms + step * k for k in range(1, span // step + 1)]
+    return grid if grid and grid[-1] == last_ms else [*grid, last_ms]
+
+
+@dataclass(frozen=True)
+class Look:
+    """The experiment as the log stood at one event time."""
+
+    ts_ms: int
+    users: dict[str, int]
+    analysis: SequentialAnalysis | None  # None while an arm has fewer than two users
+    note: str = ""  # why there is no analysis
+
+
+class LookCache:
+    """Looks already computed, kept while the log gains nothing at or before their time:
+    :func:`searchlab.serve.analysis.log_changes` gives the earliest time among the rows
+    added since the last refresh, and every look from then on is dropped (a late event with
+    an old timestamp included). A build holds ``lock`` from its refresh to its last look, so
+    every look it stores saw at least the rows up to its mark."""
+
+    def __init__(self) -> None:
+        self._looks: dict[tuple[str, int], Look] = {}
+        self._mark = (0, 0)
+        self.lock = threading.Lock()
+
+    def refresh(self, events: Any) -> None:
+        self._mark, earliest = log_changes(events, self._mark)
+        if earliest is not None:
+            self._looks = {k: v for k, v in self._looks.items() if k[1] < earliest}
+
+    def get(self, experiment: str, ts_ms: int) -> Look | None:
+        return self._looks.get((experiment, ts_ms))
+
+    def put(self, experiment: str, look: Look) -> None:
+        self._looks[(experiment, look.ts_ms)] = look
+
+    def __len__(self) -> int:
+        return len(self._looks)
+
+
+def compute_look(events: Any, experiment: str, ts_ms: int, options: Mapping[str, Any]) -> Look:
+    """One look: the dashboard's metrics as the log stood at ``ts_ms``, analysed."""
+    samples = experiment_samples(events, experiment, list(DASHBOARD_METRICS), until_ms=ts_ms)
+    try:
+        return Look(ts_ms, samples.users, sequential_analyze(samples.samples, **options))
+    except InputError as exc:
+        return Look(ts_ms, samples.users, None, exc.message)
 
 
 def experiment_panel(
@@ -140,8 +191,10 @@ def experiment_panel(
     looks: int = MAX_LOOKS,
     alpha: float = ALPHA,
     tuning_size: float = DEFAULT_TUNING_SIZE,
+    cache: LookCache | None = None,
 ) -> ExperimentPanel:
-    """The panel of one A/B experiment (``definition``: its entry in the experiments file)."""
+    """The panel of one A/B experiment (``definition``: its entry in the experiments file);
+    looks found in ``cache`` are not computed again."""
     experiment = definition["id"]
     share = float(definition["variant_share"])
     base = {
@@ -161,52 +214,47 @@ def experiment_panel(
             **base, **empty, first_ms=None, last_ms=None, status="no users yet: waiting for data"
         )
     options = {"alpha": alpha, "tuning_size": tuning_size, "planned_variant_share": share}
-    snapshots = [
-        experiment_samples(events, experiment, list(DASHBOARD_METRICS), until_ms=t)
-        for t in look_times(*span, looks)
-    ]
-    now = snapshots[-1]  # the last look holds every user and all activity so far
-    srm = sequential_srm([[s.users[arm] for arm in ARMS] for s in snapshots], (1.0 - share, share))
+    series = []
+    for t in look_times(*span, looks):
+        look = cache.get(experiment, t) if cache is not None else None
+        if look is None:
+            look = compute_look(events, experiment, t, options)
+            if cache is not None:
+                cache.put(experiment, look)
+        series.append(look)
+    now = series[-1]  # the last look holds every user and all activity so far
+    srm = sequential_srm([[s.users[arm] for arm in ARMS] for s in series], (1.0 - share, share))
     found = {**base, "users": now.users, "first_ms": span[0], "last_ms": span[1], "srm": srm}
-    try:
-        analysis = sequential_analyze(now.samples, **options)
-    except InputError as exc:
+    if now.analysis is None:
         return ExperimentPanel(
-            **found, analysis=None, paths=(), status=f"not enough data yet: {exc.message}"
+            **found, analysis=None, paths=(), status=f"not enough data yet: {now.note}"
         )
-    return ExperimentPanel(
-        **found, analysis=analysis, paths=_paths(snapshots, span, options), status="ok"
-    )
+    return ExperimentPanel(**found, analysis=now.analysis, paths=_paths(series), status="ok")
 
 
-def _paths(snapshots: list, span: tuple[int, int], options: dict) -> tuple[MetricPath, ...]:
+def _paths(series: list[Look]) -> tuple[MetricPath, ...]:
     """Each metric's sequence over the looks where both arms have two users."""
-    times, users, rows = [], [], []
-    for t, snap in zip(look_times(*span, len(snapshots)), snapshots, strict=True):
-        try:
-            result = sequential_analyze(snap.samples, correction="none", **options)
-        except InputError:
-            continue  # an arm with fewer than two users: no sequence yet
-        times.append(t)
-        users.append(sum(snap.users.values()))
-        rows.append([(m.difference, *_bounds(m), m.tests[0].pvalue) for m in result.metrics])
-    if not rows:
-        return ()
-    table = np.asarray(rows, dtype=np.float64)  # looks × metrics × (estimate, low, high, p)
+    kept = [look for look in series if look.analysis is not None]
+    table = np.asarray(  # looks × metrics × (estimate, low, high, p)
+        [
+            [(m.difference, *_bounds(m), m.tests[0].pvalue) for m in look.analysis.metrics]
+            for look in kept
+        ],
+        dtype=np.float64,
+    )
     low, high, p = running(*uninformative_degenerate(table[:, :, 1:].transpose(2, 0, 1)), axis=0)
-    kinds = [s.type for s in snapshots[-1].samples]
     return tuple(
         MetricPath(
-            name=name,
-            type=kinds[i],
-            ts_ms=tuple(times),
-            users=tuple(users),
+            name=metric.name,
+            type=metric.type,
+            ts_ms=tuple(look.ts_ms for look in kept),
+            users=tuple(sum(look.users.values()) for look in kept),
             estimate=tuple(table[:, i, 0].tolist()),
             ci_low=tuple(low[:, i].tolist()),
             ci_high=tuple(high[:, i].tolist()),
             pvalue=tuple(p[:, i].tolist()),
         )
-        for i, name in enumerate(DASHBOARD_METRICS)
+        for i, metric in enumerate(kept[-1].analysis.metrics)
     )
 
 
@@ -232,12 +280,19 @@ def build_dashboard(
     looks: int = MAX_LOOKS,
     alpha: float = ALPHA,
     tuning_size: float = DEFAULT_TUNING_SIZE,
+    cache: LookCache | None = None,
 ) -> Dashboard:
-    """Every experiment's panel, as the log stands now (blocking: run it off the event loop)."""
-    panels = tuple(
-        experiment_panel(events, d, looks=looks, alpha=alpha, tuning_size=tuning_size)
-        for d in definitions
-    )
+    """Every experiment's panel, as the log stands now (blocking: run it off the event loop);
+    with a ``cache``, only the looks the log's new rows could change are computed."""
+    with cache.lock if cache is not None else contextlib.nullcontext():
+        if cache is not None:
+            cache.refresh(events)
+        panels = tuple(
+            experiment_panel(
+                events, d, looks=looks, alpha=alpha, tuning_size=tuning_size, cache=cache
+            )
+            for d in definitions
+        )
     digest = hashlib.sha256(
         json.dumps([p.to_dict() for p in panels], sort_keys=True).encode()
     ).hexdigest()[:16]
@@ -298,6 +353,7 @@ class LiveDashboard:
         self.events = events
         self.ttl = ttl
         self._entries: dict[tuple, tuple[float, asyncio.Future]] = {}
+        self.looks = LookCache()
 
     async def get(self, definitions: Sequence[Mapping[str, Any]], looks: int) -> Dashboard:
         key = (tuple(d["id"] for d in definitions), looks)
@@ -307,7 +363,8 @@ class LiveDashboard:
                 del self._entries[k]
         if key not in self._entries:
             future = asyncio.get_running_loop().run_in_executor(
-                None, lambda: build_dashboard(self.events, definitions, looks=looks)
+                None,
+                lambda: build_dashboard(self.events, definitions, looks=looks, cache=self.looks),
             )
             self._entries[key] = (now, future)
         return await asyncio.shield(self._entries[key][1])

@@ -40,10 +40,12 @@ DEFINITION = {
 }
 
 
-def write_log(path, definition, users, *, seed=3, variant_fraction=None, start=START):
+def write_log(
+    path, definition, users, *, seed=3, variant_fraction=None, start=START, convert_from=0
+):
     """``users`` users arriving over an hour, each searching 1 + Poisson(1) times a minute
-    apart, clicking and converting a little more often in the variant; returns the raw rows
-    (user, arm, action, ts_ms)."""
+    apart, clicking and converting (from the ``convert_from``-th user on) a little more often
+    in the variant; returns the raw rows (user, arm, action, ts_ms)."""
     rng = np.random.default_rng(seed)
     share = definition["variant_share"] if variant_fraction is None else variant_fraction
     store = EventStore(path)
@@ -78,7 +80,7 @@ def write_log(path, definition, users, *, seed=3, variant_fraction=None, start=S
                     t = ts + 1_000 * p
                     batch.append(Event("click", qid, utc_timestamp(t), t, position=p))
                     raw.append((f"u{u}", arm, "click", t))
-            if rng.random() < 0.1 + lift:
+            if rng.random() < 0.1 + lift and u >= convert_from:
                 t = ts + 20_000
                 batch.append(Event("conversion", qid, utc_timestamp(t), t, position=1))
                 raw.append((f"u{u}", arm, "conversion", t))
@@ -144,7 +146,8 @@ def test_the_panel_is_what_ab_test_sequential_prints(logged, board, capsys):
         assert mine["tests"][0]["pvalue"] == pytest.approx(cli["tests"][0]["pvalue"], rel=1e-9)
         assert mine["tests"][0]["interval"] == pytest.approx(cli["tests"][0]["interval"])
         assert mine["adjusted_pvalue"] == pytest.approx(cli["adjusted_pvalue"], rel=1e-9)
-    assert panel.srm.looks == 40 and not panel.srm.mismatch
+    assert panel.srm.looks == len(dash.look_times(panel.first_ms, panel.last_ms, 40))
+    assert not panel.srm.mismatch
     assert "N* = 5,000" in board.method_note
     json.dumps(board.to_dict(), allow_nan=False)  # strict JSON
 
@@ -155,11 +158,13 @@ def test_every_look_is_the_log_as_it_stood_then(logged, board):
     first, last = experiment_span(logged[0], "exp-d")
     assert (panel.first_ms, panel.last_ms) == (first, last)
     times = dash.look_times(first, last, 40)
-    assert len(times) == 40 and times[-1] == last and times[0] > first
+    steps = set(np.diff([first, *times[:-1]]).tolist())
+    assert 20 < len(times) <= 40 and times[-1] == last and len(steps) == 1
+    assert steps.pop().bit_count() == 1  # every 2^k ms: a grid that stays put as data arrives
     at = {t: users_at(raw, t) for t in times}
     for path in panel.paths:
         assert path.ts_ms == tuple(times[-len(path.ts_ms) :])  # early looks may lack users
-        assert len(path.ts_ms) >= 35
+        assert len(path.ts_ms) >= len(times) - 2
         lows, highs, ps = [], [], []
         for j, t in enumerate(path.ts_ms):
             users = at[t]
@@ -188,8 +193,63 @@ def test_every_look_is_the_log_as_it_stood_then(logged, board):
         assert path.ci_high == pytest.approx(np.minimum.accumulate(highs).tolist(), rel=1e-9)
         assert path.pvalue == pytest.approx(np.minimum.accumulate(ps).tolist(), rel=1e-9)
         assert all(lo <= e <= hi for lo, e, hi in zip(lows, path.estimate, highs, strict=True))
+
+
+def test_look_times_keep_their_grid_as_the_experiment_grows():
+    assert dash.look_times(100, 100) == [100]
+    assert dash.look_times(0, 7, looks=1) == [7]
+    assert dash.look_times(0, 10, looks=50) == list(range(1, 11))
+    early = dash.look_times(0, 1_000, looks=50)
+    later = dash.look_times(0, 5_000, looks=50)
+    assert len(early) <= 50 and len(later) <= 50
+    assert set(later[:-1]) <= set(early[:-1]) | set(range(1_000, 5_001))
+    assert set(later[:-1]) & set(early[:-1])  # the coarser grid keeps every other look
+
+
+def test_the_look_cache_recomputes_only_what_new_rows_can_change(tmp_path, monkeypatch):
+    path = tmp_path / "growing.db"
+    write_log(path, DEFINITION, 300, seed=11)
+    computed = []
+    real = dash.compute_look
+
+    def counted(events, experiment, ts_ms, options):
+        computed.append(ts_ms)
+        return real(events, experiment, ts_ms, options)
+
+    monkeypatch.setattr(dash, "compute_look", counted)
+    cache = dash.LookCache()
+    cold = dash.build_dashboard(path, [DEFINITION], cache=cache)
+    times = dash.look_times(cold.panels[0].first_ms, cold.panels[0].last_ms)
+    assert computed == times and len(cache) == len(times)
+    computed.clear()
+    assert dash.build_dashboard(path, [DEFINITION], cache=cache).version == cold.version
+    assert computed == []  # nothing new in the log: nothing computed
+    first, last = experiment_span(path, "exp-d")
+    late = first + (last - first) // 2  # a click that arrives late, stamped mid-experiment
+    store = EventStore(path)
+    batch = EventBatch(
+        [Event("click", "q0-0", utc_timestamp(late), late, position=2)], last, 1, None
+    )
+    assert store.write([batch]) == [1]
+    store.close()
+    warm = dash.build_dashboard(path, [DEFINITION], cache=cache)
+    assert computed == [t for t in times if t >= late] and 0 < len(computed) < len(times)
+    fresh = dash.build_dashboard(path, [DEFINITION])
+    assert warm.version == fresh.version != cold.version  # the same numbers as from scratch
+
+
+def test_looks_before_any_conversion_do_not_empty_the_sequence(tmp_path):
+    """No conversion yet: every user's value is 0, the sequence a point at 0. Such looks count
+    as uninformative; intersecting them in would leave an empty sequence forever."""
+    write_log(tmp_path / "late.db", DEFINITION, 400, seed=2, convert_from=150)
+    panel = dash.build_dashboard(tmp_path / "late.db", [DEFINITION]).panels[0]
     converted = next(p for p in panel.paths if p.name == "converted")
-    assert converted.ci_high[0] == np.inf  # this log's first look has no conversion yet
+    assert converted.ci_low[0] == -np.inf and converted.ci_high[0] == np.inf
+    assert converted.estimate[0] == 0.0 and converted.pvalue[0] == 1.0
+    assert np.isfinite(converted.ci_low[-1]) and np.isfinite(converted.ci_high[-1])
+    assert all(lo < hi for lo, hi in zip(converted.ci_low, converted.ci_high, strict=True))
+    page = dash.render_page(dash.build_dashboard(tmp_path / "late.db", [DEFINITION]))
+    assert page.count("<polygon") == 3 and "inf" not in page.lower().replace("info", "")
 
 
 def test_a_time_bound_before_anyone_arrived_sees_no_one(logged):
