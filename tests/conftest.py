@@ -7,7 +7,9 @@ failures (``xfail``) are unaffected.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,59 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     return SHARED_DATA
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class BrowserPage:
+    """A headless Chromium page and what went wrong on it: console errors, page errors and
+    dialogs in ``problems``; failed requests as (method, url, failure) in ``failed``."""
+
+    page: Any
+    problems: list[str] = field(default_factory=list)
+    failed: list[tuple] = field(default_factory=list)
+
+
+@pytest.fixture
+def chromium_page():
+    """Debian's Chromium through Playwright, closed after the test. A missing browser is a
+    failure, not a skip: ``make browser`` (or .ci/run) installs it."""
+    assert CHROMIUM.exists(), "Debian's chromium is missing (/usr/bin/chromium): run make browser"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            seen = BrowserPage(page)
+            page.on(
+                "console",
+                lambda m: (
+                    seen.problems.append(f"console {m.type}: {m.text}")
+                    if m.type == "error"
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: seen.problems.append(f"page error: {e}"))
+            page.on("dialog", lambda d: seen.problems.append(f"a dialog opened: {d.message}"))
+            page.on("requestfailed", lambda r: seen.failed.append((r.method, r.url, r.failure)))
+            yield seen
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="session")

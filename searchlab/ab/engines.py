@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,8 +250,14 @@ def local_spark(master: str = "local[*]", app: str = "searchlab-ab") -> Any:
         .config("spark.sql.shuffle.partitions", "8")
     )
     if master.startswith("local"):
-        builder = builder.config("spark.driver.host", "127.0.0.1").config(
-            "spark.driver.bindAddress", "127.0.0.1"
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            # we create no tables: keep Spark's empty spark-warehouse/ out of the user's folder
+            .config(
+                "spark.sql.warehouse.dir",
+                os.path.join(tempfile.gettempdir(), "searchlab-spark-warehouse"),
+            )
         )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -6,19 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 QUERY = "<script>alert(1)</script> heat transfer in hypersonic flow"
 
 
@@ -37,50 +25,29 @@ def _events(path, bounded=200):
     raise AssertionError(f"the click and conversion never reached the log: {rows}")
 
 
-def test_search_click_and_conversion_from_a_browser(service, artifacts_dir):
-    # a missing browser is a failure, not a skip: `make browser` (or .ci/run) installs it
-    assert CHROMIUM.exists(), "Debian's chromium is missing (/usr/bin/chromium): run make browser"
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    failed: list[tuple] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-                ),
-            )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("dialog", lambda d: problems.append(f"a dialog opened: {d.message}"))
-            page.on("requestfailed", lambda r: failed.append((r.method, r.url, r.failure)))
-            page.goto(service.url + "/", wait_until="load")
-            page.fill("input[name=q]", QUERY)
-            page.press("input[name=q]", "Enter")
-            page.wait_for_selector("a.result")
-            assert page.input_value("input[name=q]") == QUERY
-            assert QUERY in page.inner_text("p.meta")  # shown as text, not run
-            results = page.locator("a.result")
-            assert results.count() == 10
-            first = results.nth(0)
-            query_id = first.get_attribute("data-query-id")
-            doc_id = first.get_attribute("data-doc-id")
-            page.screenshot(path=str(artifacts_dir / "serve-search.png"), full_page=True)
-            first.click()
-            page.wait_for_url("**/doc/**")
-            page.click("#convert")
-            page.wait_for_function(
-                "document.getElementById('convert-status').textContent.startsWith('Thanks')"
-            )
-            page.screenshot(path=str(artifacts_dir / "serve-document.png"), full_page=True)
-            user = next(c["value"] for c in page.context.cookies() if c["name"] == "searchlab_user")
-        finally:
-            browser.close()
+def test_search_click_and_conversion_from_a_browser(service, artifacts_dir, chromium_page):
+    page = chromium_page.page
+    page.goto(service.url + "/", wait_until="load")
+    page.fill("input[name=q]", QUERY)
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("a.result")
+    assert page.input_value("input[name=q]") == QUERY
+    assert QUERY in page.inner_text("p.meta")  # shown as text, not run
+    results = page.locator("a.result")
+    assert results.count() == 10
+    first = results.nth(0)
+    query_id = first.get_attribute("data-query-id")
+    doc_id = first.get_attribute("data-doc-id")
+    page.screenshot(path=str(artifacts_dir / "serve-search.png"), full_page=True)
+    first.click()
+    page.wait_for_url("**/doc/**")
+    page.click("#convert")
+    page.wait_for_function(
+        "document.getElementById('convert-status').textContent.startsWith('Thanks')"
+    )
+    page.screenshot(path=str(artifacts_dir / "serve-document.png"), full_page=True)
+    user = next(c["value"] for c in page.context.cookies() if c["name"] == "searchlab_user")
+    problems, failed = chromium_page.problems, chromium_page.failed
     assert not problems, problems
     # The click's beacon leaves as the page navigates away, and Chromium reports it to the
     # page as aborted while its network process still delivers it (the log below shows it
