@@ -468,7 +468,7 @@ def _panel_html(panel: ExperimentPanel, dashboard: Dashboard) -> str:
     parts = [
         head,
         "<table><tr><th>arm</th><th>ranker</th><th>users</th><th>share</th><th>planned</th>"
-        f"</tr>{rows}</table>",
+        f"</tr>{rows}<tr><th>all</th><th></th><th>{total:,}</th><th></th><th></th></tr></table>",
     ]
     if panel.srm is not None:
         css = "alarm" if panel.srm.mismatch else "ok"

@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from test_browser import ARGS, CHROMIUM  # the serve browser test's Chromium and flags
 
 from searchlab.ab.sequential import difference_cs
 from searchlab.cli import run
@@ -390,49 +389,32 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_the_dashboard_in_a_browser_refreshes_itself(busy_service, tmp_path):
+def test_the_dashboard_in_a_browser_refreshes_itself(busy_service, chromium_page, tmp_path):
     import httpx
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "Debian's chromium is missing (/usr/bin/chromium): run make browser"
-    problems: list[str] = []
+    page = chromium_page.page
     shot = tmp_path / "dashboard.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-                ),
-            )
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-            page.goto(busy_service.url + "/dashboard", wait_until="load")
-            page.wait_for_selector("svg polyline")
-            assert page.locator("figure").count() == 3
-            assert "Sample ratio OK" in page.inner_text("p.srm")
-            before = page.inner_text("main table")
-            assert "400" in before.replace(",", "") or "users" in before
-            page.screenshot(path=str(shot), full_page=True)
-            # new users arrive; the page notices through /api/dashboard and redraws itself
-            with httpx.Client(base_url=busy_service.url, timeout=30) as http:
-                for u in range(40):
-                    response = http.get("/api/search", params={"q": "heat flow", "user": f"n{u}"})
-                    assert response.status_code == 200
-            page.wait_for_function(
-                "() => { const m = document.querySelector('main table');"
-                " return m && m.innerText !== " + json.dumps(before) + "; }",
-                timeout=30_000,
-            )
-            assert "updated" in page.inner_text("#refresh-status")
-        finally:
-            browser.close()
-    assert not problems, problems
+    page.goto(busy_service.url + "/dashboard", wait_until="load")
+    page.wait_for_selector("svg polyline")
+    assert page.locator("figure").count() == 3
+    assert "Sample ratio OK" in page.inner_text("p.srm")
+    before = page.inner_text("main table")
+    assert "400" in before.replace(",", "")  # users across both arms' rows
+    page.screenshot(path=str(shot), full_page=True)
+    # new users arrive; the page notices through /api/dashboard and redraws itself
+    with httpx.Client(base_url=busy_service.url, timeout=30) as http:
+        for u in range(40):
+            response = http.get("/api/search", params={"q": "heat flow", "user": f"n{u}"})
+            assert response.status_code == 200
+    page.wait_for_function(
+        "() => { const m = document.querySelector('main table');"
+        " return m && m.innerText !== " + json.dumps(before) + "; }",
+        timeout=30_000,
+    )
+    assert "updated" in page.inner_text("#refresh-status")
+    assert not chromium_page.problems, chromium_page.problems
+    assert not chromium_page.failed, chromium_page.failed
     width, height = png_size(shot.read_bytes())
     assert width >= 1000 and height >= 800 and shot.stat().st_size > 20_000
     with Image.open(shot) as image:
