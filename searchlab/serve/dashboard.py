@@ -455,7 +455,7 @@ def _panel_html(panel: ExperimentPanel, dashboard: Dashboard) -> str:
     if panel.first_ms is not None:
         head += (
             f'<p class="meta">{_clock(panel.first_ms)} to {_clock(panel.last_ms)} '
-            f"(event time), {_duration(panel.last_ms - panel.first_ms)}</p>"
+            f"UTC (event time), {_duration(panel.last_ms - panel.first_ms)}</p>"
         )
     planned = {"control": 1.0 - panel.planned_variant_share, "variant": panel.planned_variant_share}
     rankers = {"control": panel.control_ranker, "variant": panel.variant_ranker}
@@ -481,7 +481,7 @@ def _panel_html(panel: ExperimentPanel, dashboard: Dashboard) -> str:
         parts.append(f'<p class="status wait">{escape(panel.status)}</p></section>')
         return "".join(parts)
     parts.append(_metrics_table(panel.analysis))
-    plots = "".join(_figure(path, dashboard.alpha) for path in panel.paths)
+    plots = "".join(_figure(path, dashboard.alpha, panel.first_ms) for path in panel.paths)
     parts.append(f'<div class="plots">{plots}</div></section>')
     return "".join(parts)
 
@@ -547,18 +547,19 @@ WIDTH, HEIGHT = 320, 190
 LEFT, RIGHT, TOP, BOTTOM = 52, 10, 10, 34
 
 
-def _figure(path: MetricPath, alpha: float) -> str:
+def _figure(path: MetricPath, alpha: float, start_ms: int | None) -> str:
     _, unit = _scale(path.type)
     return (
-        f"<figure>{path_svg(path)}<figcaption><strong>{escape(path.name)}</strong>: variant - "
+        f"<figure>{path_svg(path, start_ms)}<figcaption><strong>{escape(path.name)}</strong>: variant - "
         f"control{unit} and its {100 * (1 - alpha):g}% confidence sequence, "
         f"{len(path.ts_ms)} looks</figcaption></figure>"
     )
 
 
-def path_svg(path: MetricPath) -> str:
-    """The estimate (line) and its confidence sequence (band) against event time, with the
-    zero line; the y range follows the later looks, earlier wider bands are clipped."""
+def path_svg(path: MetricPath, start_ms: int | None = None) -> str:
+    """The estimate (line) and its confidence sequence (band) against event time since
+    ``start_ms`` (default: the first look), with the zero line; the y range follows the
+    later looks, earlier wider bands are clipped."""
     scale, _ = _scale(path.type)
     t = np.asarray(path.ts_ms, dtype=np.float64)
     est, low, high = (
@@ -572,7 +573,7 @@ def path_svg(path: MetricPath) -> str:
         y0, y1 = y0 - 1.0, y1 + 1.0
     pad = 0.08 * (y1 - y0)
     y0, y1 = y0 - pad, y1 + pad
-    t0, t1 = float(t[0]), float(t[-1])
+    t0, t1 = float(t[0] if start_ms is None else start_ms), float(t[-1])
     if t1 <= t0:
         t0, t1 = t0 - 1.0, t1 + 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -593,7 +594,7 @@ def path_svg(path: MetricPath) -> str:
         f"{v:.4g}</text>"
         for v in nice_ticks(y0, y1)
     )
-    elapsed = _duration(int(t1 - float(path.ts_ms[0])))
+    elapsed = _duration(int(t1 - t0))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(path.name)} over time">'
