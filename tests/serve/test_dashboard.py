@@ -420,3 +420,45 @@ def test_the_dashboard_in_a_browser_refreshes_itself(busy_service, chromium_page
     with Image.open(shot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
     assert colours is not None and len(colours) > 50  # text, tables and plots, not a blank page
+
+
+def test_under_live_writes_the_cached_dashboard_equals_one_computed_from_scratch(busy_service):
+    """Searches land while pages poll; once they stop, the service's dashboard (its looks kept
+    across refreshes) is the one computed afresh from the log."""
+    import threading
+
+    import httpx
+
+    url, events = busy_service.url, busy_service.config.events
+    errors: list[str] = []
+
+    def traffic(worker):
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for u in range(15):
+                answer = http.get(
+                    "/api/search", params={"q": "wing flutter", "user": f"w{worker}-{u}"}
+                )
+                if answer.status_code != 200:
+                    errors.append(answer.text)
+
+    workers = [threading.Thread(target=traffic, args=(w,)) for w in range(4)]
+    with httpx.Client(base_url=url, timeout=120) as http:
+        for w in workers:
+            w.start()
+        polled = [http.get("/api/dashboard", params={"looks": 8}) for _ in range(6)]
+        for w in workers:
+            w.join()
+        assert not errors and all(a.status_code == 200 for a in polled)
+        definition = (
+            load_experiments(busy_service.config.experiments, ["bm25", "listnet"])
+            .experiments[0]
+            .definition()
+        )
+        for _ in range(100):  # bounded: until the cached answer has seen every search
+            shown = http.get("/api/dashboard", params={"looks": 8}).json()
+            if sum(shown["panels"][0]["users"].values()) == 460:
+                break
+            time.sleep(0.1)
+    fresh = dash.build_dashboard(events, [definition], looks=8)
+    assert sum(fresh.panels[0].users.values()) == 460
+    assert shown["version"] == fresh.version
