@@ -58,20 +58,8 @@ def write_log(
             ts = int(start + arrival + 60_000 * s)
             qid = f"q{u}-{s}"
             hits = tuple(f"d{j}" for j in range(10))
-            items.append(
-                SearchRecord(
-                    qid,
-                    utc_timestamp(ts),
-                    ts,
-                    f"u{u}",
-                    "q",
-                    definition["id"],
-                    arm,
-                    definition[arm],
-                    10,
-                    hits,
-                )
-            )
+            shown = (qid, utc_timestamp(ts), ts, f"u{u}", "q", definition["id"], arm)
+            items.append(SearchRecord(*shown, definition[arm], 10, hits))
             raw.append((f"u{u}", arm, "search", ts))
             batch = []
             for p in range(1, 4):
