@@ -205,23 +205,23 @@ def experiment_panel(
         "planned_variant_share": share,
     }
     empty = {"users": dict.fromkeys(ARMS, 0), "srm": None, "analysis": None, "paths": ()}
+    options = {"alpha": alpha, "tuning_size": tuning_size, "planned_variant_share": share}
     try:
         span = experiment_span(events, experiment)
-    except InputError as exc:
+        if span is None:
+            return ExperimentPanel(
+                **base, **empty, first_ms=None, last_ms=None, status="no users yet: waiting"
+            )
+        series = []
+        for t in look_times(*span, looks):
+            look = cache.get(experiment, t) if cache is not None else None
+            if look is None:
+                look = compute_look(events, experiment, t, options)
+                if cache is not None:
+                    cache.put(experiment, look)
+            series.append(look)
+    except InputError as exc:  # the log cannot answer (e.g. not a searchlab log): say why
         return ExperimentPanel(**base, **empty, first_ms=None, last_ms=None, status=exc.message)
-    if span is None:
-        return ExperimentPanel(
-            **base, **empty, first_ms=None, last_ms=None, status="no users yet: waiting for data"
-        )
-    options = {"alpha": alpha, "tuning_size": tuning_size, "planned_variant_share": share}
-    series = []
-    for t in look_times(*span, looks):
-        look = cache.get(experiment, t) if cache is not None else None
-        if look is None:
-            look = compute_look(events, experiment, t, options)
-            if cache is not None:
-                cache.put(experiment, look)
-        series.append(look)
     now = series[-1]  # the last look holds every user and all activity so far
     srm = sequential_srm([[s.users[arm] for arm in ARMS] for s in series], (1.0 - share, share))
     found = {**base, "users": now.users, "first_ms": span[0], "last_ms": span[1], "srm": srm}
@@ -400,6 +400,7 @@ SCRIPT = """\
     var old = document.getElementById("panels");
     if (fresh && old) { old.replaceWith(fresh); }
   }
+  var every = 5000;
   function poll() {
     fetch("/api/dashboard" + window.location.search, { cache: "no-store" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
@@ -411,11 +412,12 @@ SCRIPT = """\
         }
       })
       .then(function () { show("updated " + new Date().toLocaleTimeString()); })
-      .catch(function () { show("refresh failed; retrying"); });
+      .catch(function () { show("refresh failed; retrying"); })
+      .then(function () { window.setTimeout(poll, every); });  // one request at a time
   }
   document.addEventListener("DOMContentLoaded", function () {
-    var every = Number(document.body.dataset.refresh || "5") * 1000;
-    window.setInterval(poll, every);
+    every = Number(document.body.dataset.refresh || "5") * 1000;
+    window.setTimeout(poll, every);
   });
 })();
 """

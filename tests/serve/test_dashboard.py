@@ -265,7 +265,7 @@ def test_an_experiment_without_enough_users_says_why(tmp_path):
     store.register_experiments([DEFINITION], utc_timestamp(START))
     store.close()
     waiting = dash.build_dashboard(path, [DEFINITION]).panels[0]
-    assert waiting.status.startswith("no users yet") and waiting.analysis is None
+    assert waiting.status == "no users yet: waiting" and waiting.analysis is None
     write_log(tmp_path / "one.db", DEFINITION, 1)
     one = dash.build_dashboard(tmp_path / "one.db", [DEFINITION]).panels[0]
     assert one.status.startswith("not enough data yet") and sum(one.users.values()) == 1
