@@ -277,6 +277,15 @@ def test_an_experiment_without_enough_users_says_why(tmp_path):
         assert "<svg" not in page and 'class="status wait"' in page
 
 
+def test_a_log_that_cannot_answer_is_the_panels_status(tmp_path):
+    (tmp_path / "x.db").write_text("hello")
+    (panel,) = dash.build_dashboard(tmp_path / "x.db", [DEFINITION]).panels
+    assert "not an SQLite database" in panel.status and panel.analysis is None
+    assert "not an SQLite database" in dash.render_page(
+        dash.build_dashboard(tmp_path / "x.db", [DEFINITION])
+    )
+
+
 def test_the_page_escapes_names_and_draws_one_plot_per_metric(logged):
     path, _ = logged
     odd = dict(DEFINITION, control="<b>bm25</b>")
