@@ -146,3 +146,20 @@ def search_setup(tmp_path_factory):
         experiments=experiments,
         rankers=("bm25", f"listnet={model_dir}"),
     )
+
+
+@pytest.fixture
+def refused(capsys):
+    """``refused(argv, fragment)``: the CLI exits 2 with one error line naming ``fragment``,
+    prints nothing on stdout and no traceback."""
+
+    from searchlab.cli import run
+
+    def check(argv: list[str], fragment: str) -> None:
+        assert run(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "Traceback" not in captured.err
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], captured.err
+
+    return check

@@ -593,8 +593,14 @@ def _print_metric(m: Any, *, several: bool, correction: Any) -> None:
 
 @app.command("interleave")
 def interleave(
-    data: Path = typer.Option(
-        ..., "--data", help="Per-query interleaving table (CSV or Parquet): user_id, credit..."
+    data: Path | None = typer.Option(
+        None, "--data", help="Per-query interleaving table (CSV or Parquet): user_id, credit..."
+    ),
+    events: Path | None = typer.Option(
+        None, "--events", help="Event log of searchlab serve (SQLite); with --experiment."
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", help="Interleaving experiment id in --events."
     ),
     alternative: str = typer.Option("two-sided", "--alternative", help=ALTERNATIVE_HELP),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance threshold, fixed in advance."),
@@ -610,9 +616,24 @@ def interleave(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every number."),
 ) -> None:
-    """Which ranker do users prefer? Exact sign test over users of an interleaving experiment."""
+    """Which ranker do users prefer? Exact sign test over users of an interleaving experiment
+    (a per-query table, or an experiment of searchlab serve's event log)."""
     from searchlab.ab.interleave import interleaving_test
 
+    if (data is None) == (events is None) or (events is None) != (experiment is None):
+        raise InputError(
+            "give --data TABLE, or --events DB with --experiment ID",
+            hint="e.g. --data queries.parquet, or --events events.db --experiment tdi-1",
+        )
+    if events is not None:
+        from searchlab.serve.analysis import interleave_frame
+
+        data = interleave_frame(events, experiment)
+        if data.empty:
+            raise InputError(
+                f"experiment {experiment!r} has no searches in {events} yet",
+                hint="analyse it once users have searched",
+            )
     analysis = interleaving_test(
         data,
         alternative=alternative,

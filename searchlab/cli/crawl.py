@@ -12,8 +12,16 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from searchlab import __version__
 from searchlab.cli._common import console, err_console, print_json, print_warning
-from searchlab.crawl.config import USER_AGENT_HELP
+
+# The help lives here, not in searchlab.crawl.config, so that every command's start-up does not
+# import the crawl package (its config module pulls in the state and sharding modules).
+USER_AGENT_HELP = (
+    "User-Agent naming you and a contact, e.g. 'mybot/1.0 (+https://example.org/bot; "
+    f"you@example.org) searchlab/{__version__}' [default: 'searchlab/{__version__} "
+    "aiohttp/VERSION', no contact]"
+)
 
 SHOWN_BAD_LINES = 10
 

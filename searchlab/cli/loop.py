@@ -237,6 +237,9 @@ def _simulate_live(
     if as_json:
         print_json({**run.summary(), "out": None if out is None else str(out)})
         return
+    if run.interleaving is not None:
+        _print_live_interleaving(run, design.concurrency, out)
+        return
     table = Table(title=f"Live experiment {run.experiment} at {run.url}")
     columns = ("arm", "users", "searches", "clicks", "converted", "rate", "95% CI", "expected")
     for column in (*columns, "logged"):
@@ -271,6 +274,37 @@ def _simulate_live(
     console.print(
         "analyse it with: searchlab ab test --events EVENTS_DB --experiment "
         f"{run.experiment} --metric converted" + ("" if out is None else f" (user table: {out})")
+    )
+
+
+def _print_live_interleaving(run: Any, concurrency: int, out: Path | None) -> None:
+    from rich.table import Table
+
+    il = run.interleaving
+    table = Table(
+        title=f"Live experiment {run.experiment} at {run.url}: interleaving ({il.method})"
+    )
+    for column in ("team", "clicks", "searches won", "users preferring"):
+        table.add_column(column, justify="left" if column == "team" else "right")
+    rows = (
+        ("variant", il.variant_clicks, il.variant_wins, il.users_preferring_variant),
+        ("control", il.control_clicks, il.control_wins, il.users_preferring_control),
+    )
+    for name, clicks, wins, users in rows:
+        table.add_row(name, f"{clicks:,}", f"{wins:,}", f"{users:,}")
+    tied = il.users - il.users_preferring_variant - il.users_preferring_control
+    table.add_row("tie", "", f"{il.ties:,}", f"{tied:,}")
+    console.print(table)
+    console.print(
+        f"{run.users:,} users ({run.outside_users:,} outside the experiment, "
+        f"{il.logged_users:,} in the log), {run.searches:,} searches in {run.seconds:.1f} s "
+        f"({run.searches_per_second:,.0f}/s, concurrency {concurrency}), "
+        f"{run.events_accepted:,} of {run.events_sent:,} events acknowledged; counts by the "
+        "team rule (clicks on each team's results)"
+    )
+    console.print(
+        "analyse it with: searchlab ab interleave --events EVENTS_DB --experiment "
+        f"{run.experiment}" + ("" if out is None else f" (per-search table: {out})")
     )
 
 

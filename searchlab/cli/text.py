@@ -184,10 +184,10 @@ def eval_(
         )
     typer.echo(f"feature groups: {ev.settings['feature_groups']}")
     t = ev.timings
+    choosing = f"choosing groups {t['select_total']:.1f} s, " if groups is None else ""
     typer.echo(
         f"time: index+embeddings {t['index_and_embeddings']:.1f} s, features {t['features']:.1f} s, "
-        f"choosing groups {t['select_total']:.1f} s, training {t['train_total']:.1f} s, "
-        f"total {t['total']:.1f} s"
+        f"{choosing}training {t['train_total']:.1f} s, total {t['total']:.1f} s"
     )
 
 

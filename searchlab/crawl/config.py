@@ -24,7 +24,7 @@ from searchlab.errors import InputError
 def default_user_agent() -> str:
     """Names the software and its version only: a crawl run by you should say how to reach
     *you*, in Wikimedia's format ``name/version (contact URL or e-mail) library/version``,
-    set with ``--user-agent`` (see ``USER_AGENT_HELP``). Computed on first use: aiohttp's
+    set with ``--user-agent`` (see ``searchlab crawl --help``). Computed on first use: aiohttp's
     version comes from aiohttp itself, which the crawl imports anyway (a package-metadata
     look-up cost every command ~0.1 s of start-up)."""
     try:
@@ -35,11 +35,6 @@ def default_user_agent() -> str:
         return f"searchlab/{__version__}"
 
 
-USER_AGENT_HELP = (
-    "User-Agent naming you and a contact, e.g. 'mybot/1.0 (+https://example.org/bot; "
-    f"you@example.org) searchlab/{__version__}' [default: 'searchlab/{__version__} "
-    "aiohttp/VERSION', no contact]"
-)
 REMOTE_PER_HOST = 2
 REMOTE_RATE = 2.0
 

@@ -5,7 +5,20 @@ Stages: serve Cranfield as a local site → fetch its title dump and crawl every
 Cranfield queries and judgments → offline evaluation of BM25 vs BM25 + ListNet (word
 embeddings, 5-fold cross-validation over queries, paired permutation test) → simulate an A/B
 test (control sees the BM25 rankings, variant the held-out ListNet rankings) → A/B analysis
-and power check with ``searchlab.ab`` → ``summary.json`` and ``index.html``.
+and power check with ``searchlab.ab`` → the live stage → ``summary.json`` and ``index.html``.
+
+**The live stage** serves the crawled corpus: it builds the search index, trains ListNet on
+every judged query but every fifth (those are the live topics, never trained on; the text
+job's default 100 epochs, also with ``--quick``), and runs
+``searchlab serve`` in a background thread (port 0, loopback) with one event log. Simulated
+users (:mod:`searchlab.loop.live`: the offline simulation's users and click model, over HTTP)
+search it in an A/B experiment (BM25 vs ListNet, 50/50) and then in a team-draft
+interleaving experiment of the same pair. The A/B is read back from its per-user table, the
+interleaving from the log (``serve.analysis.interleave_frame``), and each is looked at after
+every 1/``LIVE_LOOKS`` of its users to find how many users it needed to reach significance
+(the rule: :data:`searchlab.loop.live.STOPPING_RULE`). The draws are per user and the query
+ids come from the seed, so the numbers do not depend on the order concurrent requests were
+answered.
 
 Every stage writes its own JSON into ``DIR/stages/``; the report's numbers are copied from
 those results, and the end-to-end test checks the two agree. ``--quick`` keeps all 1,400
@@ -38,6 +51,11 @@ DEFAULT_USERS = 200_000
 QUICK_USERS = 20_000
 QUICK_WORD2VEC_EPOCHS = 5  # the text job's defaults: 20
 QUICK_LISTNET_EPOCHS = 20  # the text job's defaults: 100
+LIVE_USERS = {"ab": 10_000, "interleave": 4_000}  # users run per live experiment
+QUICK_LIVE_USERS = {"ab": 800, "interleave": 800}
+LIVE_LOOKS = 20
+LIVE_HOLD_OUT = 5  # every 5th judged query is a live topic, never trained on
+LIVE_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,7 @@ STAGES = {
     "offline": "Embeddings + ListNet, offline eval",
     "simulate": "Simulate the A/B test's users",
     "ab": "A/B analysis and power check",
+    "live": "Serve it: live A/B vs interleaving",
     "report": "Write the report",
 }
 
@@ -253,6 +272,9 @@ def _run_stages(
     atomic_write_json(stages_dir / "ab.json", ab)
     atomic_write_json(stages_dir / "power.json", power)
 
+    live = stages.run("live", lambda update: _live_stage(corpus, config, work, update), total=None)
+    atomic_write_json(stages_dir / "live.json", live)
+
     def report(_: Any) -> tuple[Any, str]:
         summary = {
             "searchlab_version": __version__,
@@ -274,6 +296,7 @@ def _run_stages(
             "simulation": _jsonable(simulation),
             "ab": ab,
             "power": power,
+            "live": live,
             "files": {"plot": PLOT_FILE, "users": "users.parquet", "stages": "stages/"},
         }
         summary["stages"] = [
@@ -409,4 +432,133 @@ def _offline_summary(evaluation: Any, config: DemoConfig) -> dict[str, Any]:
         "feature_groups": [fold["feature_groups"] for fold in evaluation.per_fold],
         "timings": {k: float(v) for k, v in evaluation.timings.items()},
         "settings": _jsonable(evaluation.settings),
+    }
+
+
+def _live_stage(corpus: Any, config: DemoConfig, work: Path, update: Callable[..., None]):
+    """Serve the crawled corpus; A/B and interleaving users over HTTP; users to significance."""
+    from searchlab.ab.sequential import DEFAULT_TUNING_SIZE
+    from searchlab.loop.live import (
+        STOPPING_RULE,
+        LiveDesign,
+        ab_stopping,
+        interleaving_stopping,
+        simulate_live,
+        user_preferences_in_order,
+    )
+    from searchlab.serve.analysis import interleave_frame
+    from searchlab.serve.service import ServeConfig, ServiceThread
+    from searchlab.text.embeddings import Word2VecConfig
+    from searchlab.text.features import FeatureConfig
+    from searchlab.text.index import build_index, load_index
+    from searchlab.text.rerank import train_text_reranker
+    from searchlab.text.training import default_train_config
+
+    quick = config.quick
+    users = QUICK_LIVE_USERS if quick else LIVE_USERS
+    update(0, 4, "index")
+    index_dir = work / "index"
+    word2vec = Word2VecConfig(
+        seed=config.seed, **({"epochs": QUICK_WORD2VEC_EPOCHS} if quick else {})
+    )
+    build_index(corpus, index_dir, config=FeatureConfig(word2vec=word2vec))
+    held_out = [q.query_id for q in corpus.judged_queries()][::LIVE_HOLD_OUT]
+    update(1, 4, "ListNet")
+    loaded = load_index(index_dir)
+    try:
+        reranker = train_text_reranker(
+            corpus,
+            index=loaded.text,
+            # the text job's default epochs even when quick: training on ~180 queries takes
+            # seconds, and the served model is the one both live experiments compare
+            train_config=default_train_config(config.seed),
+            exclude_queries=held_out,
+        )
+    finally:
+        loaded.close()
+    model_dir = work / "listnet-model"
+    reranker.save(model_dir)
+    events = work / "live-events.db"
+    experiments = {
+        "ab": f'type = "ab"\nsalt = "{config.salt}-live-ab"\nvariant_share = 0.5\n',
+        "interleave": f'type = "interleave"\nmethod = "team-draft"\nsalt = "{config.salt}-live-tdi"\n',
+    }
+    runs = {}
+    for step, (kind, body) in enumerate(experiments.items(), start=2):
+        update(step, 4, f"{users[kind]:,} users, {kind}")
+        toml = work / f"live-{kind}.toml"
+        toml.write_text(
+            f'[[experiment]]\nid = "live-{kind}"\n{body}control = "bm25"\nvariant = "listnet"\n',
+            encoding="utf-8",
+        )
+        serve_config = ServeConfig(
+            index=index_dir,
+            rankers=("bm25", f"listnet={model_dir}"),
+            experiments=toml,
+            events=events,
+            port=0,
+        )
+        with ServiceThread(serve_config) as service:
+            runs[kind] = simulate_live(
+                LiveDesign(
+                    url=service.url,
+                    users=users[kind],
+                    concurrency=LIVE_CONCURRENCY,
+                    seed=config.seed,
+                ),
+                corpus,
+            )
+    update(4, 4)
+    ab_run, il_run = runs["ab"], runs["interleave"]
+    ab_table = ab_run.table.sort_values("user_id")
+    ab_stop = ab_stopping(
+        ab_table["arm"].astype(str).to_numpy(),
+        ab_table["converted"].to_numpy(),
+        looks=LIVE_LOOKS,
+        alpha=config.alpha,
+    )
+    frame = interleave_frame(events, il_run.experiment)
+    sign_stop, cs_stop = interleaving_stopping(
+        user_preferences_in_order(frame), looks=LIVE_LOOKS, alpha=config.alpha
+    )
+    rule = STOPPING_RULE.format(looks=LIVE_LOOKS, alpha=config.alpha, tuning=DEFAULT_TUNING_SIZE)
+    ratio = ab_stop.bound / sign_stop.bound if sign_stop.users_needed else None
+    result = {
+        "topics": len(ab_run.topics),
+        "held_out_every": LIVE_HOLD_OUT,
+        "concurrency": LIVE_CONCURRENCY,
+        "looks": LIVE_LOOKS,
+        "stopping_rule": rule,
+        "ab": {
+            **_live_numbers(ab_run),
+            "arms": _jsonable(ab_run.arms),
+            "stopping": _jsonable(ab_stop),
+        },
+        "interleave": {
+            **_live_numbers(il_run),
+            "summary": _jsonable(il_run.interleaving),
+            "stopping": _jsonable(sign_stop),
+            "stopping_always_valid": _jsonable(cs_stop),
+        },
+        "ratio": ratio,
+        # A/B never significant within its users: the ratio is a lower bound
+        "ratio_is_lower_bound": ab_stop.users_needed is None,
+        "ratio_always_valid": (ab_stop.bound / cs_stop.bound if cs_stop.users_needed else None),
+    }
+    il_text = (
+        f"{sign_stop.users_needed:,}" if sign_stop.users_needed else f"> {sign_stop.users_run:,}"
+    )
+    ab_text = f"{ab_stop.users_needed:,}" if ab_stop.users_needed else f"> {ab_stop.users_run:,}"
+    return result, f"users to significance: A/B {ab_text}, interleaving {il_text}"
+
+
+def _live_numbers(run: Any) -> dict[str, Any]:
+    return {
+        "experiment": run.experiment,
+        "users": run.users,
+        "searches": run.searches,
+        "events": run.events_accepted,
+        "assignment_mismatches": run.assignment_mismatches,
+        "seconds": run.seconds,
+        "searches_per_second": run.searches_per_second,
     }

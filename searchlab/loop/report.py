@@ -31,6 +31,10 @@ TIMING_FIELDS = (
     "stages/*/detail",  # each stage's one-line summary as printed; the crawl's holds pages/s
     "crawl/pages_per_second",
     "offline/timings",  # seconds per step of the offline evaluation
+    "live/ab/seconds",  # the live runs' wall time and throughput
+    "live/ab/searches_per_second",
+    "live/interleave/seconds",
+    "live/interleave/searches_per_second",
 )
 
 
@@ -199,7 +203,35 @@ def conclusions(summary: dict[str, Any]) -> list[str]:
                 else ""
             )
         )
+    live = summary.get("live")
+    if live:
+        lines.append(live_conclusion(live))
     return lines
+
+
+def _needed(stop: dict[str, Any]) -> str:
+    if stop["users_needed"] is not None:
+        return f"{stop['users_needed']:,} users"
+    return f"more than the {stop['users_run']:,} users run"
+
+
+def live_conclusion(live: dict[str, Any]) -> str:
+    """The live stage in one sentence: users each test needed, and their ratio."""
+    ab, il = live["ab"]["stopping"], live["interleave"]["stopping"]
+    head = (
+        f"Live over HTTP ({live['topics']} topics no served model trained on), the A/B test on "
+        f"conversion needed {_needed(ab)} to reach significance and team-draft interleaving "
+        f"{_needed(il)}"
+    )
+    if live["ratio"] is not None:
+        bound = "at least " if live["ratio_is_lower_bound"] else ""
+        return head + f": interleaving needed {bound}{live['ratio']:.1f}× fewer users."
+    if il["users_needed"] is None and ab["users_needed"] is None:
+        return head + (
+            ": neither reached significance, so this run gives no ratio (the served pair is "
+            "close on these topics; run more users)."
+        )
+    return head + "; interleaving did not reach significance, so there is no ratio to show."
 
 
 _CSS = """
@@ -284,6 +316,68 @@ def _ab_table(page: _Page) -> str:
     )
 
 
+def _live_section(page: _Page) -> str:
+    live = page.summary.get("live")
+    if not live:
+        return ""
+    rows = []
+    for key, label in (("ab", "A/B, conversion"), ("interleave", "Interleaving (team-draft)")):
+        for stop_key in ("stopping", "stopping_always_valid"):
+            stop = live[key].get(stop_key)
+            if stop is None:
+                continue
+            base = f"live/{key}/{stop_key}"
+            needed = (
+                page.num(f"{base}/users_needed", "int")
+                if stop["users_needed"] is not None
+                else f"not reached (&gt; {page.num(f'{base}/users_run', 'int')})"
+            )
+            p_key = "pvalue_at_stop" if stop["users_needed"] is not None else "final_pvalue"
+            rows.append(
+                f"<tr><td>{label}</td><td>{html.escape(stop['test'])}</td>"
+                f"<td>{page.num(f'live/{key}/users', 'int')}</td>"
+                f"<td>{page.num(f'{base}/step', 'int')}</td>"
+                f"<td>{page.num(f'{base}/level', 'g')}</td><td>{needed}</td>"
+                f"<td>{page.num(f'{base}/{p_key}', 'p')}</td></tr>"
+            )
+    arms = live["ab"]["arms"]
+    ab_rates = ", ".join(
+        f"{name} ({html.escape(arms[name]['ranker'])}) "
+        f"{page.num(f'live/ab/arms/{name}/conversion_rate', 'pct')} of "
+        f"{page.num(f'live/ab/arms/{name}/users', 'int')} users (click model's exact rate "
+        f"{page.num(f'live/ab/arms/{name}/expected_conversion_rate', 'pct')})"
+        for name in ("control", "variant")
+    )
+    il = "live/interleave/summary"
+    ratio = (
+        f"<p>Ratio of users needed (A/B ÷ interleaving, sign test): "
+        f"{page.num('live/ratio', 'g')}{' (a lower bound)' if live['ratio_is_lower_bound'] else ''}"
+        ".</p>"
+        if live["ratio"] is not None
+        else "<p>No ratio: interleaving did not reach significance within its users.</p>"
+    )
+    return (
+        "<h2>Live: the same ranker pair served over HTTP, A/B vs interleaving</h2>"
+        f"<p>The crawled corpus served by <code>searchlab serve</code> (BM25 and a ListNet "
+        f"model trained on every judged query but every {page.num('live/held_out_every', 'int')}th; "
+        f"the {page.num('live/topics', 'int')} left out are the users' topics). Simulated users "
+        f"(the click model's) searched it over HTTP, {page.num('live/concurrency', 'int')} at "
+        f"once, first in an A/B experiment — {ab_rates} — then in a team-draft interleaving "
+        f"experiment: {page.num(f'{il}/users_preferring_variant', 'int')} users clicked more on "
+        f"ListNet's results, {page.num(f'{il}/users_preferring_control', 'int')} more on BM25's "
+        f"(queries won {page.num(f'{il}/variant_wins', 'int')} to "
+        f"{page.num(f'{il}/control_wins', 'int')}, {page.num(f'{il}/ties', 'int')} ties), read "
+        "back from the event log by <code>searchlab ab interleave --events</code>'s query.</p>"
+        '<table id="live"><tr><th>Experiment</th><th>Test</th><th>Users run</th>'
+        "<th>Look every</th><th>Level per look</th><th>Users to significance</th>"
+        "<th>p (at the stop, else last look)</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + ratio
+        + f'<p id="stopping-rule">Stopping rule: {html.escape(live["stopping_rule"])}</p>'
+    )
+
+
 def _stages_table(page: _Page) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(stage['label'])}</td><td>{html.escape(stage['detail'])}</td>"
@@ -332,6 +426,7 @@ arm labels are shuffled (exact, hypergeometric), with the observed difference ma
 {page.num("power/needed_users_per_group", "int")} users per arm; the experiment had
 {page.num("power/users_per_group", "int")} (smallest arm), for which the minimum detectable
 difference is {page.num("power/mde_at_users", "pp")}.</p>
+{_live_section(page)}
 <h2>How the users were simulated</h2>
 <p>Each user is assigned by a stable hash of their id and the experiment salt, issues 1 +
 Poisson({page.num("simulation/design/extra_queries_mean", "g")}) queries drawn from the
@@ -345,7 +440,8 @@ following 2<sup>g</sup> − 1; a click on grade g converts with probability ({co
 <h2>Pipeline</h2>{_stages_table(page)}
 <p>Each stage is a command you can run on your own data: <code>searchlab site serve</code>,
 <code>searchlab crawl</code>, <code>searchlab text import --format warc</code>,
-<code>searchlab text eval</code>, <code>searchlab simulate</code>, <code>searchlab ab test --data</code>.
+<code>searchlab text eval</code>, <code>searchlab simulate</code>, <code>searchlab ab test --data</code>,
+<code>searchlab serve</code>, <code>searchlab simulate --live</code>, <code>searchlab ab interleave --events</code>.
 Every number on this page is in <code>summary.json</code> beside it.</p>
 </main></body></html>
 """

@@ -27,6 +27,22 @@ Any other metric is ``NAME=EXPRESSION``, an aggregate over these columns of the 
 or ``click_rate=1.0 * sum(action_name = 'click') / sum(action_name = 'search')``. A user whose
 expression is NULL counts as 0. Its type is binary when every user's value is 0 or 1, unless
 ``metric_type`` says otherwise. The log is opened read-only.
+
+**Interleaving experiments** (``type = "interleave"``) are analysed per query instead:
+:func:`interleave_frame` returns the per-query table that the offline simulator writes
+(:mod:`searchlab.loop.interleave_sim`; same columns), which
+:func:`searchlab.ab.interleave.interleaving_test` takes as it is. One SQL query
+(:data:`INTERLEAVE_SQL`) joins every search of the experiment with its events and counts, per
+search, the distinct clicked positions of each team (``events.team``), whether it converted,
+and the team-draft credit ``sign(variant_clicks - control_clicks)``. Probabilistic
+interleaving's credit is the marginalised expected outcome, computed from the logged
+``posterior`` and the clicked positions by
+:func:`searchlab.serve.interleaving.marginalized_credit` (a distribution over sums of signed
+clicks, which SQL has no tool for). Columns as the simulator's, with the log's values:
+``user_id`` and ``query_id`` are the log's text ids, ``topic`` the query text searched,
+``depth`` the ``k`` asked for. An A/B experiment has no interleaving table and an
+interleaving one no arms to compare as A/B: each is refused by the other's function, with the
+command that analyses it.
 """
 
 from __future__ import annotations
@@ -36,12 +52,14 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from searchlab.ab.inputs import Counts, Histogram
 from searchlab.ab.tables import MetricSamples, check_metric_type
 from searchlab.errors import InputError
+from searchlab.serve.interleaving import DEFAULT_TAU, marginalized_credit
 from searchlab.serve.store import open_log
 
 BUILTIN_METRICS: dict[str, tuple[str, str]] = {
@@ -65,6 +83,48 @@ activity AS (
     FROM events e JOIN queries q ON q.query_id = e.query_id
     WHERE e.experiment_id = :experiment
 )"""
+INTERLEAVE_SQL = """
+WITH per_query AS (
+    SELECT query_id,
+           count(DISTINCT position) FILTER (WHERE action_name = 'click' AND team = 'variant')
+               AS variant_clicks,
+           count(DISTINCT position) FILTER (WHERE action_name = 'click' AND team = 'control')
+               AS control_clicks,
+           max(action_name = 'conversion') AS converted,
+           json_group_array(DISTINCT position)
+               FILTER (WHERE action_name = 'click' AND position IS NOT NULL) AS clicked
+    FROM events
+    WHERE experiment_id = :experiment
+    GROUP BY query_id
+)
+SELECT q.user_id, q.query_id, q.user_query AS topic, q.k AS depth,
+       coalesce(c.variant_clicks, 0) AS variant_clicks,
+       coalesce(c.control_clicks, 0) AS control_clicks,
+       (coalesce(c.variant_clicks, 0) > coalesce(c.control_clicks, 0))
+           - (coalesce(c.variant_clicks, 0) < coalesce(c.control_clicks, 0)) AS team_credit,
+       coalesce(c.converted, 0) AS converted,
+       q.teams, q.query_response_hit_ids AS doc_ids,
+       coalesce(c.clicked, '[]') AS clicked_positions, q.posterior
+FROM queries q LEFT JOIN per_query c ON c.query_id = q.query_id
+WHERE q.experiment_id = :experiment
+ORDER BY q.ts_ms, q.rowid
+"""
+INTERLEAVE_COLUMNS = (
+    "user_id",
+    "query_id",
+    "topic",
+    "method",
+    "salt",
+    "depth",
+    "tau",
+    "variant_clicks",
+    "control_clicks",
+    "credit",
+    "converted",
+    "teams",
+    "doc_ids",
+    "clicked_positions",
+)
 
 
 @dataclass(frozen=True)
@@ -155,16 +215,7 @@ def experiment_samples(
         raise InputError(f"metric {repeated!r} is asked for twice", hint="name each metric once")
     conn = open_log(events, readonly=True)
     try:
-        row = conn.execute(
-            "SELECT definition FROM experiments WHERE experiment_id = ?", (experiment,)
-        ).fetchone()
-        if row is None:
-            known = [r[0] for r in conn.execute("SELECT experiment_id FROM experiments")]
-            raise InputError(
-                f"experiment {experiment!r} is not in the event log {events}",
-                hint="experiments in it: " + (", ".join(known) if known else "none yet"),
-            )
-        definition = json.loads(row[0])
+        definition = logged_definition(conn, events, experiment, "ab")
         users = dict(
             conn.execute(
                 "SELECT arm, count(*) FROM exposures WHERE experiment_id = ? AND ts_ms <= ? "
@@ -215,6 +266,95 @@ def experiment_samples(
         samples=samples,
         sql=sql,
     )
+
+
+ANALYSIS_COMMANDS = {
+    "ab": "searchlab ab test --events {events} --experiment {id} --metric converted",
+    "interleave": "searchlab ab interleave --events {events} --experiment {id}",
+}
+
+
+def logged_definition(
+    conn: sqlite3.Connection, events: str | Path, experiment: str, expected_type: str
+) -> dict[str, object]:
+    """The experiment's logged definition; refused (naming the experiments the log holds, or
+    the command for its type) when it is not there or of another type."""
+    row = conn.execute(
+        "SELECT definition FROM experiments WHERE experiment_id = ?", (experiment,)
+    ).fetchone()
+    if row is None:
+        known = [r[0] for r in conn.execute("SELECT experiment_id FROM experiments ORDER BY 1")]
+        raise InputError(
+            f"experiment {experiment!r} is not in the event log {events}",
+            hint="experiments in it: " + (", ".join(known) if known else "none yet"),
+        )
+    definition = json.loads(row[0])
+    kind = definition.get("type", "ab")
+    if kind != expected_type:
+        names = {"ab": "an A/B", "interleave": "an interleaving"}
+        raise InputError(
+            f"experiment {experiment!r} is {names.get(kind, kind)} experiment (type = "
+            f"{kind!r}), not {names.get(expected_type, expected_type)} one",
+            hint="analyse it with: "
+            + ANALYSIS_COMMANDS.get(kind, "").format(events=events, id=experiment),
+        )
+    return definition
+
+
+def interleave_frame(path: str | Path, experiment_id: str) -> Any:
+    """The per-query table of an interleaving experiment in the event log at ``path`` (a
+    pandas DataFrame, one row per search, oldest first; columns :data:`INTERLEAVE_COLUMNS`,
+    see the module docstring). No searches yet: no rows, the same columns."""
+    import pandas as pd
+
+    conn = open_log(path, readonly=True)
+    try:
+        definition = logged_definition(conn, path, experiment_id, "interleave")
+        rows = conn.execute(INTERLEAVE_SQL, {"experiment": experiment_id}).fetchall()
+    finally:
+        conn.close()
+    method = str(definition.get("method") or "team-draft")
+    column = [[r[i] for r in rows] for i in range(8)]
+    users, query_ids, topics, depth, variant_clicks, control_clicks, team, converted = column
+    clicked = [sorted(json.loads(r[10])) for r in rows]
+    if method == "probabilistic":
+        credit = _marginalized(rows, clicked)
+    else:
+        credit = np.asarray(team, dtype=np.float64)
+    columns: dict[str, Any] = {
+        "user_id": pd.Series(users, dtype=str),
+        "query_id": pd.Series(query_ids, dtype=str),
+        "topic": pd.Series(topics, dtype=str),
+        "method": method,
+        "salt": str(definition["salt"]),
+        "depth": np.asarray(depth, dtype=np.int16),
+        "tau": float(definition.get("tau") or DEFAULT_TAU) if method == "probabilistic" else None,
+        "variant_clicks": np.asarray(variant_clicks, dtype=np.int16),
+        "control_clicks": np.asarray(control_clicks, dtype=np.int16),
+        "credit": np.asarray(credit, dtype=np.float64),
+        "converted": np.asarray(converted, dtype=np.int8),
+        "teams": pd.Series([r[8] or "" for r in rows], dtype=str),
+        "doc_ids": [json.loads(r[9]) for r in rows],
+        "clicked_positions": clicked,
+    }
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+    if method != "probabilistic":
+        frame = frame.drop(columns="tau")
+    return frame
+
+
+def _marginalized(rows: list[tuple], clicked: list[list[int]]) -> np.ndarray:
+    """Probabilistic interleaving's credit per search from the logged posterior and clicks."""
+    depth = max((len(json.loads(r[11] or "[]")) for r in rows), default=0) or 1
+    posterior = np.full((len(rows), depth), 0.5)
+    hits = np.zeros((len(rows), depth), dtype=bool)
+    for i, (row, positions) in enumerate(zip(rows, clicked, strict=True)):
+        q = json.loads(row[11] or "[]")
+        posterior[i, : len(q)] = q
+        for p in positions:
+            if 1 <= p <= len(q):
+                hits[i, p - 1] = True
+    return marginalized_credit(posterior, hits)
 
 
 def _number(value: object, name: str) -> float:

@@ -2,9 +2,12 @@
 
 =====================  ======================================================================
 ``GET /api/search``    ``q`` (1 to 1,000 characters), ``user`` (1 to 100 printable
-                       characters), ``k`` (1 to 100, default 10); any other parameter is
-                       refused. Answers ``{query_id, user, experiment, arm, ranker, results:
-                       [{doc_id, title, snippet, url, position}]}``
+                       characters), ``k`` (1 to 100, default 10), ``query_id`` (optional: the
+                       client's own id for the search, UBI style; 409 if the log has it);
+                       any other parameter is refused. Answers ``{query_id, user,
+                       experiment, arm, ranker, results: [{doc_id, title, snippet, url,
+                       position}]}``; in an interleaving experiment (arm ``interleaved``,
+                       ranker ``control+variant``) each result also has its ``team``
 ``POST /api/events``   one UBI 1.3 event or a JSON list (``searchlab.serve.events``), body at
                        most 1 MB, as ``application/json`` or ``text/plain`` (what
                        ``navigator.sendBeacon`` sends); answers ``{"accepted": n}`` once the
@@ -45,6 +48,7 @@ from searchlab.serve.service import (
     SearchService,
     check_k,
     check_query,
+    check_query_id,
     check_user,
     eprint,
 )
@@ -53,7 +57,7 @@ from searchlab.serve.store import read_counts
 USER_COOKIE = "searchlab_user"
 SERVICE = web.AppKey("service", SearchService)
 DASHBOARD = web.AppKey("dashboard", dashboard.LiveDashboard)
-_SEARCH_PARAMS = {"q", "user", "k"}
+_SEARCH_PARAMS = {"q", "user", "k", "query_id"}
 _JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
 _PAGE_PREFIXES = ("/doc/", "/dashboard")
 
@@ -119,11 +123,14 @@ async def api_search(request: web.Request) -> web.Response:
     params = request.rel_url.query
     unknown = sorted(set(params) - _SEARCH_PARAMS)
     if unknown:
-        raise RequestError(f"unknown parameter {unknown[0]!r}", hint="parameters: q, user, k")
+        raise RequestError(
+            f"unknown parameter {unknown[0]!r}", hint="parameters: q, user, k, query_id"
+        )
     text = check_query(_one(params, "q"))
     user = check_user(_one(params, "user"))
     k = check_k(_one(params, "k"))
-    response = request.app[SERVICE].search(text, user, k)
+    query_id = check_query_id(_one(params, "query_id"))
+    response = request.app[SERVICE].search(text, user, k, query_id)
     return web.Response(text=response.to_json(), content_type="application/json")
 
 

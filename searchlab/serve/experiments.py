@@ -1,4 +1,4 @@
-"""The experiments file of ``searchlab serve``: which users see which ranker.
+r"""The experiments file of ``searchlab serve``: which users see which ranker.
 
 A TOML file (``--experiment EXPERIMENTS.toml``)::
 
@@ -15,6 +15,17 @@ A TOML file (``--experiment EXPERIMENTS.toml``)::
     slice = [0.0, 1.0]           # the part of the layer this experiment owns (default: all)
     description = "..."          # optional, shown by /api/experiments
 
+    [[experiment]]
+    id = "listnet-vs-bm25-tdi"
+    type = "interleave"          # every user in it sees one list merged from both rankers
+    method = "team-draft"        # or "probabilistic" (default "team-draft")
+    tau = 3.0                    # probabilistic only: the softmax exponent (default 3)
+    salt = "2026-11-tdi"         # keys the coin flips, with each search's query id
+    control = "bm25"             # the control's team
+    variant = "listnet"          # the variant's team
+    traffic = 1.0                # share of the experiment's users who enter it (0, 1]
+    slice = [0.5, 1.0]           # as above (this layer's two experiments own halves)
+
 Every key is checked: an unknown key, a missing one, a wrong type or value is an error that
 names the key and the experiment.
 
@@ -30,10 +41,16 @@ ranker, so they all live in the one layer. With one experiment owning the whole 
 ``traffic = 1``, the arms are exactly those of ``searchlab simulate`` for the same user ids
 and salt.
 
-**Types**: ``ab`` (each user sees one arm's ranker). The type keys the dispatch in
-:meth:`ExperimentPlan.assign` and in the service, so an interleaving type (both rankers merged
-into one list, ``control`` and ``variant`` naming the teams) is one more entry in
-``EXPERIMENT_TYPES`` and its own branch.
+**Types**: ``ab`` (each user sees one arm's ranker) and ``interleave``: a user in the
+experiment (``h < traffic``, arm ``"interleaved"``) sees one list merged from both rankers'
+top ``k`` by :func:`searchlab.serve.interleaving.interleave` (``method`` team-draft or
+probabilistic), each result in the team (``control``/``variant``) that placed it. The coins
+come from the shared hash of (the search's query id, the experiment's salt), so every logged
+list is rebuilt from the log (:func:`searchlab.serve.interleaving.rebuild_from_log`).
+``variant_share`` does not apply to an interleaving experiment, nor ``method``/``tau`` to an
+A/B one (either is refused, naming the key). An experiment compares two different rankers: a
+service with fewer than two ``--ranker``\ s, or an experiment whose control is its variant, is
+refused.
 
 Once an experiment has logged to an event log, its definition is fixed there: the service
 refuses to start with another salt, arm, split or slice under the same id (users would change
@@ -64,10 +81,13 @@ from searchlab.serve.assignment import (
     hash_unit,
     unit_of,
 )
+from searchlab.serve.interleaving import DEFAULT_TAU, METHODS
 
-EXPERIMENT_TYPES = ("ab",)
+EXPERIMENT_TYPES = ("ab", "interleave")
 DEFAULT_LAYER = "searchlab-layer"
-ARM_NAMES = {CONTROL_ARM: "control", VARIANT_ARM: "variant"}
+INTERLEAVED_ARM = 2  # the code of every user inside an interleaving experiment
+INTERLEAVED = "interleaved"
+ARM_NAMES = {CONTROL_ARM: "control", VARIANT_ARM: "variant", INTERLEAVED_ARM: INTERLEAVED}
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _KEYS = {
     "id",
@@ -79,10 +99,24 @@ _KEYS = {
     "variant_share",
     "slice",
     "description",
+    "method",
+    "tau",
 }
+_AB_ONLY = ("variant_share",)
+_INTERLEAVE_ONLY = ("method", "tau")
 _REQUIRED = ("id", "type", "salt", "control", "variant")
 # the parts of a definition that decide who is in which arm: fixed once logged
-ASSIGNMENT_KEYS = ("type", "salt", "control", "variant", "variant_share", "slice", "layer")
+ASSIGNMENT_KEYS = (
+    "type",
+    "salt",
+    "control",
+    "variant",
+    "variant_share",
+    "slice",
+    "layer",
+    "method",
+    "tau",
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +131,24 @@ class Experiment:
     slice: tuple[float, float] = (0.0, 1.0)
     description: str = ""
     layer: str = DEFAULT_LAYER
+    method: str | None = None  # interleave: "team-draft" or "probabilistic"
+    tau: float | None = None  # interleave, probabilistic: the softmax exponent
+
+    @property
+    def interleaved(self) -> bool:
+        return self.type == "interleave"
 
     def ranker(self, arm: str) -> str:
+        """The ranker that serves ``arm`` (an interleaving experiment's ``"control+variant"``)."""
+        if arm == INTERLEAVED:
+            return f"{self.control}+{self.variant}"
         return self.control if arm == "control" else self.variant
+
+    def arm_code(self, unit: float) -> int:
+        """The arm of a user whose uniform under this experiment's salt is ``unit``."""
+        if self.interleaved:
+            return INTERLEAVED_ARM if unit < self.traffic else OUTSIDE
+        return arm_of(unit, self.variant_share, self.traffic)
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -113,7 +162,7 @@ class Experiment:
             "slice": list(self.slice),
             "layer": self.layer,
             "description": self.description,
-        }
+        } | ({"method": self.method, "tau": self.tau} if self.interleaved else {})
 
 
 @dataclass(frozen=True)
@@ -153,9 +202,7 @@ class ExperimentPlan:
         for experiment in self.experiments:
             start, end = experiment.slice
             if start <= position < end:
-                code = arm_of(
-                    unit_of(user_id, experiment.salt), experiment.variant_share, experiment.traffic
-                )
+                code = experiment.arm_code(unit_of(user_id, experiment.salt))
                 if code != OUTSIDE:
                     name = ARM_NAMES[code]
                     return Assignment(experiment.id, name, experiment.ranker(name))
@@ -184,7 +231,13 @@ class ExperimentPlan:
             ids = (
                 [user_ids[j] for j in np.flatnonzero(members)] if position is not None else user_ids
             )
-            arm = assign_arms(ids, experiment.salt, experiment.variant_share, experiment.traffic)
+            if experiment.interleaved:
+                inside_share = hash_unit(ids, experiment.salt) < experiment.traffic
+                arm = np.where(inside_share, INTERLEAVED_ARM, OUTSIDE).astype(np.int8)
+            else:
+                arm = assign_arms(
+                    ids, experiment.salt, experiment.variant_share, experiment.traffic
+                )
             inside = np.flatnonzero(members)[arm != OUTSIDE]
             which[inside] = i
             arms[inside] = arm[arm != OUTSIDE]
@@ -237,6 +290,12 @@ def parse_experiments(
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise DataFormatError(
             "experiments are [[experiment]] tables", path=source, hint="see docs/readme-serve.md"
+        )
+    if tables and len(set(rankers)) < 2:
+        raise InputError(
+            f"{source}: an experiment compares two rankers, but the service has only one "
+            f"--ranker ({rankers[0]})",
+            hint="add the other, e.g. --ranker bm25 --ranker listnet=MODEL_DIR",
         )
     experiments = tuple(_experiment(t, i, rankers, layer, source) for i, t in enumerate(tables))
     for what in ("id", "salt"):
@@ -294,7 +353,31 @@ def _experiment(
                 "rankers: " + ", ".join(rankers),
             )
     if table["control"] == table["variant"]:
-        raise bad("control and variant are the same ranker", "name two different rankers")
+        raise bad(
+            f"control and variant are the same ranker ({table['control']})",
+            "an experiment compares two different rankers: name another --ranker as variant",
+        )
+    interleaved = table["type"] == "interleave"
+    misplaced = [k for k in (_AB_ONLY if interleaved else _INTERLEAVE_ONLY) if k in table]
+    if misplaced:
+        raise bad(
+            f"{misplaced[0]} does not apply to a type = {table['type']!r} experiment",
+            "every user of an interleaving experiment sees both rankers"
+            if interleaved
+            else 'method and tau belong to type = "interleave"',
+        )
+    method = tau = None
+    if interleaved:
+        method = table.get("method", "team-draft")
+        if method not in METHODS:
+            raise bad(f"method {method!r} is not supported", "methods: " + ", ".join(METHODS))
+        if "tau" in table and method != "probabilistic":
+            raise bad("tau applies to method = 'probabilistic' only", "remove tau")
+        if method == "probabilistic":
+            tau = table.get("tau", DEFAULT_TAU)
+            if isinstance(tau, bool) or not isinstance(tau, int | float) or not 0 < tau < 100:
+                raise bad("tau must be a number in (0, 100)", f"e.g. tau = {DEFAULT_TAU}")
+            tau = float(tau)
     numbers = {}
     for key, default in (("traffic", 1.0), ("variant_share", 0.5)):
         value = table.get(key, default)
@@ -324,4 +407,6 @@ def _experiment(
         slice=(float(raw_slice[0]), float(raw_slice[1])),
         description=table.get("description", ""),
         layer=layer,
+        method=method,
+        tau=tau,
     )

@@ -34,8 +34,14 @@ from typing import Any
 
 from searchlab.errors import InputError, RequestError
 from searchlab.serve.events import utc_timestamp
-from searchlab.serve.experiments import ExperimentPlan, load_experiments, no_experiments
-from searchlab.serve.store import EventLog, LogStats, SearchRecord
+from searchlab.serve.experiments import (
+    INTERLEAVED,
+    ExperimentPlan,
+    load_experiments,
+    no_experiments,
+)
+from searchlab.serve.interleaving import DEFAULT_TAU, interleave
+from searchlab.serve.store import TEAM_NAMES, EventLog, LogStats, SearchRecord
 
 MAX_QUERY_CHARS = 1_000
 MAX_K = 100
@@ -43,6 +49,7 @@ MAX_BODY_BYTES = 1 << 20
 SNIPPET_CHARS = 220
 CARD_CACHE = 8_192
 _USER = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+_QUERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -118,15 +125,23 @@ class SearchResponse:
     arm: str | None
     ranker: str
     results: tuple[Result, ...]
+    teams: str | None = None  # interleaving: one letter per result, C control's, V variant's
 
     def to_json(self) -> str:
         """``{query_id, user, experiment, arm, ranker, results: [{doc_id, title, snippet, url,
-        position}]}`` as JSON text."""
+        position}]}`` as JSON text; in an interleaving experiment each result also names its
+        ``team`` (``control`` or ``variant``)."""
         head = ",".join(
             f'"{k}":{_json_text(getattr(self, k))}'
             for k in ("query_id", "user", "experiment", "arm", "ranker")
         )
-        items = ",".join(f"{r.card.json_head}{r.position}}}" for r in self.results)
+        if self.teams is None:
+            items = ",".join(f"{r.card.json_head}{r.position}}}" for r in self.results)
+        else:
+            items = ",".join(
+                f'{r.card.json_head}{r.position},"team":"{TEAM_NAMES[t]}"}}'
+                for r, t in zip(self.results, self.teams, strict=True)
+            )
         return f'{{{head},"results":[{items}]}}'
 
 
@@ -174,6 +189,18 @@ def check_query(text: str | None) -> str:
             hint="shorten the query",
         )
     return text
+
+
+def check_query_id(raw: str | None) -> str | None:
+    """A client's own query id (optional): 1 to 100 of letters, digits and ``. _ : -``."""
+    if raw is None:
+        return None
+    if not _QUERY_ID.match(raw):
+        raise RequestError(
+            "query_id must be 1 to 100 letters, digits, '.', '_', ':' or '-'",
+            hint="e.g. query_id=run7.u42.1, or leave it out (the service makes one)",
+        )
+    return raw
 
 
 def check_k(raw: str | None) -> int:
@@ -232,27 +259,50 @@ class SearchService:
         log = EventLog(config.events, queue_size=config.queue_size, synchronous=config.synchronous)
         return cls(index, rankers, plan, log)
 
-    def search(self, text: str, user: str, k: int = 10) -> SearchResponse:
+    def search(
+        self, text: str, user: str, k: int = 10, query_id: str | None = None
+    ) -> SearchResponse:
         """Rank ``text`` for ``user`` and queue the list shown to the log (ServiceBusy, and no
-        answer, when the log's queue is full)."""
+        answer, when the log's queue is full). ``query_id``: the client's own id for this
+        search (refused when the log already has it); default a new UUID. A user in an
+        interleaving experiment gets both rankers' top ``k`` merged, the coins keyed by the
+        query id and the experiment's salt."""
         assignment = self.plan.assign(user)
         query = self.index.analyse(text)
-        indices, _ = self.rankers[assignment.ranker].rank(query, k)
-        results = [
-            Result(self._card(i), position) for position, i in enumerate(indices.tolist(), start=1)
-        ]
+        qid = query_id or new_query_id()
+        teams = posterior = None
+        if assignment.arm == INTERLEAVED:
+            experiment = self.plan.get(assignment.experiment)
+            control, _ = self.rankers[experiment.control].rank(query, k)
+            variant, _ = self.rankers[experiment.variant].rank(query, k)
+            merged = interleave(
+                control.tolist(),
+                variant.tolist(),
+                query_id=qid,
+                salt=experiment.salt,
+                method=experiment.method,
+                depth=k,
+                tau=experiment.tau or DEFAULT_TAU,
+            )
+            order = [int(d) for d in merged.doc_ids]
+            teams, posterior = merged.team_string, merged.posterior
+        else:
+            indices, _ = self.rankers[assignment.ranker].rank(query, k)
+            order = indices.tolist()
+        results = [Result(self._card(i), position) for position, i in enumerate(order, start=1)]
         ms = time.time_ns() // 1_000_000
         response = SearchResponse(
-            new_query_id(),
+            qid,
             user,
             assignment.experiment,
             assignment.arm,
             assignment.ranker,
             tuple(results),
+            teams,
         )
         self.log.search(
             SearchRecord(
-                response.query_id,
+                qid,
                 utc_timestamp(ms),
                 ms,
                 user,
@@ -262,7 +312,10 @@ class SearchService:
                 assignment.ranker,
                 k,
                 tuple(r.doc_id for r in results),
-            )
+                teams=teams,
+                posterior=posterior,
+            ),
+            client_query_id=query_id is not None,
         )
         return response
 

@@ -1,13 +1,16 @@
 """The event log of ``searchlab serve``: SQLite in WAL mode, a versioned schema, one writer.
 
-**Schema** (version 1; ``PRAGMA user_version`` holds the version and ``PRAGMA application_id``
+**Schema** (version 2; ``PRAGMA user_version`` holds the version and ``PRAGMA application_id``
 marks the file as a searchlab log, so another database is never written to). Column names
 follow UBI 1.3 where it has them (:mod:`searchlab.serve.events`):
 
 - ``queries``: one row per search, with the ranked list shown: ``query_id``, ``timestamp``
   (ISO 8601 UTC) and ``ts_ms``, ``user_id``, ``user_query``, ``experiment_id``, ``arm``,
   ``ranker``, ``k``, ``query_response_hit_ids`` (JSON array of document ids, position 1
-  first), ``application``.
+  first), ``application``; for a search of an interleaving experiment also ``teams`` (one
+  letter per position, ``C`` the control's team placed it, ``V`` the variant's; NULL
+  otherwise) and, for probabilistic interleaving, ``posterior`` (JSON array: per position
+  the probability that the variant placed it, given the list shown).
 - ``events``: one row per UBI event: ``action_name``, ``query_id``, ``timestamp``/``ts_ms``
   (the client's, else arrival), ``received_ms``, ``user_id`` (the search's user),
   ``client_id``, ``session_id``, ``application``, ``message_type``, ``message``,
@@ -18,6 +21,14 @@ follow UBI 1.3 where it has them (:mod:`searchlab.serve.events`):
   is the primary key and later searches are ignored, across restarts too.
 - ``experiments``: each experiment's definition the first time it logged; a restart with
   another salt, split, arm or slice under the same id is refused (users would change arms).
+
+Version 2 added ``queries.teams``, ``queries.posterior`` and ``events.team`` (``ALTER TABLE
+... ADD COLUMN``: a version-1 log is migrated in place when a service opens it, its rows kept,
+the new columns NULL).
+
+**Query ids** are the service's UUIDs, or the client's own (UBI lets either make them): a
+client id already in the log or queued for it is refused (HTTP 409), so a query id always
+names one search.
 
 **Writing**: one writer task owns the connection (on one worker thread) and commits in
 groups: it takes everything queued while the previous commit ran, writes it in one
@@ -50,7 +61,7 @@ from typing import Any
 from searchlab.errors import DataFormatError, InputError, RequestError, ServiceBusy
 from searchlab.serve.events import Event
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x534C4142  # "SLAB"
 RESULT_ACTIONS = ("impression", "click")  # these name a result shown: object or position needed
 _SCHEMA_V1 = """
@@ -106,27 +117,38 @@ CREATE TABLE exposures (
     PRIMARY KEY (experiment_id, user_id)
 ) WITHOUT ROWID;
 """
-MIGRATIONS = (_SCHEMA_V1,)  # MIGRATIONS[v - 1] brings a log from version v - 1 to v
+_SCHEMA_V2 = """
+ALTER TABLE queries ADD COLUMN teams TEXT;
+ALTER TABLE queries ADD COLUMN posterior TEXT;
+ALTER TABLE events ADD COLUMN team TEXT;
+"""
+MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)  # MIGRATIONS[v - 1] brings a log from version v - 1 to v
+TEAM_NAMES = {"C": "control", "V": "variant"}
+_QUERY_COLUMNS = (
+    "query_id, timestamp, ts_ms, user_id, user_query, experiment_id, arm, ranker, k, "
+    "query_response_hit_ids, application, teams, posterior"
+)
 _EVENT_COLUMNS = (
     "action_name, query_id, timestamp, ts_ms, received_ms, user_id, client_id, session_id, "
     "application, message_type, message, object_id, object_id_field, position, "
-    "event_attributes, experiment_id, arm"
+    "event_attributes, experiment_id, arm, team"
 )
 
 
-def _insert_from_json(head: str, columns: int, hits_column: int | None = None) -> str:
+def _insert_from_json(head: str, columns: int, json_columns: tuple[int, ...] = ()) -> str:
     """``INSERT ... SELECT`` of the rows in one JSON array of arrays (``?``): one statement and
     one step per table and group, the rows unpacked by SQLite's JSON functions. The writer
     thread then holds the GIL only to encode the JSON, not once per row as executemany does."""
     values = ", ".join(
-        f"value -> {i}" if i == hits_column else f"value ->> {i}" for i in range(columns)
+        f"nullif(value -> {i}, 'null')" if i in json_columns else f"value ->> {i}"
+        for i in range(columns)
     )
     return f"{head} SELECT {values} FROM json_each(?)"
 
 
-_INSERT_QUERIES = _insert_from_json("INSERT INTO queries", 11, hits_column=9)
+_INSERT_QUERIES = _insert_from_json(f"INSERT INTO queries ({_QUERY_COLUMNS})", 13, (9, 12))
 _INSERT_EXPOSURES = _insert_from_json("INSERT OR IGNORE INTO exposures", 6)
-_INSERT_EVENTS = _insert_from_json(f"INSERT INTO events ({_EVENT_COLUMNS})", 17)
+_INSERT_EVENTS = _insert_from_json(f"INSERT INTO events ({_EVENT_COLUMNS})", 18)
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,8 @@ class SearchRecord:
     k: int
     hit_ids: tuple[str, ...]
     application: str = "searchlab"
+    teams: str | None = None  # interleaving: "CV..." (C control's team, V variant's)
+    posterior: tuple[float, ...] | None = None  # probabilistic: P(variant placed position i)
 
     @property
     def size(self) -> int:
@@ -289,6 +313,8 @@ class EventStore:
                             item.k,
                             item.hit_ids,  # a JSON array in the row
                             item.application,
+                            item.teams,
+                            item.posterior,  # a JSON array (or null) in the row
                         )
                     )
                     known[item.query_id] = (
@@ -296,6 +322,7 @@ class EventStore:
                         item.experiment_id,
                         item.arm,
                         item.hit_ids,
+                        item.teams,
                     )
                     if item.experiment_id is not None:
                         exposures.append(
@@ -338,11 +365,13 @@ class EventStore:
         where = f"events[{i}]" if n > 1 else "event"
         if e.query_id not in known:
             row = self.conn.execute(
-                "SELECT user_id, experiment_id, arm, query_response_hit_ids FROM queries "
+                "SELECT user_id, experiment_id, arm, query_response_hit_ids, teams FROM queries "
                 "WHERE query_id = ?",
                 (e.query_id,),
             ).fetchone()
-            known[e.query_id] = None if row is None else (*row[:3], tuple(json.loads(row[3])))
+            known[e.query_id] = (
+                None if row is None else (*row[:3], tuple(json.loads(row[3])), row[4])
+            )
         query = known[e.query_id]
         if query is None:
             raise RequestError(
@@ -350,7 +379,7 @@ class EventStore:
                 status=422,
                 hint="send the query_id that /api/search returned",
             )
-        user, experiment, arm, hits = query
+        user, experiment, arm, hits, teams = query
         if e.user_id is not None and e.user_id != user:
             raise RequestError(
                 f"{where}: query {e.query_id!r} was searched by another user",
@@ -405,6 +434,7 @@ class EventStore:
             e.event_attributes,
             experiment,
             arm,
+            TEAM_NAMES[teams[position - 1]] if teams and position else None,
         )
 
     def close(self) -> None:
@@ -484,6 +514,8 @@ class EventLog:
         self._task: asyncio.Task | None = None
         self._pending_bytes = 0
         self._searches = self._events = self._commits = self._busy = 0
+        self._claimed: set[str] = set()  # client-made query ids queued, not yet written
+        self._reader: sqlite3.Connection | None = None  # looks up client-made query ids
 
     async def open(self, definitions: list[dict[str, Any]], now: str) -> None:
         loop = asyncio.get_running_loop()
@@ -514,9 +546,28 @@ class EventLog:
             raise ServiceBusy("the event queue is full") from None
         self._pending_bytes += size
 
-    def search(self, record: SearchRecord) -> None:
-        """Queue a search (stored with the next commit); ServiceBusy when the queue is full."""
+    def search(self, record: SearchRecord, *, client_query_id: bool = False) -> None:
+        """Queue a search (stored with the next commit); ServiceBusy when the queue is full.
+        A query id the client made (``client_query_id``) must be new to the log and the queue
+        (RequestError 409 otherwise); the check and the queueing run on the event loop with no
+        await between them, so two searches cannot claim one id."""
+        if client_query_id:
+            if record.query_id in self._claimed or self._logged(record.query_id):
+                raise RequestError(
+                    f"query_id {record.query_id!r} is already in the event log",
+                    status=409,
+                    hint="send a new query_id for every search, or none (the service makes one)",
+                )
+            self._admit(record, record.size)
+            self._claimed.add(record.query_id)
+            return
         self._admit(record, record.size)
+
+    def _logged(self, query_id: str) -> bool:
+        if self._reader is None:
+            self._reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        row = self._reader.execute("SELECT 1 FROM queries WHERE query_id = ?", (query_id,))
+        return row.fetchone() is not None
 
     async def events(self, events: list[Event], received_ms: int, size: int) -> int:
         """Queue a request's events and wait for the commit that stores them."""
@@ -551,6 +602,7 @@ class EventLog:
                 self._pending_bytes -= item.size
                 if isinstance(item, SearchRecord):
                     self._searches += isinstance(result, int)
+                    self._claimed.discard(item.query_id)
                 elif not item.future.done():
                     if isinstance(result, int):
                         self._events += result
@@ -574,5 +626,8 @@ class EventLog:
         if self._store is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._store.close)
             self._store = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self._executor.shutdown(wait=True)
         return self.stats()

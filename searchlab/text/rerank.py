@@ -369,7 +369,7 @@ def corpus_reranker(
     *,
     seed: int = 0,
     retrain: bool = False,
-    feature_groups: Sequence[str] | None = None,
+    feature_groups: Sequence[str] | None = tuple(FEATURE_GROUPS),
     progress: Progress | None = None,
     index: TextIndex | None = None,
 ) -> TextReranker:

@@ -18,7 +18,7 @@ from searchlab.loop.analysis import power_check
 from searchlab.loop.demo import DEFAULT_USERS
 from searchlab.loop.report import conclusions, format_value, lookup, report_numbers
 
-STAGE_FILES = ("crawl", "corpus", "offline", "simulation", "ab", "power")
+STAGE_FILES = ("crawl", "corpus", "offline", "simulation", "ab", "power", "live")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_every_number_on_the_page_is_the_summarys(outputs):
 
 def test_summary_holds_what_the_stages_wrote(outputs, quick_demo):
     summary, _, stages = outputs
-    for name in ("offline", "ab", "power", "corpus"):
+    for name in ("offline", "ab", "power", "corpus", "live"):
         assert summary[name] == stages[name], name
     assert summary["simulation"] == stages["simulation"]
     assert summary["crawl"] == stages["crawl"]
@@ -67,6 +67,7 @@ def test_summary_holds_what_the_stages_wrote(outputs, quick_demo):
         "offline",
         "simulate",
         "ab",
+        "live",
     ]
     assert (quick_demo / "null-distribution.png").stat().st_size > 1000
 
@@ -203,3 +204,41 @@ def test_the_report_names_each_folds_feature_groups_and_how_they_were_fixed(outp
     for i, g in enumerate(groups, start=1):
         assert f"fold {i}: {'+'.join(g)}" in shown
     assert stages["offline"]["feature_groups"] == groups
+
+
+def test_the_live_stage_is_read_back_from_its_event_log(outputs, quick_demo):
+    """The live numbers are the log's: users per arm, the interleaving table, and the
+    stopping points recomputed from it by the stated rule."""
+    import sqlite3
+
+    import numpy as np
+
+    from searchlab.ab.interleave import sign_test
+    from searchlab.loop.live import interleaving_stopping, user_preferences_in_order
+    from searchlab.serve.analysis import interleave_frame
+
+    summary, page, _ = outputs
+    live = summary["live"]
+    log = quick_demo / "work" / "live-events.db"
+    conn = sqlite3.connect(log)
+    exposed = dict(
+        conn.execute(
+            "SELECT arm, count(*) FROM exposures WHERE experiment_id = 'live-ab' GROUP BY arm"
+        ).fetchall()
+    )
+    conn.close()
+    for arm in ("control", "variant"):
+        assert exposed[arm] == live["ab"]["arms"][arm]["users"]
+    assert live["ab"]["assignment_mismatches"] == live["interleave"]["assignment_mismatches"] == 0
+    frame = interleave_frame(log, "live-interleave")
+    assert len(frame) == live["interleave"]["searches"]
+    preference = user_preferences_in_order(frame)
+    assert preference.size == live["interleave"]["users"]
+    sign, always = interleaving_stopping(preference, looks=live["looks"], alpha=0.05)
+    assert live["interleave"]["stopping"] == {**sign.__dict__}
+    assert live["interleave"]["stopping_always_valid"] == {**always.__dict__}
+    wins, losses = int((preference > 0).sum()), int((preference < 0).sum())
+    assert sign.final_pvalue == sign_test(wins, losses)[0]
+    assert wins == live["interleave"]["summary"]["users_preferring_variant"]
+    assert np.isclose(sign.level, 0.05 / live["looks"])
+    assert "Stopping rule:" in page and summary["conclusions"][-1].startswith("Live over HTTP")

@@ -9,7 +9,7 @@ import pytest
 from searchlab.errors import InputError
 from searchlab.loop.simulate import assign_variant
 from searchlab.serve.assignment import hash_unit
-from searchlab.serve.experiments import load_experiments, parse_experiments
+from searchlab.serve.experiments import Assignment, load_experiments, parse_experiments
 
 RANKERS = ["bm25", "listnet", "lambdamart"]
 
@@ -17,6 +17,39 @@ RANKERS = ["bm25", "listnet", "lambdamart"]
 def experiment(**changes):
     base = {"id": "e1", "type": "ab", "salt": "s1", "control": "bm25", "variant": "listnet"}
     return {**base, **changes}
+
+
+def test_interleaving_experiments_take_every_user_in_their_traffic_share():
+    plan = parse_experiments(
+        {
+            "experiment": [
+                experiment(type="interleave", traffic=0.4, slice=[0.0, 0.5]),
+                experiment(
+                    id="e2",
+                    salt="s2",
+                    type="interleave",
+                    method="probabilistic",
+                    tau=2.0,
+                    slice=[0.5, 1.0],
+                ),
+            ]
+        },
+        RANKERS,
+    )
+    assert plan.experiments[0].method == "team-draft" and plan.experiments[0].tau is None
+    assert plan.experiments[1].definition()["tau"] == 2.0
+    ids = [str(u) for u in range(1, 4_001)]
+    which, arms = plan.assign_many(ids)
+    assert set(arms[which >= 0].tolist()) == {2}  # INTERLEAVED_ARM
+    for user, w in zip(ids, which, strict=True):
+        got = plan.assign(user)
+        if w < 0:
+            assert got == Assignment(None, None, "bm25")
+        else:
+            assert got == Assignment(plan.experiments[w].id, "interleaved", "bm25+listnet")
+    first = which == 0
+    # all of the second half's users, 40% of the first half's
+    assert abs(first.sum() / 2_000 - 0.4) < 0.05 and abs((which == 1).sum() / 2_000 - 1) < 0.05
 
 
 def test_one_experiment_over_the_whole_layer_assigns_as_the_offline_simulation():
@@ -64,7 +97,16 @@ def test_experiments_share_a_layer_on_disjoint_slices_with_their_own_traffic():
     [
         ({"experiment": [experiment(colour="red")]}, "unknown key 'colour'"),
         ({"experiment": [{"id": "x", "type": "ab"}]}, "missing key 'salt'"),
-        ({"experiment": [experiment(type="interleave")]}, "type 'interleave' is not supported"),
+        ({"experiment": [experiment(type="balanced")]}, "type 'balanced' is not supported"),
+        (
+            {"experiment": [experiment(type="interleave", variant_share=0.5)]},
+            "variant_share does not apply",
+        ),
+        ({"experiment": [experiment(method="team-draft")]}, "method does not apply"),
+        (
+            {"experiment": [experiment(type="interleave", tau=2.0)]},
+            "tau applies to method = 'probabilistic' only",
+        ),
         ({"experiment": [experiment(variant="magic")]}, "variant 'magic' is not a --ranker"),
         ({"experiment": [experiment(variant="bm25")]}, "control and variant are the same"),
         ({"experiment": [experiment(variant_share=1.0)]}, "strictly between 0 and 1"),

@@ -8,7 +8,7 @@ import duckdb
 
 from searchlab.cli import run
 from searchlab.serve.events import Event, utc_timestamp
-from searchlab.serve.store import EventBatch, EventStore, SearchRecord
+from searchlab.serve.store import SCHEMA_VERSION, EventBatch, EventStore, SearchRecord
 
 DAY = 86_400_000
 MONDAY = 1_780_012_800_000  # 2026-05-29T00:00:00Z
@@ -85,7 +85,7 @@ def test_export_writes_day_partitions_that_duckdb_reads(tmp_path, capsys):
         "ORDER BY timestamp LIMIT 1"
     ).fetchall()[0]
     assert hits[0] == ["x", "y"] and hits[1].isoformat().startswith("2026-05-29T00:00:00")
-    assert json.loads((out / "export.json").read_text())["schema_version"] == 1
+    assert json.loads((out / "export.json").read_text())["schema_version"] == SCHEMA_VERSION
     # a second export over the first replaces it whole
     assert (
         run(["events", "export", "--events", str(tmp_path / "events.db"), "--out", str(out)]) == 0

@@ -133,7 +133,7 @@ def test_kill_9_under_load_loses_no_acknowledged_event(start_service, tmp_path):
 def test_bad_start_up_exits_2_with_one_line(search_setup, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(
-        '[[experiment]]\nid = "x"\ntype = "interleave"\nsalt = "s"\ncontrol = "bm25"\nvariant = "v"\n'
+        '[[experiment]]\nid = "x"\ntype = "balanced"\nsalt = "s"\ncontrol = "bm25"\nvariant = "v"\n'
     )
     argv = [sys.executable, "-m", "searchlab", "serve", "--index", str(search_setup.index_dir)]
     argv += ["--ranker", "bm25", "--ranker", "v=" + str(search_setup.model_dir)]
@@ -141,5 +141,5 @@ def test_bad_start_up_exits_2_with_one_line(search_setup, tmp_path):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "type 'interleave' is not supported" in lines[0], done.stderr
+    assert len(lines) == 1 and "type 'balanced' is not supported" in lines[0], done.stderr
     assert not (tmp_path / "e.db").exists()

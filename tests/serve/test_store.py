@@ -117,3 +117,30 @@ def test_a_group_commit_isolates_each_request_and_logs_exposures_once(tmp_path):
     results = store.write([events(("click", "q1", "d3", 1, "wrong place"))])
     assert "is not at position 1" in str(results[0])
     store.close()
+
+
+def test_a_version_1_log_is_migrated_in_place_keeping_its_rows(tmp_path):
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.execute("PRAGMA user_version=1")
+    conn.execute(
+        "INSERT INTO queries VALUES ('q1', 't', 1, 'u', 'wing', NULL, NULL, 'bm25', 2, "
+        "'[\"a\",\"b\"]', 'searchlab')"
+    )
+    conn.close()
+    with pytest.raises(InputError, match="older schema version 1"):
+        open_log(path, readonly=True)
+    store = EventStore(path)
+    store.write([events(("click", "q1", "b", None, None))])
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert conn.execute("SELECT query_id, teams, posterior FROM queries").fetchall() == [
+        ("q1", None, None)
+    ]
+    assert conn.execute("SELECT position, team FROM events").fetchall() == [(2, None)]
+    conn.close()
