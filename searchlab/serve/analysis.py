@@ -416,3 +416,16 @@ def log_changes(
     mark = (event_mark or since[0], search_mark or since[1])
     times = [t for t in (event_ts, search_ts) if t is not None]
     return mark, min(times) if times else None
+
+
+def search_times(events: str | Path, experiment: str) -> dict[str, int]:
+    """Each search's event time (ms) by query id, for the searches of ``experiment``."""
+    conn = open_log(events, readonly=True)
+    try:
+        return dict(
+            conn.execute(
+                "SELECT query_id, ts_ms FROM queries WHERE experiment_id = ?", (experiment,)
+            ).fetchall()
+        )
+    finally:
+        conn.close()

@@ -47,6 +47,14 @@ from typing import Any
 import numpy as np
 
 from searchlab._json import to_jsonable
+from searchlab.ab.interleave import (
+    SIGN_TEST,
+    InterleavingAnalysis,
+    interleaving_test,
+    query_credit,
+    share_sequence,
+    user_preferences,
+)
 from searchlab.ab.sequential import (
     CS_METHOD,
     DEFAULT_TUNING_SIZE,
@@ -58,7 +66,14 @@ from searchlab.ab.sequential import (
     sequential_srm,
 )
 from searchlab.errors import InputError, RequestError
-from searchlab.serve.analysis import ARMS, experiment_samples, experiment_span, log_changes
+from searchlab.serve.analysis import (
+    ARMS,
+    experiment_samples,
+    experiment_span,
+    interleave_frame,
+    log_changes,
+    search_times,
+)
 
 DASHBOARD_METRICS = ("converted", "clicks", "searches")
 MAX_LOOKS = 50
@@ -91,12 +106,12 @@ class ExperimentPanel:
     type: str
     control_ranker: str
     variant_ranker: str
-    planned_variant_share: float
-    users: dict[str, int]
+    planned_variant_share: float | None  # None for interleaving
+    users: dict[str, int]  # A/B: per arm; interleaving: users preferring each side, or tied
     first_ms: int | None
     last_ms: int | None
-    srm: SequentialSRMCheck | None
-    analysis: SequentialAnalysis | None
+    srm: SequentialSRMCheck | None  # None for interleaving: every user sees both rankers
+    analysis: SequentialAnalysis | InterleavingAnalysis | None
     paths: tuple[MetricPath, ...]
     status: str
 
@@ -232,6 +247,75 @@ def experiment_panel(
     return ExperimentPanel(**found, analysis=now.analysis, paths=_paths(series), status="ok")
 
 
+def interleave_panel(
+    events: Any,
+    definition: Mapping[str, Any],
+    *,
+    looks: int = MAX_LOOKS,
+    alpha: float = ALPHA,
+    tuning_size: float = DEFAULT_TUNING_SIZE,
+) -> ExperimentPanel:
+    """The panel of one interleaving experiment: users preferring each ranker, the exact sign
+    test (:func:`searchlab.ab.interleave.interleaving_test` on
+    :func:`searchlab.serve.analysis.interleave_frame`, with the preference share's confidence
+    sequence), and that sequence over cumulative looks. A look holds the searches made by its
+    time, each with its clicks; one read of the log serves every look."""
+    base = {
+        "experiment": definition["id"],
+        "type": definition["type"],
+        "control_ranker": definition["control"],
+        "variant_ranker": definition["variant"],
+        "planned_variant_share": None,
+        "srm": None,
+    }
+    none = {"users": {"variant": 0, "control": 0, "tie": 0}, "analysis": None, "paths": ()}
+    try:
+        frame = interleave_frame(events, definition["id"])
+        when = search_times(events, definition["id"])  # read after the frame: holds its searches
+    except InputError as exc:
+        return ExperimentPanel(**base, **none, first_ms=None, last_ms=None, status=exc.message)
+    if frame.empty:
+        return ExperimentPanel(
+            **base, **none, first_ms=None, last_ms=None, status="no users yet: waiting"
+        )
+    result = interleaving_test(frame, alpha=alpha, sequential=True, tuning_size=tuning_size)
+    m = result.preference
+    ts = frame["query_id"].map(when).to_numpy(dtype=np.int64)
+    credit, _ = query_credit(frame)
+    series = []  # (time, users so far, users preferring the variant, decided users)
+    for t in look_times(int(ts.min()), int(ts.max()), looks):
+        seen = ts <= t
+        preference = user_preferences(frame[seen], credit[seen])
+        wins, losses = int((preference > 0).sum()), int((preference < 0).sum())
+        series.append((t, preference.size, wins, wins + losses))
+    times, users, wins, decided = (np.asarray(c) for c in zip(*series, strict=True))
+    keep = decided >= 2
+    low, high, p = share_sequence(wins, decided, alpha=alpha, tuning_size=tuning_size)
+    low, high, p = running(
+        *uninformative_degenerate(np.stack([low, high, p])[:, keep] - [[0.5], [0.5], [0.0]]),
+        axis=0,
+    )
+    path = MetricPath(
+        name="preference",
+        type="share",
+        ts_ms=tuple(times[keep].tolist()),
+        users=tuple(users[keep].tolist()),
+        estimate=tuple((wins[keep] / decided[keep] - 0.5).tolist()),
+        ci_low=tuple(low.tolist()),
+        ci_high=tuple(high.tolist()),
+        pvalue=tuple(p.tolist()),
+    )
+    return ExperimentPanel(
+        **base,
+        users={"variant": m.variant.users, "control": m.control.users, "tie": m.ties.users},
+        first_ms=int(ts.min()),
+        last_ms=int(ts.max()),
+        analysis=result,
+        paths=(path,) if keep.any() else (),
+        status="ok",
+    )
+
+
 def _paths(series: list[Look]) -> tuple[MetricPath, ...]:
     """Each metric's sequence over the looks where both arms have two users."""
     kept = [look for look in series if look.analysis is not None]
@@ -263,7 +347,7 @@ def uninformative_degenerate(sequence: np.ndarray) -> np.ndarray:
     arm yet, e.g. no conversion anywhere: the variance estimate the asymptotic sequence needs
     is 0) made uninformative (-inf, inf, 1), so they do not empty the running intersection."""
     low, high, p = (np.array(a, dtype=np.float64) for a in sequence)
-    point = high - low <= 0
+    point = ~(high - low > 0)  # a point, or no interval at all (NaN)
     low[point], high[point], p[point] = -np.inf, np.inf, 1.0
     return np.stack([low, high, p])
 
@@ -288,7 +372,9 @@ def build_dashboard(
         if cache is not None:
             cache.refresh(events)
         panels = tuple(
-            experiment_panel(
+            interleave_panel(events, d, looks=looks, alpha=alpha, tuning_size=tuning_size)
+            if d["type"] == "interleave"
+            else experiment_panel(
                 events, d, looks=looks, alpha=alpha, tuning_size=tuning_size, cache=cache
             )
             for d in definitions
@@ -450,15 +536,33 @@ def render_page(dashboard: Dashboard) -> str:
 
 
 def _panel_html(panel: ExperimentPanel, dashboard: Dashboard) -> str:
-    head = (
+    parts = [
         f"<section><h2>{escape(panel.experiment)} <small>({escape(panel.type)}: "
         f"{escape(panel.control_ranker)} vs {escape(panel.variant_ranker)})</small></h2>"
-    )
+    ]
     if panel.first_ms is not None:
-        head += (
+        parts.append(
             f'<p class="meta">{_clock(panel.first_ms)} to {_clock(panel.last_ms)} '
             f"UTC (event time), {_duration(panel.last_ms - panel.first_ms)}</p>"
         )
+    if panel.type == "interleave":
+        parts.append(_preference_tables(panel))
+    else:
+        parts.append(_arms_table(panel))
+    if panel.analysis is None:
+        parts.append(f'<p class="status wait">{escape(panel.status)}</p></section>')
+        return "".join(parts)
+    if panel.type == "interleave":
+        parts.append(_interleave_tests(panel.analysis))
+    else:
+        parts.append(_metrics_table(panel.analysis))
+    plots = "".join(_figure(path, dashboard.alpha, panel.first_ms) for path in panel.paths)
+    parts.append(f'<div class="plots">{plots}</div></section>')
+    return "".join(parts)
+
+
+def _arms_table(panel: ExperimentPanel) -> str:
+    """Users per arm against the planned split, and the sample-ratio check."""
     planned = {"control": 1.0 - panel.planned_variant_share, "variant": panel.planned_variant_share}
     rankers = {"control": panel.control_ranker, "variant": panel.variant_ranker}
     total = sum(panel.users.values())
@@ -467,25 +571,73 @@ def _panel_html(panel: ExperimentPanel, dashboard: Dashboard) -> str:
         f"<td>{_share(panel.users[arm], total)}</td><td>{100 * planned[arm]:g}%</td></tr>"
         for arm in ARMS
     )
-    parts = [
-        head,
+    out = (
         "<table><tr><th>arm</th><th>ranker</th><th>users</th><th>share</th><th>planned</th>"
-        f"</tr>{rows}<tr><th>all</th><th></th><th>{total:,}</th><th></th><th></th></tr></table>",
-    ]
+        f"</tr>{rows}<tr><th>all</th><th></th><th>{total:,}</th><th></th><th></th></tr></table>"
+    )
     if panel.srm is not None:
         css = "alarm" if panel.srm.mismatch else "ok"
-        parts.append(
+        out += (
             f'<p class="srm"><span class="{css}">'
             f"{'Sample ratio mismatch' if panel.srm.mismatch else 'Sample ratio OK'}</span>: "
             f"{escape(panel.srm.message)} ({panel.srm.looks} looks)</p>"
         )
-    if panel.analysis is None:
-        parts.append(f'<p class="status wait">{escape(panel.status)}</p></section>')
-        return "".join(parts)
-    parts.append(_metrics_table(panel.analysis))
-    plots = "".join(_figure(path, dashboard.alpha, panel.first_ms) for path in panel.paths)
-    parts.append(f'<div class="plots">{plots}</div></section>')
-    return "".join(parts)
+    return out
+
+
+def _preference_tables(panel: ExperimentPanel) -> str:
+    """Users preferring each ranker (more clicks on its team's results), and tied."""
+    analysis = panel.analysis
+    queries = {}
+    if analysis is not None:
+        m = analysis.preference
+        queries = {
+            "variant": m.variant.queries,
+            "control": m.control.queries,
+            "tie": m.ties.queries,
+        }
+    rankers = {"variant": panel.variant_ranker, "control": panel.control_ranker, "tie": ""}
+    total = sum(panel.users.values())
+    rows = "".join(
+        f"<tr><td>{side}</td><td>{escape(rankers[side])}</td><td>{panel.users[side]:,}</td>"
+        f"<td>{_share(panel.users[side], total)}</td><td>{queries.get(side, 0):,}</td></tr>"
+        for side in ("variant", "control", "tie")
+    )
+    method = f" ({escape(analysis.method)})" if analysis is not None and analysis.method else ""
+    return (
+        "<table><tr><th>users preferring</th><th>ranker</th><th>users</th><th>share</th>"
+        f"<th>queries won</th></tr>{rows}<tr><th>all</th><th></th><th>{total:,}</th><th></th>"
+        f"<th>{sum(queries.values()):,}</th></tr></table>"
+        f'<p class="srm">Interleaving{method}: every user sees one list merged from both '
+        "rankers, so there are no arms to compare sizes of; each search credits the team whose "
+        "results got more clicks.</p>"
+    )
+
+
+def _interleave_tests(analysis: InterleavingAnalysis) -> str:
+    """The sign test, the bootstrap and the confidence sequence of the preference share."""
+    m = analysis.preference
+    rows = []
+    for test in m.tests:
+        interval = test.interval
+        shown = (
+            "–"
+            if interval is None
+            else f"[{_num(interval.low, 100)}%, {_num(interval.high, 100)}%]"
+        )
+        label = {SIGN_TEST: "exact sign test", CS_METHOD: "confidence sequence (always valid)"}
+        rows.append(
+            f"<tr><td>{escape(label.get(test.method, test.method))}</td>"
+            f"<td>{_num(test.estimate, 100)}%</td><td>{shown}</td>"
+            f"<td>{'–' if test.pvalue is None else f'{test.pvalue:.3g}'}</td></tr>"
+        )
+    css = "ok" if m.significant else "wait"
+    return (
+        "<table><tr><th>test of the variant's preference share (null 50%)</th><th>share</th>"
+        f"<th>interval</th><th>p</th></tr>{''.join(rows)}</table>"
+        f'<p class="verdict"><span class="{css}">{"significant" if m.significant else "not yet"}'
+        f"</span>: {escape(m.verdict)}</p>"
+    )
 
 
 def _metrics_table(analysis: SequentialAnalysis) -> str:
@@ -514,8 +666,8 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
 
 
 def _scale(kind: str) -> tuple[float, str]:
-    """Binary metrics are shown in percent (differences in points)."""
-    return (100.0, " pp") if kind == "binary" else (1.0, "")
+    """Binary metrics and shares are shown in percent (differences in points)."""
+    return (100.0, " pp") if kind in ("binary", "share") else (1.0, "")
 
 
 def _num(x: float, scale: float = 1.0, signed: bool = False) -> str:
@@ -551,9 +703,14 @@ LEFT, RIGHT, TOP, BOTTOM = 52, 10, 10, 34
 
 def _figure(path: MetricPath, alpha: float, start_ms: int | None) -> str:
     _, unit = _scale(path.type)
+    what = (
+        "share of decided users preferring the variant - 50"
+        if path.type == "share"
+        else ("variant - control")
+    )
     return (
-        f"<figure>{path_svg(path, start_ms)}<figcaption><strong>{escape(path.name)}</strong>: variant - "
-        f"control{unit} and its {100 * (1 - alpha):g}% confidence sequence, "
+        f"<figure>{path_svg(path, start_ms)}<figcaption><strong>{escape(path.name)}</strong>: "
+        f"{what}{unit} and its {100 * (1 - alpha):g}% confidence sequence, "
         f"{len(path.ts_ms)} looks</figcaption></figure>"
     )
 

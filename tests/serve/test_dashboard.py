@@ -459,3 +459,116 @@ def test_under_live_writes_the_cached_dashboard_equals_one_computed_from_scratch
     fresh = dash.build_dashboard(events, [definition], looks=8)
     assert sum(fresh.panels[0].users.values()) == 460
     assert shown["version"] == fresh.version
+
+
+# ------------------------------------------------------------------- interleaving experiments
+
+MIXED = (
+    '[[experiment]]\nid = "ab-half"\ntype = "ab"\nsalt = "ab-salt"\ncontrol = "bm25"\n'
+    'variant = "listnet"\nslice = [0.0, 0.5]\n'
+    '[[experiment]]\nid = "tdi"\ntype = "interleave"\nsalt = "tdi-salt"\ncontrol = "bm25"\n'
+    'variant = "listnet"\nslice = [0.5, 1.0]\n'
+)
+
+
+@pytest.fixture(scope="module")
+def mixed_service(search_setup, tmp_path_factory):
+    """A service running an A/B and a team-draft interleaving experiment (half the layer
+    each), after 80 users searched twice: in the interleaved lists a quarter click the
+    control team's results in the top 3, a quarter the first result, the others the variant
+    team's results in the top 3."""
+    import httpx
+
+    from searchlab.serve.service import ServeConfig, ServiceThread
+
+    root = tmp_path_factory.mktemp("mixed")
+    (root / "experiments.toml").write_text(MIXED)
+    config = ServeConfig(
+        index=search_setup.index_dir,
+        rankers=search_setup.rankers,
+        experiments=root / "experiments.toml",
+        events=root / "events.db",
+        port=0,
+    )
+    topics = [q.text for q in search_setup.corpus.judged_queries()][:5]
+    with ServiceThread(config) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+        for u in range(80):
+            for j in range(2):
+                params = {"q": topics[(u + j) % len(topics)], "user": f"m{u}"}
+                body = http.get("/api/search", params=params).json()
+                results = body["results"]
+                if body["experiment"] == "tdi":
+                    team = "control" if u % 4 == 0 else "variant"
+                    clicks = [r["position"] for r in results[:3] if r["team"] == team]
+                    clicks = [1] if u % 4 == 1 else clicks
+                else:
+                    clicks = [1] if u % 2 else []
+                events = [
+                    {
+                        "action_name": "click",
+                        "query_id": body["query_id"],
+                        "event_attributes": {"position": {"ordinal": p}},
+                    }
+                    for p in clicks
+                ]
+                if events:
+                    assert http.post("/api/events", json=events).status_code == 200
+        yield running, load_experiments(config.experiments, ["bm25", "listnet"])
+
+
+def test_the_interleaving_panel_is_the_sign_test_of_the_log(mixed_service):
+    import httpx
+
+    from searchlab.ab.interleave import interleaving_test
+    from searchlab.serve.analysis import interleave_frame, search_times
+
+    running, _ = mixed_service
+    events = running.config.events
+    with httpx.Client(base_url=running.url, timeout=60) as http:
+        body = http.get("/api/dashboard").json()
+        page = http.get("/dashboard").text
+    ab, tdi = body["panels"]
+    assert (ab["type"], tdi["type"]) == ("ab", "interleave") and tdi["srm"] is None
+    frame = interleave_frame(events, "tdi")
+    expected = interleaving_test(frame, sequential=True).to_dict()
+    assert tdi["analysis"] == json.loads(json.dumps(expected))
+    share = expected["metrics"][0]["preference_share"]
+    assert sum(tdi["users"].values()) == frame.user_id.nunique() > 20
+    assert tdi["users"]["variant"] > tdi["users"]["control"]
+    (path,) = tdi["paths"]
+    assert path["name"] == "preference" and path["estimate"][-1] == pytest.approx(share - 0.5)
+    # each look: the searches made by then, their users' preferences, the running sequence
+    when = frame.query_id.map(search_times(events, "tdi"))
+    lows, highs = [], []
+    for j, t in enumerate(path["ts_ms"]):
+        preference = frame[when <= t].groupby("user_id").credit.sum()
+        wins, losses = int((preference > 0).sum()), int((preference < 0).sum())
+        assert path["users"][j] == len(preference)
+        assert path["estimate"][j] == pytest.approx(wins / (wins + losses) - 0.5)
+        low, high, _ = dash.share_sequence(wins, wins + losses)
+        lows.append(float(low) - 0.5)
+        highs.append(float(high) - 0.5)
+    points = np.asarray(highs) - np.asarray(lows) <= 0  # no variation yet: uninformative
+    lows, highs = np.where(points, -np.inf, lows), np.where(points, np.inf, highs)
+    shown_low = [-np.inf if x is None else x for x in path["ci_low"]]  # JSON null: infinite
+    shown_high = [np.inf if x is None else x for x in path["ci_high"]]
+    assert shown_low == pytest.approx(np.maximum.accumulate(lows).tolist())
+    assert shown_high == pytest.approx(np.minimum.accumulate(highs).tolist())
+    assert np.isfinite(shown_low[-1]) and shown_low[-1] < path["estimate"][-1] < shown_high[-1]
+    assert page.count("<svg") == 4 and "exact sign test" in page
+    assert "every user sees one list merged from both rankers" in page
+
+
+def test_an_interleaving_experiment_in_a_browser(mixed_service, chromium_page, tmp_path):
+    running, _ = mixed_service
+    page = chromium_page.page
+    page.goto(running.url + "/dashboard", wait_until="load")
+    page.wait_for_selector("svg polyline", state="attached")  # no conversions: a flat line
+    assert page.locator("figure").count() == 4
+    assert "exact sign test" in page.inner_text("main")
+    shot = tmp_path / "dashboard-interleave.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert not chromium_page.problems, chromium_page.problems
+    assert not chromium_page.failed, chromium_page.failed
+    width, height = png_size(shot.read_bytes())
+    assert width >= 1000 and height >= 1000 and shot.stat().st_size > 20_000
