@@ -82,6 +82,8 @@ REFRESH_SECONDS = 5
 CACHE_SECONDS = 2.0
 ALPHA = 0.05
 _PARAMS = {"experiment", "looks"}
+# the values a difference can take: of two rates; of a share and 1/2 (the preference path)
+DIFFERENCE_RANGE = {"binary": (-1.0, 1.0), "share": (-0.5, 0.5)}
 
 
 @dataclass(frozen=True)
@@ -620,11 +622,7 @@ def _interleave_tests(analysis: InterleavingAnalysis) -> str:
     rows = []
     for test in m.tests:
         interval = test.interval
-        shown = (
-            "–"
-            if interval is None
-            else f"[{_num(interval.low, 100)}%, {_num(interval.high, 100)}%]"
-        )
+        shown = "–" if interval is None else _interval(interval.low, interval.high, 100, (0, 1))
         label = {SIGN_TEST: "exact sign test", CS_METHOD: "confidence sequence (always valid)"}
         rows.append(
             f"<tr><td>{escape(label.get(test.method, test.method))}</td>"
@@ -655,7 +653,7 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
             f"<tr><td>{escape(m.name)}</td><td>{_num(m.control.mean, scale)}{percent}</td>"
             f"<td>{_num(m.variant.mean, scale)}{percent}</td>"
             f"<td>{_num(m.difference, scale, signed=True)}{unit}</td>"
-            f"<td>[{_num(low, scale, signed=True)}, {_num(high, scale, signed=True)}]</td>"
+            f"<td>{_interval(low, high, scale, DIFFERENCE_RANGE.get(m.type), signed=True)}</td>"
             f"<td>{test.pvalue:.3g}</td><td>{m.adjusted_pvalue:.3g}</td><td>{verdict}</td></tr>"
         )
     return (
@@ -663,6 +661,19 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
         "<th>difference</th><th>confidence sequence</th><th>always-valid p</th>"
         f"<th>Holm p</th><th>verdict</th></tr>{''.join(rows)}</table>"
     )
+
+
+def _interval(
+    low: float, high: float, scale: float, limits: tuple[float, float] | None, signed=False
+) -> str:
+    """An interval as text, within the values its quantity can take (the true value lies
+    there, so cutting the sequence to it keeps it valid); a point says "no variation yet"."""
+    if not high - low > 0:
+        return "no variation yet"
+    if limits is not None:
+        low, high = max(low, limits[0]), min(high, limits[1])
+    unit = "%" if scale == 100.0 and not signed else ""
+    return f"[{_num(low, scale, signed)}{unit}, {_num(high, scale, signed)}{unit}]"
 
 
 def _scale(kind: str) -> tuple[float, str]:
@@ -721,9 +732,10 @@ def path_svg(path: MetricPath, start_ms: int | None = None) -> str:
     later looks, earlier wider bands are clipped."""
     scale, _ = _scale(path.type)
     t = np.asarray(path.ts_ms, dtype=np.float64)
-    est, low, high = (
-        np.asarray(a, dtype=np.float64) * scale for a in (path.estimate, path.ci_low, path.ci_high)
-    )
+    lowest, highest = DIFFERENCE_RANGE.get(path.type, (-np.inf, np.inf))
+    est = np.asarray(path.estimate, dtype=np.float64) * scale
+    low = np.clip(np.asarray(path.ci_low, dtype=np.float64), lowest, highest) * scale
+    high = np.clip(np.asarray(path.ci_high, dtype=np.float64), lowest, highest) * scale
     later = np.asarray(path.users) >= 0.2 * path.users[-1]
     span = np.concatenate([low[later], high[later], est, [0.0]])
     span = span[np.isfinite(span)]

@@ -296,6 +296,13 @@ def test_the_page_escapes_names_and_draws_one_plot_per_metric(logged):
     assert "N* = 5,000" in page
 
 
+def test_intervals_are_shown_within_the_values_their_quantity_can_take():
+    assert dash._interval(0.056, 1.36, 100, (0, 1)) == "[5.6%, 100%]"  # a preference share
+    assert dash._interval(-1.4, 0.3, 100, (-1, 1), signed=True) == "[-100, +30]"  # points
+    assert dash._interval(-3.0, 2.0, 1, None, signed=True) == "[-3, +2]"
+    assert dash._interval(0.0, 0.0, 100, (-1, 1), signed=True) == "no variation yet"
+
+
 def test_the_same_data_gives_the_same_version(logged, board):
     again = dash.build_dashboard(logged[0], [DEFINITION], looks=40)
     assert again.version == board.version
@@ -556,6 +563,7 @@ def test_the_interleaving_panel_is_the_sign_test_of_the_log(mixed_service):
     assert shown_high == pytest.approx(np.minimum.accumulate(highs).tolist())
     assert np.isfinite(shown_low[-1]) and shown_low[-1] < path["estimate"][-1] < shown_high[-1]
     assert page.count("<svg") == 4 and "exact sign test" in page
+    assert "no variation yet" in page  # nobody converted in the A/B half: no interval to show
     assert "every user sees one list merged from both rankers" in page
 
 
