@@ -502,6 +502,7 @@ def mixed_service(search_setup, tmp_path_factory):
         for u in range(80):
             for j in range(2):
                 params = {"q": topics[(u + j) % len(topics)], "user": f"m{u}"}
+                params["query_id"] = f"dash.m{u}.{j}"  # the coins hash it: the same lists each run
                 body = http.get("/api/search", params=params).json()
                 results = body["results"]
                 if body["experiment"] == "tdi":
