@@ -19,6 +19,14 @@ For every experiment the service runs, as the event log stands now:
   intersected and the p-value's minimum kept over the looks, which stays valid because the
   sequence holds at every time at once.
 
+An **interleaving experiment** (``type = "interleave"``) gets, from
+:func:`searchlab.serve.analysis.interleave_frame` and
+:func:`searchlab.ab.interleave.interleaving_test`: users preferring each ranker (more clicks on
+its team's results) or tied, searches won, the exact sign test, the bootstrap interval and the
+confidence sequence of the preference share, and that sequence over cumulative looks (a look
+holds the searches made by its time, each with its clicks). No sample-ratio check applies:
+every user sees both rankers.
+
 The page is rendered here, on the server (tables and inline SVG plots; no network assets), and
 its script (:data:`SCRIPT`, ``/static/dashboard.js``) polls ``/api/dashboard`` every
 :data:`REFRESH_SECONDS` seconds and swaps in a freshly rendered page when the data's
@@ -201,6 +209,15 @@ def compute_look(events: Any, experiment: str, ts_ms: int, options: Mapping[str,
         return Look(ts_ms, samples.users, None, exc.message)
 
 
+def _identity(definition: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "experiment": definition["id"],
+        "type": definition["type"],
+        "control_ranker": definition["control"],
+        "variant_ranker": definition["variant"],
+    }
+
+
 def experiment_panel(
     events: Any,
     definition: Mapping[str, Any],
@@ -214,13 +231,7 @@ def experiment_panel(
     looks found in ``cache`` are not computed again."""
     experiment = definition["id"]
     share = float(definition["variant_share"])
-    base = {
-        "experiment": experiment,
-        "type": definition["type"],
-        "control_ranker": definition["control"],
-        "variant_ranker": definition["variant"],
-        "planned_variant_share": share,
-    }
+    base = _identity(definition) | {"planned_variant_share": share}
     empty = {"users": dict.fromkeys(ARMS, 0), "srm": None, "analysis": None, "paths": ()}
     options = {"alpha": alpha, "tuning_size": tuning_size, "planned_variant_share": share}
     try:
@@ -262,14 +273,7 @@ def interleave_panel(
     :func:`searchlab.serve.analysis.interleave_frame`, with the preference share's confidence
     sequence), and that sequence over cumulative looks. A look holds the searches made by its
     time, each with its clicks; one read of the log serves every look."""
-    base = {
-        "experiment": definition["id"],
-        "type": definition["type"],
-        "control_ranker": definition["control"],
-        "variant_ranker": definition["variant"],
-        "planned_variant_share": None,
-        "srm": None,
-    }
+    base = _identity(definition) | {"planned_variant_share": None, "srm": None}
     none = {"users": {"variant": 0, "control": 0, "tie": 0}, "analysis": None, "paths": ()}
     try:
         frame = interleave_frame(events, definition["id"])
