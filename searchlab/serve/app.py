@@ -236,10 +236,10 @@ async def document_page(request: web.Request) -> web.Response:
     return _page(pages.document_page(doc, query_id if shown else None, shown))
 
 
-async def _dashboard(request: web.Request) -> dashboard.Dashboard:
+async def _dashboard(request: web.Request, wait: float | None = None) -> Any:
     plan = request.app[SERVICE].plan.describe()["experiments"]
     chosen, looks = dashboard.dashboard_options(request.rel_url.query, plan)
-    return await request.app[DASHBOARD].get(chosen, looks)
+    return await request.app[DASHBOARD].get(chosen, looks, wait=wait)
 
 
 async def api_dashboard(request: web.Request) -> web.Response:
@@ -247,7 +247,8 @@ async def api_dashboard(request: web.Request) -> web.Response:
 
 
 async def dashboard_page(request: web.Request) -> web.Response:
-    return _page(dashboard.render_page(await _dashboard(request)))
+    board = await _dashboard(request, wait=dashboard.PAGE_WAIT_SECONDS)
+    return _page(dashboard.render_page(board))
 
 
 def _asset(text: str, content_type: str) -> Any:

@@ -88,6 +88,7 @@ MAX_LOOKS = 50
 LOOKS_LIMIT = 200
 REFRESH_SECONDS = 5
 CACHE_SECONDS = 2.0
+PAGE_WAIT_SECONDS = 3.0  # longer, and /dashboard answers a page that fills in by itself
 ALPHA = 0.05
 _PARAMS = {"experiment", "looks"}
 # the values a difference can take: of two rates; of a share and 1/2 (the preference path)
@@ -444,22 +445,30 @@ class LiveDashboard:
     def __init__(self, events: Any, ttl: float = CACHE_SECONDS) -> None:
         self.events = events
         self.ttl = ttl
-        self._entries: dict[tuple, tuple[float, asyncio.Future]] = {}
+        self._entries: dict[tuple, tuple[list[float], asyncio.Future]] = {}
         self.looks = LookCache()
 
-    async def get(self, definitions: Sequence[Mapping[str, Any]], looks: int) -> Dashboard:
+    async def get(
+        self, definitions: Sequence[Mapping[str, Any]], looks: int, wait: float | None = None
+    ) -> Dashboard | None:
+        """The dashboard, or None when ``wait`` seconds pass first (it keeps computing)."""
         key = (tuple(d["id"] for d in definitions), looks)
         now = time.monotonic()
-        for k, (started, future) in list(self._entries.items()):
-            if future.done() and now - started > self.ttl:
+        for k, (finished, future) in list(self._entries.items()):
+            if future.done() and now - finished[0] > self.ttl:
                 del self._entries[k]
         if key not in self._entries:
             future = asyncio.get_running_loop().run_in_executor(
                 None,
                 lambda: build_dashboard(self.events, definitions, looks=looks, cache=self.looks),
             )
-            self._entries[key] = (now, future)
-        return await asyncio.shield(self._entries[key][1])
+            finished = [math.inf]  # kept for ttl seconds from when it is done
+            future.add_done_callback(lambda _: finished.__setitem__(0, time.monotonic()))
+            self._entries[key] = (finished, future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._entries[key][1]), wait)
+        except TimeoutError:
+            return None
 
 
 # ----------------------------------------------------------------------------- the page
@@ -515,12 +524,20 @@ SCRIPT = """\
 """
 
 
-def render_page(dashboard: Dashboard) -> str:
-    """The dashboard as one HTML page (its script and style come from this service)."""
-    panels = "".join(_panel_html(p, dashboard) for p in dashboard.panels) or (
-        '<p class="status">This service runs no experiments.</p>'
-    )
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(dashboard.generated_ms / 1000))
+def render_page(dashboard: Dashboard | None) -> str:
+    """The dashboard as one HTML page (its script and style come from this service); None:
+    the first computation is still running, and the page fills in by itself when it ends."""
+    if dashboard is None:
+        note, alpha, version = method_note(DEFAULT_TUNING_SIZE), ALPHA, ""
+        stamp = "computing now (the first view of a large log takes a while)"
+        panels = '<p class="status wait">Computing the dashboard; this page fills in by itself.</p>'
+    else:
+        note, alpha, version = dashboard.method_note, dashboard.alpha, dashboard.version
+        when = time.gmtime(dashboard.generated_ms / 1000)
+        stamp = "computed " + time.strftime("%Y-%m-%d %H:%M:%S UTC", when)
+        panels = "".join(_panel_html(p, dashboard) for p in dashboard.panels) or (
+            '<p class="status">This service runs no experiments.</p>'
+        )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -528,15 +545,15 @@ def render_page(dashboard: Dashboard) -> str:
         '<link rel="stylesheet" href="/static/dashboard.css">'
         '<script src="/static/dashboard.js" defer></script></head>'
         f'<body data-refresh="{REFRESH_SECONDS}"><h1>Live experiments</h1>'
-        f'<p class="meta">Method: {escape(dashboard.method_note)}. Sample ratio: Lindon &amp; '
+        f'<p class="meta">Method: {escape(note)}. Sample ratio: Lindon &amp; '
         "Malek's anytime-valid Dirichlet-multinomial test over every look. Alpha = "
-        f"{dashboard.alpha:g}; p-values are corrected over the metrics by Holm's method. The "
+        f"{alpha:g}; p-values are corrected over the metrics by Holm's method. The "
         "tables show the latest look (as <code>searchlab ab test --events LOG --sequential"
         "</code> prints it); the plots intersect the sequence over the looks, which stays "
         "valid.</p>"
-        f'<p class="meta" id="refresh-status" role="status">computed {stamp}; '
+        f'<p class="meta" id="refresh-status" role="status">{stamp}; '
         f"refreshes every {REFRESH_SECONDS} s</p>"
-        f'<main id="panels" data-version="{escape(dashboard.version)}">{panels}</main>'
+        f'<main id="panels" data-version="{escape(version)}">{panels}</main>'
         "</body></html>"
     )
 

@@ -325,12 +325,39 @@ def test_live_dashboard_computes_once_per_interval(logged, monkeypatch):
         assert all(b is boards[0] for b in boards) and calls == [10]
         assert await cached.get([DEFINITION], 10) is boards[0] and calls == [10]
         await cached.get([DEFINITION], 12)  # another request shape is its own entry
-        fresh = dash.LiveDashboard(logged[0], ttl=0)
+        fresh = dash.LiveDashboard(logged[0], ttl=-1.0)
         first = await fresh.get([DEFINITION], 10)
         assert await fresh.get([DEFINITION], 10) is not first  # expired: computed again
         return calls
 
     assert asyncio.run(scenario()) == [10, 12, 10, 10]
+
+
+def test_a_page_asked_for_during_a_long_first_computation_fills_in_by_itself(logged, monkeypatch):
+    import threading
+
+    release = threading.Event()
+    real = dash.build_dashboard
+
+    def slow(*args, **kwargs):
+        assert release.wait(timeout=60), "the test never released the computation"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dash, "build_dashboard", slow)
+
+    async def scenario():
+        live = dash.LiveDashboard(logged[0])
+        assert await live.get([DEFINITION], 10, wait=0.05) is None  # still computing
+        release.set()
+        board = await live.get([DEFINITION], 10)  # the same computation, finished
+        assert await live.get([DEFINITION], 10, wait=0.05) is board
+        return board
+
+    board = asyncio.run(scenario())
+    pending = dash.render_page(None)
+    assert 'data-version=""' in pending and "fills in by itself" in pending
+    assert "N* = 5,000" in pending and "/static/dashboard.js" in pending
+    assert f'data-version="{board.version}"' in dash.render_page(board)
 
 
 # ------------------------------------------------------------------------ in the service
