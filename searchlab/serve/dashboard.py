@@ -48,7 +48,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from html import escape
 from typing import Any
 
@@ -127,8 +127,10 @@ class ExperimentPanel:
     status: str
 
     def to_dict(self) -> dict[str, Any]:
-        out = to_jsonable(self)
-        out["analysis"] = None if self.analysis is None else self.analysis.to_dict()
+        out = {f.name: to_jsonable(getattr(self, f.name)) for f in fields(self)}
+        if self.analysis is not None:
+            out["analysis"] = self.analysis.to_dict()
+            out["analysis"].pop("per_topic", None)  # a row per query text, on every refresh
         return out
 
 

@@ -566,6 +566,7 @@ def test_the_interleaving_panel_is_the_sign_test_of_the_log(mixed_service):
     assert (ab["type"], tdi["type"]) == ("ab", "interleave") and tdi["srm"] is None
     frame = interleave_frame(events, "tdi")
     expected = interleaving_test(frame, sequential=True).to_dict()
+    assert expected.pop("per_topic")  # left out: a row per query text on every refresh
     assert tdi["analysis"] == json.loads(json.dumps(expected))
     share = expected["metrics"][0]["preference_share"]
     assert sum(tdi["users"].values()) == frame.user_id.nunique() > 20
