@@ -292,9 +292,10 @@ def interleave_panel(
     ts = frame["query_id"].map(when).to_numpy(dtype=np.int64)
     credit, _ = query_credit(frame)
     series = []  # (time, users so far, users preferring the variant, decided users)
+    users_only = frame[["user_id"]]  # all user_preferences reads: no copies of the lists
     for t in look_times(int(ts.min()), int(ts.max()), looks):
         seen = ts <= t
-        preference = user_preferences(frame[seen], credit[seen])
+        preference = user_preferences(users_only[seen], credit[seen])
         wins, losses = int((preference > 0).sum()), int((preference < 0).sum())
         series.append((t, preference.size, wins, wins + losses))
     times, users, wins, decided = (np.asarray(c) for c in zip(*series, strict=True))
