@@ -275,6 +275,8 @@ def test_an_experiment_without_enough_users_says_why(tmp_path):
     ):
         page = dash.render_page(board)
         assert "<svg" not in page and 'class="status wait"' in page
+    nothing = dash.build_dashboard(path, [])  # a service without experiments
+    assert nothing.panels == () and "runs no experiments" in dash.render_page(nothing)
 
 
 def test_a_log_that_cannot_answer_is_the_panels_status(tmp_path):
