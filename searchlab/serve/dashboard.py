@@ -669,7 +669,7 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
         percent = "%" if m.type == "binary" else ""
         test = m.tests[0]
         low, high = test.interval.low, test.interval.high
-        if m.significant:
+        if m.significant and high - low > 0:  # a point sequence (no variation) proves nothing
             verdict = f'<span class="ok">{"variant" if m.difference > 0 else "control"} wins</span>'
         else:
             verdict = '<span class="wait">not yet</span>'

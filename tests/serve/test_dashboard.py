@@ -305,6 +305,18 @@ def test_intervals_are_shown_within_the_values_their_quantity_can_take():
     assert dash._interval(0.0, 0.0, 100, (-1, 1), signed=True) == "no variation yet"
 
 
+def test_a_point_sequence_is_never_called_a_win():
+    """2 users per arm, none converting in the control and all in the variant: the plug-in
+    variance is 0, so the asymptotic sequence is a point and its p-value 0; the page says
+    there is no variation yet instead of naming a winner."""
+    from searchlab.ab.sequential import sequential_test
+
+    analysis = sequential_test((0, 2), (2, 2), name="converted")
+    assert analysis.metrics[0].significant  # what searchlab.ab.sequential reports today
+    row = dash._metrics_table(analysis)
+    assert "no variation yet" in row and "wins" not in row
+
+
 def test_the_same_data_gives_the_same_version(logged, board):
     again = dash.build_dashboard(logged[0], [DEFINITION], looks=40)
     assert again.version == board.version
