@@ -70,6 +70,7 @@ BUILTIN_METRICS: dict[str, tuple[str, str]] = {
     "impressions": ("continuous", "sum(action_name = 'impression')"),
 }
 ARMS = ("control", "variant")
+_NO_BOUND = 2**63 - 1  # the largest ts_ms: no time bound
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ACTIVITY = """
 activity AS (
@@ -170,8 +171,9 @@ def parse_metric(spec: str) -> Metric:
     return Metric(name, expression.strip(), "auto")
 
 
-def experiment_sql(metrics: list[Metric]) -> str:
-    """The one query: activity, per-user values, then per metric and arm (value, users)."""
+def experiment_sql(metrics: list[Metric], *, until: bool = False) -> str:
+    """The one query: activity, per-user values, then per metric and arm (value, users).
+    ``until``: only users exposed and activity logged at or before ``:until`` (ms)."""
     columns = ",\n           ".join(
         f"coalesce(({m.expression}), 0) AS m{i}" for i, m in enumerate(metrics)
     )
@@ -179,13 +181,13 @@ def experiment_sql(metrics: list[Metric]) -> str:
 per_user AS (
     SELECT user_id,
            {columns}
-    FROM activity
+    FROM activity{" WHERE ts_ms <= :until" if until else ""}
     GROUP BY user_id
 ),
 users AS (
     SELECT x.arm, {", ".join(f"coalesce(p.m{i}, 0) AS m{i}" for i in range(len(metrics)))}
     FROM exposures x LEFT JOIN per_user p ON p.user_id = x.user_id
-    WHERE x.experiment_id = :experiment
+    WHERE x.experiment_id = :experiment{" AND x.ts_ms <= :until" if until else ""}
 )"""
     histograms = "\nUNION ALL\n".join(
         f"SELECT {i} AS metric, arm, m{i} AS value, count(*) AS users FROM users GROUP BY arm, m{i}"
@@ -200,8 +202,11 @@ def experiment_samples(
     metrics: list[str] | None = None,
     *,
     metric_type: str = "auto",
+    until_ms: int | None = None,
 ) -> ExperimentSamples:
-    """Per-arm samples of each metric (default ``converted``) of ``experiment``."""
+    """Per-arm samples of each metric (default ``converted``) of ``experiment``; with
+    ``until_ms``, as the log stood at that event time (users exposed and activity at or
+    before it: one look of a cumulative series)."""
     check_metric_type(metric_type)
     parsed = [parse_metric(m) for m in (metrics or ["converted"])]
     names = [m.name for m in parsed]
@@ -213,13 +218,14 @@ def experiment_samples(
         definition = logged_definition(conn, events, experiment, "ab")
         users = dict(
             conn.execute(
-                "SELECT arm, count(*) FROM exposures WHERE experiment_id = ? GROUP BY arm",
-                (experiment,),
+                "SELECT arm, count(*) FROM exposures WHERE experiment_id = ? AND ts_ms <= ? "
+                "GROUP BY arm",
+                (experiment, _NO_BOUND if until_ms is None else until_ms),
             ).fetchall()
         )
-        sql = experiment_sql(parsed)
+        sql = experiment_sql(parsed, until=until_ms is not None)
         try:
-            rows = conn.execute(sql, {"experiment": experiment}).fetchall()
+            rows = conn.execute(sql, {"experiment": experiment, "until": until_ms}).fetchall()
         except sqlite3.Error as exc:
             raise InputError(
                 f"a metric's SQL failed in SQLite: {exc}",
@@ -369,3 +375,57 @@ def _counts(hist: Histogram, name: str, arm: str) -> Counts:
             hint="use --metric-type continuous, or make the expression 0/1",
         )
     return Counts(int(hist.counts[hist.values == 1.0].sum()), int(hist.counts.sum()))
+
+
+def experiment_span(events: str | Path, experiment: str) -> tuple[int, int] | None:
+    """(first exposure, last search or event) of ``experiment`` in event time (ms), the range
+    a cumulative series of looks covers; None before its first user."""
+    conn = open_log(events, readonly=True)
+    try:
+        first = conn.execute(
+            "SELECT min(ts_ms) FROM exposures WHERE experiment_id = ?", (experiment,)
+        ).fetchone()[0]
+        last = conn.execute(
+            "SELECT max(t) FROM (SELECT max(ts_ms) AS t FROM queries WHERE experiment_id = :e "
+            "UNION ALL SELECT max(ts_ms) FROM events WHERE experiment_id = :e)",
+            {"e": experiment},
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return None if first is None else (int(first), max(int(first), int(last or first)))
+
+
+def log_changes(
+    events: str | Path, since: tuple[int, int] = (0, 0)
+) -> tuple[tuple[int, int], int | None]:
+    """What the log gained after the mark ``since`` (the last event id and search rowid seen):
+    the new mark, and the earliest event time (ms) among the new searches and events (None
+    when nothing arrived). Results computed for times before it are still current."""
+    conn = open_log(events, readonly=True)
+    try:
+        conn.execute("BEGIN")  # one snapshot for both tables
+        event_mark, event_ts = conn.execute(
+            "SELECT max(event_id), min(ts_ms) FROM events WHERE event_id > ?", (since[0],)
+        ).fetchone()
+        search_mark, search_ts = conn.execute(
+            "SELECT max(rowid), min(ts_ms) FROM queries WHERE rowid > ?", (since[1],)
+        ).fetchone()
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    mark = (event_mark or since[0], search_mark or since[1])
+    times = [t for t in (event_ts, search_ts) if t is not None]
+    return mark, min(times) if times else None
+
+
+def search_times(events: str | Path, experiment: str) -> dict[str, int]:
+    """Each search's event time (ms) by query id, for the searches of ``experiment``."""
+    conn = open_log(events, readonly=True)
+    try:
+        return dict(
+            conn.execute(
+                "SELECT query_id, ts_ms FROM queries WHERE experiment_id = ?", (experiment,)
+            ).fetchall()
+        )
+    finally:
+        conn.close()

@@ -16,6 +16,9 @@
 ``GET /healthz``       ``{"status": "ok", ...}`` while the event writer runs, else 503
 ``GET /``              the search page (``?q=`` searches); the user is a cookie
 ``GET /doc/{doc_id}``  a document, with the "Found what I needed" button
+``GET /dashboard``     the live dashboard of every experiment (``searchlab.serve.dashboard``);
+                       ``experiment`` (one id) and ``looks`` (1 to 200) are optional
+``GET /api/dashboard`` its numbers as JSON (what the page polls to refresh itself)
 =====================  ======================================================================
 
 Errors: a malformed request gets a 4xx answer with ``{"error": {"status", "message",
@@ -38,7 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from searchlab.errors import RequestError, ServiceBusy
-from searchlab.serve import pages
+from searchlab.serve import dashboard, pages
 from searchlab.serve.events import parse_events
 from searchlab.serve.service import (
     MAX_BODY_BYTES,
@@ -53,9 +56,10 @@ from searchlab.serve.store import read_counts
 
 USER_COOKIE = "searchlab_user"
 SERVICE = web.AppKey("service", SearchService)
+DASHBOARD = web.AppKey("dashboard", dashboard.LiveDashboard)
 _SEARCH_PARAMS = {"q", "user", "k", "query_id"}
 _JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
-_PAGE_PREFIXES = ("/doc/",)
+_PAGE_PREFIXES = ("/doc/", "/dashboard")
 
 
 def _dumps(obj: Any) -> str:
@@ -232,36 +236,51 @@ async def document_page(request: web.Request) -> web.Response:
     return _page(pages.document_page(doc, query_id if shown else None, shown))
 
 
-async def static_script(_: web.Request) -> web.Response:
-    return web.Response(
-        text=pages.SCRIPT,
-        content_type="application/javascript",
-        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+async def _dashboard(request: web.Request, wait: float | None = None) -> Any:
+    plan = request.app[SERVICE].plan.describe()["experiments"]
+    chosen, looks = dashboard.dashboard_options(request.rel_url.query, plan)
+    return await request.app[DASHBOARD].get(chosen, looks, wait=wait)
+
+
+async def api_dashboard(request: web.Request) -> web.Response:
+    return json_response((await _dashboard(request)).to_dict())
+
+
+async def dashboard_page(request: web.Request) -> web.Response:
+    board = await _dashboard(request, wait=dashboard.PAGE_WAIT_SECONDS)
+    return _page(dashboard.render_page(board))
+
+
+def _asset(text: str, content_type: str) -> Any:
+    async def handler(_: web.Request) -> web.Response:
+        return web.Response(
+            text=text,
+            content_type=content_type,
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return handler
 
 
 async def favicon(_: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
 
-async def static_style(_: web.Request) -> web.Response:
-    return web.Response(
-        text=pages.STYLE,
-        content_type="text/css",
-        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
-
-
 def make_app(service: SearchService) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
     app[SERVICE] = service
+    app[DASHBOARD] = dashboard.LiveDashboard(service.log.path)
     app.router.add_get("/api/search", api_search)
     app.router.add_post("/api/events", api_events)
     app.router.add_get("/api/experiments", api_experiments)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", search_page)
     app.router.add_get("/doc/{doc_id}", document_page)
-    app.router.add_get("/static/searchlab.js", static_script)
-    app.router.add_get("/static/searchlab.css", static_style)
+    app.router.add_get("/static/searchlab.js", _asset(pages.SCRIPT, "application/javascript"))
+    app.router.add_get("/static/searchlab.css", _asset(pages.STYLE, "text/css"))
     app.router.add_get("/favicon.ico", favicon)
+    app.router.add_get("/dashboard", dashboard_page)
+    app.router.add_get("/api/dashboard", api_dashboard)
+    app.router.add_get("/static/dashboard.js", _asset(dashboard.SCRIPT, "application/javascript"))
+    app.router.add_get("/static/dashboard.css", _asset(dashboard.STYLE, "text/css"))
     return app
