@@ -1,11 +1,12 @@
 """Simulated users in an interleaving experiment between two rankings, under the click model.
 
-The users are those of :mod:`searchlab.loop.simulate`: ``1 + Poisson(extra_queries_mean)``
-queries each, drawn uniformly (with replacement) from the experiment's queries. Every search
+The users are those of :mod:`searchlab.loop.simulate` (its :class:`UserBehaviour`, the one
+generator of simulated users): ``1 + Poisson(extra_queries_mean)`` queries each, drawn
+uniformly (with replacement) from the experiment's queries, and one uniform per shown slot. Every search
 shows one list interleaved from both rankings (:mod:`searchlab.serve.interleaving`; its coins
 come from the search's ``query_id`` and the salt, as in the live service), and the user clicks
-and converts by :class:`~searchlab.loop.click_model.ClickModel` (one uniform per slot decides
-both, as in ``simulate``). Team-draft lists are built once per (topic, coin pattern) that occurs
+and converts by :class:`~searchlab.loop.click_model.ClickModel`, decided by the same
+:func:`~searchlab.loop.simulate.search_outcomes` as an A/B simulation. Team-draft lists are built once per (topic, coin pattern) that occurs
 and reused, so the simulation is vectorised; probabilistic interleaving draws a list per search
 (pure Python, slower).
 
@@ -58,7 +59,13 @@ from searchlab.loop.click_model import (
     grade_matrix,
     slot_probabilities,
 )
-from searchlab.loop.simulate import ExperimentDesign, experiment_queries, write_user_table
+from searchlab.loop.simulate import (
+    ExperimentDesign,
+    UserBehaviour,
+    experiment_queries,
+    search_outcomes,
+    write_user_table,
+)
 from searchlab.serve.interleaving import (
     CONTROL,
     DEFAULT_TAU,
@@ -77,7 +84,6 @@ from searchlab.serve.interleaving import (
     team_draft_patterns,
 )
 
-_CHUNK_SEARCHES = 1 << 18
 MAX_TEAM_DRAFT_DEPTH = 16  # the plan holds 2**(depth/2) team-draft lists per topic
 
 
@@ -217,12 +223,24 @@ def simulate_interleaving(
 
     design = design or InterleaveDesign()
     model, topics = plan.model, plan.topics
-    rng = np.random.default_rng(design.seed)
-    per_user = 1 + rng.poisson(design.extra_queries_mean, design.users)
-    owner = np.repeat(np.arange(design.users), per_user)
+    # the users of every simulation (searchlab.loop.simulate.UserBehaviour): searches per
+    # user, then per chunk the topics and the uniforms that decide each shown slot
+    behaviour = UserBehaviour(
+        ExperimentDesign(
+            users=design.users,
+            salt=design.salt,
+            extra_queries_mean=design.extra_queries_mean,
+            seed=design.seed,
+        ),
+        len(topics),
+        model.depth,
+    )
+    drawn = list(behaviour.chunks())
+    owner = np.concatenate([c.user for c in drawn])
+    topic = np.concatenate([c.topic for c in drawn])
+    uniforms = np.concatenate([c.uniforms for c in drawn])
     searches = owner.size
     search_ids = np.arange(1, searches + 1, dtype=np.int64)
-    topic = rng.integers(0, len(topics), searches)
     if plan.method == "team-draft":
         patterns = team_draft_patterns(search_ids, design.salt, model.depth)
         shown = topic * (1 << team_draft_coins(model.depth)) + patterns.astype(np.int64)
@@ -253,13 +271,8 @@ def simulate_interleaving(
             for p in _slot_probabilities(doc_ids, topic, topics, plan.judgments, model)
         )
         shown = np.arange(searches)
-    clicked = np.zeros((searches, model.depth), dtype=bool)
-    converted = np.zeros(searches, dtype=bool)
-    for start in range(0, searches, _CHUNK_SEARCHES):
-        rows = shown[start : start + _CHUNK_SEARCHES]
-        u = rng.random((rows.size, model.depth), dtype=np.float32)
-        clicked[start : start + rows.size] = u < p_click[rows]
-        converted[start : start + rows.size] = (u < p_convert[rows]).any(axis=1)
+    clicked, converting = search_outcomes(uniforms, p_click[shown], p_convert[shown])
+    converted = converting.any(axis=1)
     teams = team_rows[shown]
     if posterior is not None:
         credit = marginalized_credit(posterior, clicked)
