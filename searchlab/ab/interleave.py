@@ -389,6 +389,7 @@ def share_sequence(
     low, high, p = confidence_sequence(
         share, variance, n, null=0.5, alpha=alpha, tuning_size=tuning_size, alternative=alternative
     )
+    low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)  # a share lies in [0, 1]
     return np.where(enough, low, np.nan), np.where(enough, high, np.nan), np.where(enough, p, 1.0)
 
 

@@ -129,7 +129,10 @@ def confidence_sequence(
     """(low, high, always-valid p) elementwise, for an estimate with per-unit ``variance`` after
     ``n`` units (arrays broadcast; no running intersection — see :func:`running`).
 
-    A zero variance gives the point interval and p = 1 at the null value, 0 elsewhere."""
+    A zero estimated variance (every unit alike within each arm, as with a handful of users)
+    says nothing about the noise, and the asymptotic sequence would shrink to a point and
+    declare any difference certain: there the interval is unbounded and p = 1, until the data
+    vary."""
     rho2 = mixture_rho(alpha, tuning_size, alternative) ** 2
     est = np.asarray(estimate, dtype=np.float64)
     var = np.maximum(np.asarray(variance, dtype=np.float64), 0.0)
@@ -140,8 +143,7 @@ def confidence_sequence(
     scale = 2.0 * grow / (n * n * rho2)
     sigma = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        s2 = np.where(var > 0, (n * (est - null) / np.where(var > 0, sigma, 1.0)) ** 2, np.inf)
-        s2 = np.where((var == 0) & (est == null), 0.0, s2)
+        s2 = np.where(var > 0, (n * (est - null) / np.where(var > 0, sigma, 1.0)) ** 2, 0.0)
         exponent = rho2 * s2 / (2.0 * grow)
         if alternative == "two-sided":
             half = sigma * np.sqrt(scale * np.log(np.sqrt(grow) / alpha))
@@ -156,6 +158,10 @@ def confidence_sequence(
             else:
                 low, high = np.full_like(est - half, -np.inf), est + half
     pvalue = np.clip(np.nan_to_num(pvalue, nan=1.0, posinf=1.0), 0.0, 1.0)
+    silent = var == 0  # no variation yet: nothing is known
+    low = np.where(silent, -np.inf, low)
+    high = np.where(silent, np.inf, high)
+    pvalue = np.where(silent, 1.0, pvalue)
     return low, high, pvalue
 
 

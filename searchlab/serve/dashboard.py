@@ -301,10 +301,7 @@ def interleave_panel(
     times, users, wins, decided = (np.asarray(c) for c in zip(*series, strict=True))
     keep = decided >= 2
     low, high, p = share_sequence(wins, decided, alpha=alpha, tuning_size=tuning_size)
-    low, high, p = running(
-        *uninformative_degenerate(np.stack([low, high, p])[:, keep] - [[0.5], [0.5], [0.0]]),
-        axis=0,
-    )
+    low, high, p = running(low[keep] - 0.5, high[keep] - 0.5, p[keep], axis=0)
     path = MetricPath(
         name="preference",
         type="share",
@@ -336,7 +333,9 @@ def _paths(series: list[Look]) -> tuple[MetricPath, ...]:
         ],
         dtype=np.float64,
     )
-    low, high, p = running(*uninformative_degenerate(table[:, :, 1:].transpose(2, 0, 1)), axis=0)
+    # looks with no variation yet have the unbounded sequence (searchlab.ab.sequential), so
+    # they leave the running intersection as it was
+    low, high, p = running(*table[:, :, 1:].transpose(2, 0, 1), axis=0)
     return tuple(
         MetricPath(
             name=metric.name,
@@ -350,16 +349,6 @@ def _paths(series: list[Look]) -> tuple[MetricPath, ...]:
         )
         for i, metric in enumerate(kept[-1].analysis.metrics)
     )
-
-
-def uninformative_degenerate(sequence: np.ndarray) -> np.ndarray:
-    """(low, high, p) with the looks where the sequence is a point (no variation in either
-    arm yet, e.g. no conversion anywhere: the variance estimate the asymptotic sequence needs
-    is 0) made uninformative (-inf, inf, 1), so they do not empty the running intersection."""
-    low, high, p = (np.array(a, dtype=np.float64) for a in sequence)
-    point = ~(high - low > 0)  # a point, or no interval at all (NaN)
-    low[point], high[point], p[point] = -np.inf, np.inf, 1.0
-    return np.stack([low, high, p])
 
 
 def _bounds(metric: Any) -> tuple[float, float]:
@@ -669,7 +658,7 @@ def _metrics_table(analysis: SequentialAnalysis) -> str:
         percent = "%" if m.type == "binary" else ""
         test = m.tests[0]
         low, high = test.interval.low, test.interval.high
-        if m.significant and high - low > 0:  # a point sequence (no variation) proves nothing
+        if m.significant:
             verdict = f'<span class="ok">{"variant" if m.difference > 0 else "control"} wins</span>'
         else:
             verdict = '<span class="wait">not yet</span>'
@@ -691,8 +680,9 @@ def _interval(
     low: float, high: float, scale: float, limits: tuple[float, float] | None, signed=False
 ) -> str:
     """An interval as text, within the values its quantity can take (the true value lies
-    there, so cutting the sequence to it keeps it valid); a point says "no variation yet"."""
-    if not high - low > 0:
+    there, so cutting the sequence to it keeps it valid). Unbounded on both sides (no variation
+    in the data yet, see searchlab.ab.sequential.confidence_sequence) says so."""
+    if not (np.isfinite(low) or np.isfinite(high)):
         return "no variation yet"
     if limits is not None:
         low, high = max(low, limits[0]), min(high, limits[1])

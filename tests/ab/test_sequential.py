@@ -106,7 +106,10 @@ def test_one_sided_pvalue_is_the_inverted_boundary():
 
 def test_zero_variance_and_bad_settings():
     low, high, p = confidence_sequence([0.0, 0.1], [0.0, 0.0], [10, 10])
-    assert p.tolist() == [1.0, 0.0] and low.tolist() == high.tolist() == [0.0, 0.1]
+    # no variation yet: no evidence, whatever the estimate
+    assert (
+        p.tolist() == [1.0, 1.0] and low.tolist() == [-np.inf] * 2 and high.tolist() == [np.inf] * 2
+    )
     with pytest.raises(InputError, match="N\\*"):
         mixture_rho(0.05, 0)
     with pytest.raises(InputError, match=r"alpha < 0\.5"):
@@ -251,3 +254,20 @@ def test_sequential_srm_check():
             sequential_srm(bad)
     with pytest.raises(InputError, match="sum"):
         sequential_srm([5, 5], [0.3, 0.3])
+
+
+def test_no_variation_yet_is_no_evidence():
+    # two users per arm, all 0 against all 1: the sample variance is 0, and an asymptotic
+    # sequence would shrink to a point and call the difference certain
+    from searchlab.ab.interleave import share_sequence
+    from searchlab.ab.sequential import sequential_test
+
+    result = sequential_test((0, 2), (2, 2))
+    test = result.metrics[0].tests[0]
+    assert test.pvalue == 1.0 and result.metrics[0].significant is False
+    assert test.interval.low == -np.inf and test.interval.high == np.inf
+    low, high, p = share_sequence(2, 2)
+    assert p == 1.0 and (low, high) == (0.0, 1.0)
+    # as soon as the data vary, the sequence is informative again
+    varied = sequential_test((200, 2000), (400, 2000)).metrics[0].tests[0]
+    assert varied.pvalue < 1e-6 and np.isfinite(varied.interval.low)
