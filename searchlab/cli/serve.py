@@ -101,8 +101,12 @@ def serve(
     queue_size: int = typer.Option(
         10_000, "--queue-size", help="Event queue bound; beyond it requests get 503."
     ),
+    result_cache: int = typer.Option(
+        0, "--result-cache", help="Keep the last N rankings (ranker, query, k) for reuse; 0: off."
+    ),
 ) -> None:
-    """Serve search with A/B experiments and a durable event log until SIGTERM or Ctrl-C."""
+    """Serve search with A/B and interleaving experiments and a durable event log until SIGTERM
+    or Ctrl-C."""
     from searchlab.serve.service import ServeConfig, run_service
 
     config = ServeConfig(
@@ -113,6 +117,7 @@ def serve(
         host=host,
         port=port,
         queue_size=queue_size,
+        result_cache=result_cache,
     )
 
     def ready(url: str) -> None:

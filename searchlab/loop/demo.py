@@ -10,7 +10,8 @@ and power check with ``searchlab.ab`` → the live stage → ``summary.json`` an
 **The live stage** serves the crawled corpus: it builds the search index, trains ListNet on
 every judged query but every fifth (those are the live topics, never trained on; the text
 job's default 100 epochs, also with ``--quick``), and runs
-``searchlab serve`` in a background thread (port 0, loopback) with one event log. Simulated
+``searchlab serve`` in a background thread (port 0, loopback) with one event log and a
+result cache (the users search 45 topics; a cached ranking is the ranker's answer). Simulated
 users (:mod:`searchlab.loop.live`: the offline simulation's users and click model, over HTTP)
 search it in an A/B experiment (BM25 vs ListNet, 50/50) and then in a team-draft
 interleaving experiment of the same pair. The A/B is read back from its per-user table, the
@@ -51,11 +52,12 @@ DEFAULT_USERS = 200_000
 QUICK_USERS = 20_000
 QUICK_WORD2VEC_EPOCHS = 5  # the text job's defaults: 20
 QUICK_LISTNET_EPOCHS = 20  # the text job's defaults: 100
-LIVE_USERS = {"ab": 10_000, "interleave": 4_000}  # users run per live experiment
-QUICK_LIVE_USERS = {"ab": 800, "interleave": 800}
+LIVE_USERS = {"ab": 10_000, "interleave": 10_000}  # users run per live experiment
+QUICK_LIVE_USERS = {"ab": 1_000, "interleave": 1_000}
 LIVE_LOOKS = 20
 LIVE_HOLD_OUT = 5  # every 5th judged query is a live topic, never trained on
 LIVE_CONCURRENCY = 8
+LIVE_RESULT_CACHE = 1_000  # the service keeps the rankings of the 45 live topics (--result-cache)
 
 
 @dataclass(frozen=True)
@@ -497,6 +499,7 @@ def _live_stage(corpus: Any, config: DemoConfig, work: Path, update: Callable[..
             experiments=toml,
             events=events,
             port=0,
+            result_cache=LIVE_RESULT_CACHE,
         )
         with ServiceThread(serve_config) as service:
             runs[kind] = simulate_live(

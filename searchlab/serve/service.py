@@ -9,6 +9,12 @@ on SIGTERM or SIGINT (:func:`run_service`) it stops accepting connections, lets 
 flight finish, writes every queued search and event, and closes the log.
 :class:`ServiceThread` runs the same in a background thread, for tests and the demo.
 
+**Result cache** (``--result-cache N``, off by default): the last N (ranker, query text, k)
+rankings are kept and reused, as Solr's ``queryResultCache`` and OpenSearch's request cache
+do. Rankers are deterministic functions of the loaded index and the text, so a cached answer
+is the answer; interleaving still draws its coins per search. It pays where queries repeat
+(head queries; the demo's simulated users, who search 45 topics).
+
 Ranking runs on the event loop's thread: it is CPU work of a millisecond or two that a thread
 pool could not run in parallel under the GIL. BLAS and OpenMP are held to one thread while the
 service runs (threadpoolctl), so small matrix products do not spin up threads per request.
@@ -65,6 +71,7 @@ class ServeConfig:
     queue_size: int = 10_000
     synchronous: str = "FULL"
     shutdown_timeout: float = 30.0
+    result_cache: int = 0  # rankings kept per (ranker, text, k); 0: none
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -73,6 +80,11 @@ class ServeConfig:
             raise InputError("no --ranker given", hint="e.g. --ranker bm25 --ranker listnet=MODEL")
         if self.queue_size < 1:
             raise InputError("the queue size must be at least 1", hint="e.g. 10000")
+        if not 0 <= self.result_cache <= 10_000_000:
+            raise InputError(
+                f"the result cache size must be from 0 to 10,000,000, got {self.result_cache}",
+                hint="e.g. --result-cache 10000 (0: no cache)",
+            )
         if self.synchronous not in ("FULL", "NORMAL"):
             raise InputError(f"unknown sync mode {self.synchronous!r}", hint="use FULL or NORMAL")
 
@@ -216,12 +228,33 @@ def check_k(raw: str | None) -> int:
 class SearchService:
     """Index, rankers, experiment plan and event log, ready to answer searches."""
 
-    def __init__(self, index: Any, rankers: dict[str, Any], plan: ExperimentPlan, log: EventLog):
+    def __init__(
+        self,
+        index: Any,
+        rankers: dict[str, Any],
+        plan: ExperimentPlan,
+        log: EventLog,
+        *,
+        result_cache: int = 0,
+    ):
         self.index, self.rankers, self.plan, self.log = index, rankers, plan, log
         self.started = time.time()
         # a result's card (id, title, snippet, url) for the most recently shown documents:
         # bounded, so memory stays flat however many documents are shown
         self._card = lru_cache(maxsize=CARD_CACHE)(self._make_card)
+        self._ranked = lru_cache(maxsize=result_cache)(self._rank) if result_cache else None
+
+    def _rank(self, name: str, text: str, k: int, query: Any = None) -> tuple[int, ...]:
+        """Document positions of ``name``'s top ``k`` for ``text`` (``query``: analysed)."""
+        analysed = query if query is not None else self.index.analyse(text)
+        indices, _ = self.rankers[name].rank(analysed, k)
+        return tuple(indices.tolist())
+
+    def ranking(self, name: str, text: str, k: int, query: Any = None) -> tuple[int, ...]:
+        """:meth:`_rank`, through the result cache when there is one."""
+        if self._ranked is not None:
+            return self._ranked(name, text, k)
+        return self._rank(name, text, k, query)
 
     def _make_card(self, i: int) -> Card:
         doc = self.index.document(i)
@@ -234,6 +267,8 @@ class SearchService:
         recent applications in a module-level cache, so a stopped service must not rely on
         garbage collection to give back its file descriptors."""
         self._card.cache_clear()
+        if self._ranked is not None:
+            self._ranked.cache_clear()
         if self.index is not None:
             self.index.close()
         self.index, self.rankers = None, {}
@@ -257,7 +292,7 @@ class SearchService:
             name: open_ranker(spec, index) for name, spec in zip(names, config.rankers, strict=True)
         }
         log = EventLog(config.events, queue_size=config.queue_size, synchronous=config.synchronous)
-        return cls(index, rankers, plan, log)
+        return cls(index, rankers, plan, log, result_cache=config.result_cache)
 
     def search(
         self, text: str, user: str, k: int = 10, query_id: str | None = None
@@ -268,16 +303,14 @@ class SearchService:
         interleaving experiment gets both rankers' top ``k`` merged, the coins keyed by the
         query id and the experiment's salt."""
         assignment = self.plan.assign(user)
-        query = self.index.analyse(text)
+        query = None if self._ranked is not None else self.index.analyse(text)
         qid = query_id or new_query_id()
         teams = posterior = None
         if assignment.arm == INTERLEAVED:
             experiment = self.plan.get(assignment.experiment)
-            control, _ = self.rankers[experiment.control].rank(query, k)
-            variant, _ = self.rankers[experiment.variant].rank(query, k)
             merged = interleave(
-                control.tolist(),
-                variant.tolist(),
+                self.ranking(experiment.control, text, k, query),
+                self.ranking(experiment.variant, text, k, query),
                 query_id=qid,
                 salt=experiment.salt,
                 method=experiment.method,
@@ -287,8 +320,7 @@ class SearchService:
             order = [int(d) for d in merged.doc_ids]
             teams, posterior = merged.team_string, merged.posterior
         else:
-            indices, _ = self.rankers[assignment.ranker].rank(query, k)
-            order = indices.tolist()
+            order = self.ranking(assignment.ranker, text, k, query)
         results = [Result(self._card(i), position) for position, i in enumerate(order, start=1)]
         ms = time.time_ns() // 1_000_000
         response = SearchResponse(

@@ -104,22 +104,30 @@ def test_only_the_listed_timing_fields_are_left_out():
         "stages": [{"name": "crawl", "seconds": 0.5, "detail": "1,400 pages (900/s)"}],
         "crawl": {"pages_per_second": 900.0, "done": 1400},
         "offline": {"timings": {"total": 20.0}, "pvalue": 0.01},
+        "live": {
+            kind: {"seconds": 9.0, "searches_per_second": 100.0, "users": 800}
+            for kind in ("ab", "interleave")
+        },
     }
     other = json.loads(json.dumps(summary))
     other.update(created_utc="2026-01-02 00:00 UTC", total_seconds=2.0)
     other["stages"][0].update(seconds=0.7, detail="1,400 pages (1,100/s)")
     other["crawl"]["pages_per_second"] = 1100.0
     other["offline"]["timings"]["total"] = 25.0
+    for kind in ("ab", "interleave"):  # the live runs' wall time and throughput
+        other["live"][kind].update(seconds=11.0, searches_per_second=80.0)
     assert summary_differences(summary, other) == []
-    assert len(TIMING_FIELDS) == 6
+    assert len(TIMING_FIELDS) == 10
     # anything else is compared exactly: a last-digit change, a renamed stage, a new key
     other["offline"]["pvalue"] = 0.010000000000000002
     other["stages"][0]["name"] = "fetch"
     other["crawl"]["done"] = 1399
+    other["live"]["interleave"]["users"] = 801
     other["extra"] = 1
     assert summary_differences(summary, other) == [
         "crawl/done",
         "extra",
+        "live/interleave/users",
         "offline/pvalue",
         "stages/0/name",
     ]

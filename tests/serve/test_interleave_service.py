@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -20,7 +21,7 @@ from searchlab.serve.interleaving import (
     marginalized_credit,
     rebuild_from_log,
 )
-from searchlab.serve.service import ServiceThread
+from searchlab.serve.service import ServeConfig, ServiceThread
 
 TDI = (
     '[[experiment]]\nid = "tdi"\ntype = "interleave"\nsalt = "tdi-salt"\n'
@@ -36,7 +37,7 @@ def interleaved_log(search_setup, tmp_path_factory):
     """A service with a team-draft and a probabilistic experiment (half the layer each);
     USERS users search three topics each and click by a fixed rule; returns what the clients
     saw and sent, the log and the service's rankers (to rebuild lists)."""
-    from searchlab.serve.service import SearchService, ServeConfig
+    from searchlab.serve.service import SearchService
 
     root = tmp_path_factory.mktemp("interleave")
     experiments = root / "experiments.toml"
@@ -245,8 +246,6 @@ def _rankers(search_setup):
 
 def ab_events(search_setup, path):
     """A log with one A/B search in it."""
-    from searchlab.serve.service import ServeConfig
-
     config = ServeConfig(
         index=search_setup.index_dir,
         rankers=search_setup.rankers,
@@ -281,3 +280,28 @@ def test_client_query_ids_are_unique_and_checked(serve_config, tmp_path):
             timeout=30,
         )
         assert again.status_code == 409
+
+
+def test_the_result_cache_answers_as_the_rankers_and_ranks_each_query_once(prepared_service):
+    plain, cached = prepared_service(), prepared_service(result_cache=100)
+    calls = []
+    ranker = cached.rankers["listnet"]
+    original = ranker.rank
+
+    def counting(query, k):
+        calls.append(k)
+        return original(query, k)
+
+    ranker.rank = counting
+    try:
+        for k in (10, 10, 3, 10):
+            for name in ("bm25", "listnet"):
+                assert cached.ranking(name, "heat transfer", k) == plain.ranking(
+                    name, "heat transfer", k
+                )
+        assert calls == [10, 3]  # a repeated (ranker, text, k) is not ranked again
+    finally:
+        plain.close()
+        cached.close()
+    with pytest.raises(InputError, match="result cache size"):
+        ServeConfig(index=Path("."), result_cache=-1)
