@@ -20,18 +20,17 @@ background thread (the demo does this while the crawler runs its own loop).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import html
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from searchlab._aio import LoopThread
 from searchlab.errors import InputError
 
 # MediaWiki's wfUrlencode leaves these unescaped in page URLs.
@@ -223,11 +222,7 @@ class SiteThread:
 
     def __init__(self, site: Site, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._local = LocalSite(site, host=host, port=port)
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="searchlab-site", daemon=True)
+        self._thread = LoopThread(self._serve, name="searchlab-site")
 
     @property
     def base_url(self) -> str:
@@ -241,32 +236,17 @@ class SiteThread:
     def port(self) -> int:
         return self._local.port
 
-    def _run(self) -> None:
-        async def serve() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-            try:
-                async with self._local:
-                    self._ready.set()
-                    await self._stop.wait()
-            except BaseException as exc:
-                self._error = exc
-                self._ready.set()
-
-        asyncio.run(serve())
+    async def _serve(self, ready: Callable[[], None], stop: asyncio.Event) -> None:
+        async with self._local:
+            ready()
+            await stop.wait()
 
     def __enter__(self) -> SiteThread:
         self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
+        self._thread.stop()
 
 
 def load_site(collection: str | Path | None = None) -> Site:

@@ -28,16 +28,16 @@ import re
 import secrets
 import signal
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from json.encoder import encode_basestring as _encode_string  # the C encoder, not ASCII-only
 from pathlib import Path
 from typing import Any
 
+from searchlab._aio import LoopThread
 from searchlab.errors import InputError, RequestError
 from searchlab.serve.events import utc_timestamp
 from searchlab.serve.experiments import (
@@ -462,45 +462,23 @@ class ServiceThread:
     service: SearchService | None = None  # a prepared service (default: loaded from config)
     url: str = ""
     summary: ServeSummary | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
-    _error: BaseException | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
+    _thread: LoopThread | None = None
 
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+    async def _serve(self, ready: Callable[[], None], stop: asyncio.Event) -> ServeSummary:
+        def listening(url: str) -> None:
+            self.url = url
+            ready()
 
-            def ready(url: str) -> None:
-                self.url = url
-                self._ready.set()
-
-            self.summary = await serve(
-                self.config, ready=ready, stop=self._stop, service=self.service
-            )
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported to the caller of __enter__ / stop
-            self._error = exc
-            self._ready.set()
+        return await serve(self.config, ready=listening, stop=stop, service=self.service)
 
     def __enter__(self) -> ServiceThread:
-        self._thread = threading.Thread(target=self._run, name="searchlab-serve", daemon=True)
+        self._thread = LoopThread(self._serve, name="searchlab-serve")
         self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
         return self
 
     def stop(self) -> ServeSummary | None:
-        if self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
+        if self._thread is not None:
+            self.summary = self._thread.stop()
         return self.summary
 
     def __exit__(self, *exc: object) -> None:
