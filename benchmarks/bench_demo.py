@@ -1,8 +1,9 @@
 """The demo's headline figures at seed 0 beside their spread over seeds 0-4 (``make bench``).
 
-Runs the whole ``searchlab demo`` (crawl, import, offline evaluation, simulated A/B test,
-analysis, live stage) once per seed, each in its own process exactly as a
-user runs it (``searchlab demo --seed S --out DIR --json``), and writes
+Runs ``searchlab demo`` (crawl, import, offline evaluation, simulated A/B test, analysis;
+the live stage left out with ``--live-users 0``, its HTTP users take minutes and add no figure
+here) once per seed, each in its own process exactly as a user runs it (``searchlab demo --seed
+S --out DIR --json --live-users 0``), and writes
 benchmarks/results/demo.md and demo.json: every headline figure at seed 0 with the minimum,
 maximum, mean and standard deviation over the seeds, and which figures depend on the CPU's
 floating-point kernels. The README quotes this file.
@@ -63,7 +64,8 @@ def run_seed(seed: int, quick: bool, work: Path) -> dict:
     """One demo run in its own process; its summary.json."""
     out = work / f"seed-{seed}"
     command = [sys.executable, "-m", "searchlab", "demo", "--seed", str(seed), "--out", str(out)]
-    command += ["--json"] + (["--quick"] if quick else [])
+    # the live stage (HTTP users, minutes per run) adds no figure to this table
+    command += ["--json", "--live-users", "0"] + (["--quick"] if quick else [])
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -155,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"`python benchmarks/bench_demo.py{' --quick' if args.quick else ''} --seeds "
         f"{','.join(map(str, seeds))}`: `searchlab demo{' --quick' if args.quick else ''} "
-        f"--seed S` for S in {seeds_text}, each in its own process; {settings['users']:,} "
+        f"--seed S --live-users 0` for S in {seeds_text}, each in its own process (the live "
+        "stage left out); {settings['users']:,} "
         f"simulated users, {settings['folds']}-fold cross-validation over 225 Cranfield "
         f"queries; the reranker's feature groups: {how}. "
         "The seed sets the crawl, the folds, word2vec, ListNet, the permutation tests and the "

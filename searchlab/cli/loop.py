@@ -430,9 +430,15 @@ def demo(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds over queries."),
+    live_users: int = typer.Option(
+        None,
+        "--live-users",
+        help="Users per live experiment over HTTP (default 10,000; quick 1,000); 0: no live stage.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
-    """Crawl Cranfield from a local site, learn to rank it, and A/B test the new ranker."""
+    """Crawl Cranfield from a local site, learn to rank it, A/B test the new ranker offline, and
+    serve both rankers to simulated users over HTTP in an A/B and an interleaving experiment."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -445,7 +451,9 @@ def demo(
     from searchlab.loop.demo import DemoConfig, check_demo_output, run_demo
 
     # checked before the progress display starts, so a mistake prints one line and nothing else
-    config = DemoConfig(out_dir=out, users=users, seed=seed, quick=quick, folds=folds)
+    config = DemoConfig(
+        out_dir=out, users=users, seed=seed, quick=quick, folds=folds, live_users=live_users
+    )
     check_demo_output(out)
     columns = (
         SpinnerColumn(finished_text="[green]✓[/]"),

@@ -72,6 +72,7 @@ class DemoConfig:
     variant_share: float = 0.5
     salt: str = "searchlab-demo"
     crawl_concurrency: int = 32
+    live_users: int | None = None  # per live experiment; None → LIVE_USERS; 0 → no live stage
 
     def __post_init__(self) -> None:
         self.design()  # validates users, split, salt and seed
@@ -83,6 +84,11 @@ class DemoConfig:
             )
         if self.crawl_concurrency < 1:
             raise InputError("crawl concurrency must be at least 1", hint="e.g. 32")
+        if self.live_users is not None and self.live_users != 0 and self.live_users < 100:
+            raise InputError(
+                f"--live-users must be 0 (no live stage) or at least 100, got {self.live_users}",
+                hint="e.g. --live-users 10000",
+            )
 
     def design(self):
         from searchlab.loop.simulate import ExperimentDesign
@@ -274,8 +280,12 @@ def _run_stages(
     atomic_write_json(stages_dir / "ab.json", ab)
     atomic_write_json(stages_dir / "power.json", power)
 
-    live = stages.run("live", lambda update: _live_stage(corpus, config, work, update), total=None)
-    atomic_write_json(stages_dir / "live.json", live)
+    live = None
+    if config.live_users != 0:
+        live = stages.run(
+            "live", lambda update: _live_stage(corpus, config, work, update), total=None
+        )
+        atomic_write_json(stages_dir / "live.json", live)
 
     def report(_: Any) -> tuple[Any, str]:
         summary = {
@@ -458,6 +468,8 @@ def _live_stage(corpus: Any, config: DemoConfig, work: Path, update: Callable[..
 
     quick = config.quick
     users = QUICK_LIVE_USERS if quick else LIVE_USERS
+    if config.live_users is not None:
+        users = dict.fromkeys(users, config.live_users)
     update(0, 4, "index")
     index_dir = work / "index"
     word2vec = Word2VecConfig(

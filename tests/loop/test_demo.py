@@ -159,6 +159,7 @@ def test_underpowered_report_says_how_many_users_are_needed(outputs):
         (["--users", "-5"], "at least 2 users"),
         (["--seed", "-1"], "seed must be a non-negative"),
         (["--folds", "1"], "at least 2 folds"),
+        (["--live-users", "5"], "0 (no live stage) or at least 100"),
         (["--out", "{tmp}/occupied"], "already holds files that are not a searchlab demo"),
         (["--out", "{tmp}/file"], "exists and is not a folder"),
         (["--out", "{tmp}/file/report"], "it is a file, not a folder"),
