@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`python benchmarks/bench_demo.py{' --quick' if args.quick else ''} --seeds "
         f"{','.join(map(str, seeds))}`: `searchlab demo{' --quick' if args.quick else ''} "
         f"--seed S --live-users 0` for S in {seeds_text}, each in its own process (the live "
-        "stage left out); {settings['users']:,} "
+        f"stage left out); {settings['users']:,} "
         f"simulated users, {settings['folds']}-fold cross-validation over 225 Cranfield "
         f"queries; the reranker's feature groups: {how}. "
         "The seed sets the crawl, the folds, word2vec, ListNet, the permutation tests and the "
@@ -169,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for entry in figures.values():
         kind, sp = entry["format"], entry["spread"]
-        sd = "n/a" if sp["sd"] is None else fmt(sp["sd"], kind).lstrip("+")
+        if sp["sd"] is None:
+            sd = "n/a"
+        elif sp["sd"] == 0:
+            sd = "0 (the same at every seed)"
+        else:
+            sd = fmt(sp["sd"], kind).lstrip("+")
         lines.append(
             f"| {entry['label']} | {fmt(entry['by_seed'][str(first)], kind)} | "
             f"{fmt(sp['min'], kind)} | {fmt(sp['max'], kind)} | {fmt(sp['mean'], kind)} | "
