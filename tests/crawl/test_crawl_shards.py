@@ -35,7 +35,9 @@ N, HOSTS, SHARDS = 5000, 50, 2
 ANY_NAME = (("*", "127.0.0.1"),)
 SETTINGS = {
     "concurrency": 32,
-    "timeout": 0.3,
+    # generous against a loaded machine (a loopback answer can take a while when other jobs
+    # hold both cores); the server's injected timeouts sleep twice as long
+    "timeout": 2.0,
     "backoff_base": 0.01,
     "backoff_cap": 0.05,
     "seed": 3,
@@ -132,7 +134,7 @@ def expected_records() -> Counter:
 @pytest.fixture(scope="module")
 def uninterrupted(backend, tmp_path_factory):
     """One uninterrupted sharded crawl of the 5,000 URLs per backend."""
-    server = FaultServer(fault_share=0.2, seed=5, timeout_sleep=1.0, latency=0.004).start()
+    server = FaultServer(fault_share=0.2, seed=5, timeout_sleep=4.0, latency=0.004).start()
     try:
         work = tmp_path_factory.mktemp(f"whole-{backend}")
         config = CrawlConfig(source=write_source(work / "urls.txt", server), out_dir=work / "out",
@@ -203,7 +205,7 @@ def test_a_killed_shard_is_restarted_and_resumes_to_the_same_records(
     uninterrupted, backend, tmp_path
 ):
     root_whole = uninterrupted[0]
-    server = FaultServer(fault_share=0.2, seed=5, timeout_sleep=1.0, latency=0.004).start()
+    server = FaultServer(fault_share=0.2, seed=5, timeout_sleep=4.0, latency=0.004).start()
     try:
         config = CrawlConfig(source=write_source(tmp_path / "urls.txt", server),
                              out_dir=tmp_path / "out", **SETTINGS)  # fmt: skip
