@@ -281,9 +281,10 @@ def report(res: dict) -> str:
         f"| {predicted['peak_rss_mb']:,.0f} MB, extrapolated | {full['seconds']:.1f} s "
         f"| {full['peak_rss_mb']:,.0f} MB | {predicted['seconds'] / full['seconds']:,.0f}x |",
         "",
-        f"pandas + scipy ran at growing sizes until one took longer than the "
-        f"{res['peer_budget']:g} s budget; the largest it ran was {largest['rows']:,} rows "
-        f"({largest['seconds']:.1f} s), and larger sizes were not tried. Extrapolated row: time and "
+        f"pandas + scipy ran at doubling sizes until a run took over half the "
+        f"{res['peer_budget']:g} s budget (the next, twice as large, would pass it); the "
+        f"largest it ran was {largest['rows']:,} rows ({largest['seconds']:.1f} s). "
+        "Extrapolated row: time and "
         f"peak RSS fitted as set-up + per-row cost over the {len(peer_rows)} measured sizes "
         f"(time {predicted['fit_seconds'][0]:.2f} s + {predicted['fit_seconds'][1] * 1e6:.3f} µs "
         f"per row; memory {predicted['fit_mb'][0]:,.0f} MB + "
