@@ -85,6 +85,22 @@ class PermutationOutcome:
     null_differences: np.ndarray = field(compare=False, repr=False)
     null_extreme: np.ndarray = field(compare=False, repr=False)
 
+    def null(
+        self, observed: float, alternative: str, control_users: int, variant_users: int
+    ) -> NullDistribution:
+        """The sampled null distribution these draws give, for the plot and the report."""
+        return NullDistribution(
+            kind="sampled",
+            observed=observed,
+            alternative=alternative,
+            control_users=control_users,
+            variant_users=variant_users,
+            draws=self.null_differences,
+            draws_extreme=self.null_extreme,
+            tail_low=self.tail_low,
+            tail_high=self.tail_high,
+        )
+
 
 def continuous_test(
     control: Any,
@@ -219,17 +235,7 @@ def continuous_parts(
         verdict="",
         srm=srm,
         relative_interval=mean_relative_interval(sc, sv, alternative, 1 - alpha),
-        null=NullDistribution(
-            kind="sampled",
-            observed=difference,
-            alternative=alternative,
-            control_users=sc.users,
-            variant_users=sv.users,
-            draws=perm.null_differences,
-            draws_extreme=perm.null_extreme,
-            tail_low=perm.tail_low,
-            tail_high=perm.tail_high,
-        ),
+        null=perm.null(difference, alternative, sc.users, sv.users),
     )
     return metric, inputs
 

@@ -42,7 +42,6 @@ from searchlab.ab.results import (
     ConfidenceInterval,
     CovariateAdjustment,
     MetricAnalysis,
-    NullDistribution,
     SRMCheck,
     TestResult,
 )
@@ -198,17 +197,7 @@ def cuped_parts(
                 missing=missing,
                 missing_policy=missing_policy,
             ),
-            null=NullDistribution(
-                kind="sampled",
-                observed=adjusted_v - adjusted_c,
-                alternative=alternative,
-                control_users=control.n,
-                variant_users=variant.n,
-                draws=perm.null_differences,
-                draws_extreme=perm.null_extreme,
-                tail_low=perm.tail_low,
-                tail_high=perm.tail_high,
-            ),
+            null=perm.null(adjusted_v - adjusted_c, alternative, control.n, variant.n),
         )
         scale, unit = (100.0, " percentage points") if kind == "binary" else (1.0, " per user")
         inputs = VerdictInputs(

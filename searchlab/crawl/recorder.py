@@ -87,18 +87,20 @@ def _read_exact(sock: socket.socket, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _readable(sock: socket.socket) -> bool:
-    """Whether the socket has data (poll, not select: select fails on descriptors >= 1024,
-    which a recorder forked from a busy process can hold)."""
+def _poller(sock: socket.socket) -> Any:
+    """A poll object watching the socket for data (poll, not select: select fails on
+    descriptors >= 1024, which a recorder forked from a busy process can hold)."""
     poller = select.poll()
     poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+    return poller
 
 
-def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[bytes] | None:
+def _read_frames(
+    sock: socket.socket, poller: Any, *, wait: bool, most: int = 64
+) -> list[bytes] | None:
     """The frames already in the socket (with ``wait``, the next one, waiting up to the
-    socket timeout); None when the engine has gone."""
-    if not wait and not _readable(sock):
+    socket timeout); None when the engine has gone. ``poller``: :func:`_poller` of ``sock``."""
+    if not wait and not poller.poll(0):
         return []
     try:
         head = _read_exact(sock, 4)
@@ -108,7 +110,7 @@ def _read_frames(sock: socket.socket, *, wait: bool, most: int = 64) -> list[byt
     if data is None:
         return None
     frames = [data]
-    while len(frames) < most and _readable(sock):
+    while len(frames) < most and poller.poll(0):
         head = _read_exact(sock, 4)
         data = None if head is None else _read_exact(sock, int.from_bytes(head, "big"))
         if data is None:
@@ -132,13 +134,14 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
     dirty = 0
     last_commit = time.monotonic()
     sock.settimeout(COMMIT_EVERY_SECONDS)
+    poller = _poller(sock)
     closing = False
     backlog: deque[tuple] = deque()  # outcomes to write, taken a slice at a time
     sock.sendall(frame(core.ack(0, 0, 0)))  # the engine learns at once whether we deepen
     try:
         while not closing or backlog:
             busy = bool(backlog) or core.deepening is not None
-            frames = [] if closing else _read_frames(sock, wait=not busy)
+            frames = [] if closing else _read_frames(sock, poller, wait=not busy)
             if frames is None:
                 break  # the engine went away: keep what we have
             for data in frames:
