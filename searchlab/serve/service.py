@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import re
 import secrets
 import signal
@@ -381,6 +382,7 @@ async def serve(
     from searchlab.serve.app import make_app
 
     started = time.perf_counter()
+    logging.getLogger("aiohttp.server").addFilter(_CLIENT_GONE)  # once: filters are a set
     limits = threadpool_limits(limits=1)
     try:
         owned = service is None
@@ -434,6 +436,19 @@ async def serve(
     finally:
         gc.unfreeze()
         limits.restore_original_limits()
+
+
+class _ClientGone(logging.Filter):
+    """Drops aiohttp's "Error handling request" traceback when the client went away mid-answer
+    (a load generator stopped, a browser closed the tab): a lost connection is not a server
+    error, and during a SIGTERM drain it is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionResetError)
+
+
+_CLIENT_GONE = _ClientGone()
 
 
 def run_service(
