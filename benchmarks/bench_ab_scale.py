@@ -219,7 +219,7 @@ def startup(repeats: int) -> dict:
     if entry.exists():  # the installed command, as a user types it
         cli = [str(entry), "ab", "test", "--control", "3/6", "--variant", "4/6"]
     measure(cli)  # warm the file cache once
-    floor = "import numpy, typer, typer._adapters, rich.console, rich.table"
+    floor = "import numpy, typer, rich.console, rich.table"
     return {
         "repeats": repeats,
         "cli_seconds": median(cli),
@@ -305,7 +305,7 @@ def report(res: dict) -> str:
         f'`python -c "import numpy"`: {s["numpy_seconds"]:.3f} s, so '
         f"{s['cli_seconds'] / s['numpy_seconds']:.1f}x numpy's import; `python -c pass`: "
         f"{s['python_seconds']:.3f} s. The libraries every searchlab command loads (numpy, "
-        f"typer with its pydantic adapters, rich) take {s['libraries_seconds']:.3f} s "
+        f"typer, rich) take {s['libraries_seconds']:.3f} s "
         f"together, so searchlab's own share is {s['cli_seconds'] - s['libraries_seconds']:.3f} s.",
     ]
     return "\n".join(lines) + "\n"
