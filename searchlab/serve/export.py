@@ -13,6 +13,10 @@ Hive-style partitions by the UTC day of each row's ``timestamp``, which DuckDB
 (``spark.read.parquet('DIR/events')``) read as a ``day`` column. Columns are the log's
 (:mod:`searchlab.serve.store`), with ``timestamp`` (and the events' ``received``) as UTC
 timestamps in milliseconds and ``query_response_hit_ids`` as a list of strings, as UBI has it.
+For interleaving experiments the queries carry ``teams`` (per position, ``control`` or
+``variant``: whose team placed the result) and, for probabilistic interleaving, ``posterior``
+(per position, the probability that the variant placed it); events carry the clicked
+position's ``team``. They are null elsewhere.
 
 The log is read in one read transaction (a consistent snapshot while the service keeps
 writing) and streamed to pyarrow in chunks, so memory stays flat in the log's size. The folder
@@ -29,19 +33,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from searchlab._io import atomic_write_json, check_output_folder, staged_folder
-from searchlab.serve.store import SCHEMA_VERSION, open_log
+from searchlab.serve.store import SCHEMA_VERSION, TEAM_NAMES, open_log
 
 EXPORT_FORMAT = "searchlab-event-export"
 CHUNK_ROWS = 50_000
 _TABLES = {
     "queries": (
         "SELECT query_id, ts_ms, user_id, user_query, experiment_id, arm, ranker, k, "
-        "query_response_hit_ids, application FROM queries ORDER BY ts_ms"
+        "query_response_hit_ids, application, teams, posterior FROM queries ORDER BY ts_ms"
     ),
     "events": (
         "SELECT event_id, action_name, query_id, ts_ms, received_ms, user_id, client_id, "
         "session_id, application, message_type, message, object_id, object_id_field, position, "
-        "event_attributes, experiment_id, arm FROM events ORDER BY ts_ms, event_id"
+        "event_attributes, experiment_id, arm, team FROM events ORDER BY ts_ms, event_id"
     ),
     "exposures": (
         "SELECT experiment_id, user_id, arm, query_id, ts_ms FROM exposures ORDER BY ts_ms"
@@ -74,6 +78,8 @@ def _schemas() -> dict:
                 ("k", pa.int32()),
                 ("query_response_hit_ids", pa.list_(text)),
                 ("application", text),
+                ("teams", pa.list_(text)),
+                ("posterior", pa.list_(pa.float64())),
                 ("day", text),
             ]
         ),
@@ -96,6 +102,7 @@ def _schemas() -> dict:
                 ("event_attributes", text),
                 ("experiment_id", text),
                 ("arm", text),
+                ("team", text),
                 ("day", text),
             ]
         ),
@@ -206,7 +213,7 @@ def _arrays(table: str, columns: list[tuple], days: set[str]) -> list:
         return pa.array(values, type=pa.string())
 
     if table == "queries":
-        (qid, ts, user, text, exp, arm, ranker, k, hits, app) = columns
+        (qid, ts, user, text, exp, arm, ranker, k, hits, app, teams, posterior) = columns
         day = [_day(t) for t in ts]
         days.update(day)
         return [
@@ -220,11 +227,19 @@ def _arrays(table: str, columns: list[tuple], days: set[str]) -> list:
             pa.array(k, type=pa.int32()),
             pa.array([json.loads(h) for h in hits], type=pa.list_(pa.string())),
             texts(app),
+            pa.array(
+                [None if t is None else [TEAM_NAMES[c] for c in t] for t in teams],
+                type=pa.list_(pa.string()),
+            ),
+            pa.array(
+                [None if p is None else json.loads(p) for p in posterior],
+                type=pa.list_(pa.float64()),
+            ),
             texts(day),
         ]
     if table == "events":
         (eid, action, qid, ts, received, user, client, session, app, mtype, message, obj,
-         field, position, attributes, exp, arm) = columns  # fmt: skip
+         field, position, attributes, exp, arm, team) = columns  # fmt: skip
         day = [_day(t) for t in ts]
         days.update(day)
         return [
@@ -245,6 +260,7 @@ def _arrays(table: str, columns: list[tuple], days: set[str]) -> list:
             texts(attributes),
             texts(exp),
             texts(arm),
+            texts(team),
             texts(day),
         ]
     (exp, user, arm, qid, ts) = columns

@@ -113,3 +113,41 @@ def test_export_refuses_a_folder_of_other_files_and_a_missing_log(tmp_path, caps
         == 2
     )
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_export_keeps_the_interleaving_teams_and_posterior(tmp_path, capsys):
+    store = EventStore(tmp_path / "events.db")
+    store.register_experiments(
+        [{"id": "il", "type": "interleave", "method": "probabilistic", "salt": "s",
+          "control": "a", "variant": "b", "slice": [0.0, 1.0], "layer": "l", "traffic": 1.0}],
+        "2026-05-29T00:00:00Z",
+    )  # fmt: skip
+    attributes = json.dumps({"position": {"ordinal": 2}, "object": {"object_id": "y"}})
+    click = Event("click", "q1", utc_timestamp(MONDAY), MONDAY, position=2,
+                  event_attributes=attributes)  # fmt: skip
+    plain = SearchRecord(
+        "q0", utc_timestamp(MONDAY), MONDAY, "u0", "wing", None, None, "a", 3, ("x", "y", "z")
+    )
+    interleaved = SearchRecord(
+        "q1", utc_timestamp(MONDAY), MONDAY, "u1", "wing", "il", "interleave", "a+b", 3,
+        ("x", "y", "z"), teams="VCV", posterior=(0.75, 0.25, 0.5),
+    )  # fmt: skip
+    store.write([plain, interleaved, EventBatch([click], MONDAY + 5, 1, future=None)])
+    store.close()
+    out = tmp_path / "export"
+    assert (
+        run(["events", "export", "--events", str(tmp_path / "events.db"), "--out", str(out)]) == 0
+    )
+    capsys.readouterr()
+    queries = duckdb.sql(
+        f"SELECT query_id, teams, posterior FROM read_parquet('{out}/queries/*/*.parquet') "
+        "ORDER BY query_id"
+    ).fetchall()
+    assert queries == [
+        ("q0", None, None),
+        ("q1", ["variant", "control", "variant"], [0.75, 0.25, 0.5]),
+    ]
+    events = duckdb.sql(
+        f"SELECT query_id, position, object_id, team FROM read_parquet('{out}/events/*/*.parquet')"
+    ).fetchall()
+    assert events == [("q1", 2, "y", "control")]
