@@ -337,9 +337,10 @@ class TextIndex:
         scores; a term's relevance-model weight is the weighted mean of its in-document
         frequency; the ``prf_terms`` heaviest terms (ties: first seen, in feedback-document
         order), normalised, are mixed half and half with the query's own term distribution,
-        and each document scores the weighted sum of its per-term BM25 scores. Vectorised
-        over the saved token arrays; every sum runs in the order of the term-at-a-time
-        definition, so the values are those of that definition to the last bit.
+        and each document scores the weighted sum of its per-term BM25 scores. The relevance
+        model and the scoring run in compiled kernels over the saved token arrays
+        (``_kernels``); every sum runs in the order of the term-at-a-time definition, so the
+        values are those of that definition to the last bit.
         """
         if not query_terms or len(top) == 0:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
@@ -452,8 +453,8 @@ class TextIndex:
 
     def _coverage(self, distinct: list[str], doc_idx: np.ndarray, scalars: np.ndarray) -> None:
         """Columns 5-7 (coverage, idf_coverage, title_coverage). Membership of every (query
-        term, candidate) pair in one pass; the idf sums run in term order (a cumulative sum
-        down the terms), as ``sum`` over the present terms would."""
+        term, candidate) pair in one compiled pass over the terms' postings; the idf sums run
+        in term order, as ``sum`` over the present terms would."""
         arrays = self.arrays
         ids = [self.bm25.term_id(t) for t in distinct]
         known = np.array([i for i in ids if i is not None], dtype=np.int64)
@@ -482,7 +483,8 @@ class TextIndex:
     def _soft_match(self, q_ids: np.ndarray, doc_idx: np.ndarray) -> np.ndarray:
         """Column 10: per candidate, the mean over query terms of the best cosine to one of the
         document's distinct terms (0 when either side has no known term). The cosines are
-        computed once per distinct term of the candidates."""
+        computed once per distinct term of the candidates (one BLAS product), the best per
+        candidate in a compiled pass (``_kernels.best_similarity``)."""
         out = np.zeros(len(doc_idx), dtype=np.float32)
         if q_ids.size == 0 or doc_idx.size == 0:
             return out
