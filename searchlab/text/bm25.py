@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from searchlab.errors import DataFormatError, InputError
+from searchlab.text import _kernels
 
 METHODS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 EMPTY_MARKER = "empty-index.json"  # saved in place of bm25s's files when no document has a term
@@ -146,6 +147,15 @@ class BM25Index:
             np.asarray(model.scores["data"][start:end], dtype=np.float32),  # type: ignore[attr-defined]
         )
 
+    def matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """bm25s's score matrix as (data, row indices, column pointers), one column per term;
+        None without one (no term) or for variants that also score absent terms."""
+        model = self._model
+        if model is None or model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
+            return None
+        m = model.scores  # type: ignore[attr-defined]
+        return m["data"], m["indices"], m["indptr"]
+
     def has_term(self, token: str) -> bool:
         """Whether some document contains ``token``."""
         return self._model is not None and token in self._model.vocab_dict  # type: ignore[attr-defined]
@@ -160,17 +170,10 @@ class BM25Index:
         if model.nonoccurrence_array is not None:  # type: ignore[attr-defined]
             return np.asarray(model.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
         # bm25s's own sum (its _compute_relevance_from_scores: a float32 scatter-add of each
-        # query term's column, in query order), as one gather and one unbuffered scatter-add
-        # over all the terms' columns: every document still adds its terms in query order
-        matrix = model.scores  # type: ignore[attr-defined]
-        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        # query term's column, in query order), in one compiled pass over those columns
+        data, indices, indptr = self.matrix()  # type: ignore[misc]
         terms = np.asarray(ids, dtype=np.int64)
-        starts, lengths = indptr[terms], indptr[terms + 1] - indptr[terms]
-        offsets = np.cumsum(lengths) - lengths
-        gather = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-        scores = np.zeros(self.n_documents, dtype=np.float32)
-        np.add.at(scores, indices[gather], data[gather])
-        return scores
+        return _kernels.scatter_scores(data, indices, indptr, terms, self.n_documents)
 
     def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` document indices and their scores, best first (ties: lower index first)."""
@@ -188,11 +191,5 @@ class BM25Index:
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` highest scores, best first, ties by lower index: exactly
-    ``np.argsort(-scores, kind="stable")[:k]``, in time linear in ``len(scores)`` (a partial
-    selection, then a sort of the few scores at or above the k-th)."""
-    n = scores.shape[0]
-    if k >= n:
-        return np.argsort(-scores, kind="stable").astype(np.int64)
-    kth = scores[np.argpartition(scores, n - k)[n - k]]
-    chosen = np.flatnonzero(scores >= kth)  # ascending indices, ties with the k-th included
-    return chosen[np.argsort(-scores[chosen], kind="stable")][:k].astype(np.int64)
+    ``np.argsort(-scores, kind="stable")[:k]``, in one compiled pass (``_kernels.top_k``)."""
+    return _kernels.top_k(np.asarray(scores), int(k))

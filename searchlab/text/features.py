@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from searchlab.errors import InputError
+from searchlab.text import _kernels
 from searchlab.text.bm25 import BM25Index, top_k
 from searchlab.text.embeddings import Word2VecConfig, WordEmbeddings, train_word2vec
 from searchlab.text.tokenize import Tokenizer
@@ -336,9 +337,10 @@ class TextIndex:
         scores; a term's relevance-model weight is the weighted mean of its in-document
         frequency; the ``prf_terms`` heaviest terms (ties: first seen, in feedback-document
         order), normalised, are mixed half and half with the query's own term distribution,
-        and each document scores the weighted sum of its per-term BM25 scores. Vectorised
-        over the saved token arrays; every sum runs in the order of the term-at-a-time
-        definition, so the values are those of that definition to the last bit.
+        and each document scores the weighted sum of its per-term BM25 scores. The relevance
+        model and the scoring run in compiled kernels over the saved token arrays
+        (``_kernels``); every sum runs in the order of the term-at-a-time definition, so the
+        values are those of that definition to the last bit.
         """
         if not query_terms or len(top) == 0:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
@@ -346,39 +348,46 @@ class TextIndex:
         doc_weights = np.exp(scores - scores.max())
         doc_weights /= doc_weights.sum()
         arrays = self.arrays
-        spans = [(int(arrays.term_ptr[i]), int(arrays.term_ptr[i + 1])) for i in top]
-        expansion: dict[str, float] = {}
-        if any(b > a for a, b in spans):
-            ids = np.concatenate([arrays.term_ids[a:b] for a, b in spans])
-            # weight * count / length per (document, term), documents in feedback order
-            contributions = np.concatenate(
-                [
-                    weight * arrays.term_counts[a:b] / max(int(arrays.doc_length[i]), 1)
-                    for weight, i, (a, b) in zip(doc_weights, top, spans, strict=True)
-                ]
-            )
-            local, first_seen, inverse = np.unique(ids, return_index=True, return_inverse=True)
-            relevance = np.zeros(local.size, dtype=np.float64)
-            np.add.at(relevance, inverse, contributions)  # each term's sum in feedback order
-            chosen = np.lexsort((first_seen, -relevance))[: self.config.prf_terms]
-            expansion = {self.terms[local[j]]: relevance[j] for j in chosen}
-        expansion_total = sum(expansion.values()) or 1.0
-        mixed: Counter[str] = Counter()
+        chosen, values = _kernels.relevance_model(
+            np.asarray(top, dtype=np.int64),
+            doc_weights,
+            arrays.term_ptr,
+            arrays.term_ids,
+            arrays.term_counts,
+            arrays.doc_length,
+            len(self.terms),
+            self.config.prf_terms,
+        )
+        expansion_total = 0.0  # sum() of the chosen weights, in their order
+        for value in values.tolist():
+            expansion_total += value
+        # the mixture by term id, in insertion order: the query's terms, then the expansion's;
+        # a weight from the query alone is a Python float, which numpy multiplies with the
+        # float32 BM25 scores in float32, and one with an expansion part is a float64 ("wide")
+        mixed: dict[int, tuple[float, bool]] = {}
         for term, count in Counter(query_terms).items():
-            mixed[term] += RM3_ORIGINAL_WEIGHT * count / len(query_terms)
-        for term, value in expansion.items():
-            mixed[term] += (1 - RM3_ORIGINAL_WEIGHT) * value / expansion_total
-        out = np.zeros(len(self.doc_ids), dtype=np.float64)
-        docs_all, values_all = [], []
-        for term, weight in mixed.items():
-            postings = self.bm25.term_scores(term)
-            if postings is None:  # a variant that scores absent terms: the whole vector
-                out += weight * self.bm25.scores([term])
-            else:
-                docs_all.append(postings[0])
-                values_all.append(weight * postings[1])  # the product's dtype as term-at-a-time
-        if docs_all:  # one scatter; each document's terms still add up in the mixture's order
-            np.add.at(out, np.concatenate(docs_all), np.concatenate(values_all, dtype=np.float64))
+            term_id = self.bm25.term_id(term)
+            if term_id is not None:  # an unknown term scores nothing
+                mixed[term_id] = (RM3_ORIGINAL_WEIGHT * count / len(query_terms), False)
+        for term_id, value in zip(chosen.tolist(), values.tolist(), strict=True):
+            weight = mixed.get(term_id, (0.0, False))[0]
+            share = (1 - RM3_ORIGINAL_WEIGHT) * value / (expansion_total or 1.0)
+            mixed[term_id] = (weight + share, True)
+        matrix = self.bm25.matrix()
+        if matrix is None:  # a variant that scores absent terms: whole vectors, term at a time
+            out = np.zeros(len(self.doc_ids), dtype=np.float64)
+            for term_id, (weight, wide) in mixed.items():
+                out += (np.float64(weight) if wide else weight) * self.bm25.scores(
+                    [self.terms[term_id]]
+                )
+            return out.astype(np.float32)
+        out = _kernels.weighted_scatter(
+            *matrix,
+            np.fromiter(mixed, dtype=np.int64, count=len(mixed)),
+            np.array([w for w, _ in mixed.values()], dtype=np.float64),
+            np.array([wide for _, wide in mixed.values()], dtype=bool),
+            len(self.doc_ids),
+        )
         return out.astype(np.float32)
 
     def rm3_scores(self, query: str | QueryTerms) -> np.ndarray:
@@ -439,13 +448,13 @@ class TextIndex:
         features = np.hstack(
             [scalars, np.repeat(query_vector[None, :], rows, axis=0), self.doc_vectors[doc_idx]]
         ).astype(np.float32)
-        doc_ids = tuple(self.doc_ids[i] for i in doc_idx)
+        doc_ids = tuple(map(self.doc_ids.__getitem__, doc_idx.tolist()))
         return QueryCandidates(doc_idx, doc_ids, features, bm25.astype(np.float32))
 
     def _coverage(self, distinct: list[str], doc_idx: np.ndarray, scalars: np.ndarray) -> None:
         """Columns 5-7 (coverage, idf_coverage, title_coverage). Membership of every (query
-        term, candidate) pair in one pass; the idf sums run in term order (a cumulative sum
-        down the terms), as ``sum`` over the present terms would."""
+        term, candidate) pair in one compiled pass over the terms' postings; the idf sums run
+        in term order, as ``sum`` over the present terms would."""
         arrays = self.arrays
         ids = [self.bm25.term_id(t) for t in distinct]
         known = np.array([i for i in ids if i is not None], dtype=np.int64)
@@ -454,60 +463,40 @@ class TextIndex:
             scalars[:, 5:8] = 0.0
             return
         idf = arrays.idf[known]
-        present = _members(doc_idx, arrays.post_docs, arrays.post_ptr, known)
-        title = _members(doc_idx, arrays.title_post_docs, arrays.title_post_ptr, known)
+        in_text, in_title, idf_sum = _kernels.coverage(
+            doc_idx,
+            arrays.post_docs,
+            arrays.post_ptr,
+            arrays.title_post_docs,
+            arrays.title_post_ptr,
+            known,
+            idf,
+            len(self.doc_ids),
+        )
         idf_total = 0  # sum() of the idfs in term order, unknown terms adding 0
         for value in idf.tolist():
             idf_total += value
-        scalars[:, 5] = present.sum(axis=0) / denominator
-        scalars[:, 6] = np.cumsum(np.where(present, idf[:, None], 0.0), axis=0)[-1] / (
-            idf_total or 1.0
-        )
-        scalars[:, 7] = title.sum(axis=0) / denominator
+        scalars[:, 5] = in_text / denominator
+        scalars[:, 6] = idf_sum / (idf_total or 1.0)
+        scalars[:, 7] = in_title / denominator
 
     def _soft_match(self, q_ids: np.ndarray, doc_idx: np.ndarray) -> np.ndarray:
         """Column 10: per candidate, the mean over query terms of the best cosine to one of the
         document's distinct terms (0 when either side has no known term). The cosines are
-        computed once per distinct term of the candidates."""
+        computed once per distinct term of the candidates (one BLAS product), the best per
+        candidate in a compiled pass (``_kernels.best_similarity``)."""
         out = np.zeros(len(doc_idx), dtype=np.float32)
-        arrays = self.arrays
-        starts = arrays.term_ptr[doc_idx]
-        lengths = arrays.term_ptr[doc_idx + 1] - starts
-        rows = np.flatnonzero(lengths)
-        if q_ids.size == 0 or rows.size == 0:
+        if q_ids.size == 0 or doc_idx.size == 0:
             return out
-        lengths = lengths[rows]
-        offsets = np.zeros(rows.size, dtype=np.int64)
-        offsets[1:] = np.cumsum(lengths)[:-1]
-        gather = np.repeat(starts[rows] - offsets, lengths) + np.arange(int(lengths.sum()))
-        emb = arrays.term_embedding[arrays.term_ids[gather]]
-        seen = np.zeros(self.unit.shape[0], dtype=bool)  # distinct ids without sorting
-        seen[emb] = True
-        distinct = np.flatnonzero(seen)
-        slot = np.empty(self.unit.shape[0], dtype=np.int64)
-        slot[distinct] = np.arange(distinct.size)
+        arrays = self.arrays
+        parts = (doc_idx, arrays.term_ptr, arrays.term_ids, arrays.term_embedding)
+        distinct, slot = _kernels.distinct_embeddings(*parts, self.unit.shape[0])
+        if distinct.size == 0:
+            return out
         sims = self.unit[distinct] @ self.unit[q_ids].T  # (distinct terms, query terms)
-        best = np.maximum.reduceat(sims[slot[emb]], offsets, axis=0)  # (candidates, q terms)
+        rows, best = _kernels.best_similarity(*parts, slot, np.ascontiguousarray(sims.T))
         out[rows] = best.mean(axis=1)
         return out
-
-
-def _members(
-    doc_idx: np.ndarray, docs: np.ndarray, ptr: np.ndarray, terms: np.ndarray
-) -> np.ndarray:
-    """bool (terms, candidates): whether each candidate is in each term's postings
-    ``docs[ptr[t]:ptr[t+1]]`` (ascending), by one sort of (term, document) keys."""
-    n = np.int64(max(int(ptr.size), int(doc_idx.max()) + 1 if doc_idx.size else 1))
-    starts, ends = ptr[terms], ptr[terms + 1]
-    lengths = ends - starts
-    offsets = np.zeros(terms.size, dtype=np.int64)
-    offsets[1:] = np.cumsum(lengths)[:-1]
-    gather = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-    rows = np.repeat(np.arange(terms.size, dtype=np.int64), lengths)
-    held = rows * n + docs[gather]  # ascending: terms in order, documents ascending in each
-    wanted = np.arange(terms.size, dtype=np.int64)[:, None] * n + doc_idx[None, :]
-    at = np.minimum(np.searchsorted(held, wanted), max(held.size - 1, 0))
-    return held[at] == wanted if held.size else np.zeros(wanted.shape, dtype=bool)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:

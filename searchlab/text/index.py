@@ -37,7 +37,7 @@ import json
 import mmap
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -348,6 +348,16 @@ class RerankerRanker(Ranker):
             "trained_queries": list(self.reranker.trained_queries),
             "excluded_queries": list(self.reranker.excluded_queries),
         }
+
+
+def warm_up(index: SearchIndex, rankers: Iterable[Ranker]) -> None:
+    """One search per ranker on the index's own first terms, so that the compiled kernels
+    (numba loads them from its disk cache on first use) and torch's first forward pass are
+    ready before a service answers its first request."""
+    terms = tuple(index.text.terms[:3])
+    query = QueryTerms(" ".join(terms), terms, terms)
+    for ranker in rankers:
+        ranker.rank(query, 10)
 
 
 def parse_ranker_spec(spec: str) -> tuple[str, str | None]:

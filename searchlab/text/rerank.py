@@ -112,6 +112,7 @@ class TextReranker:
         self.documents = documents  # documents_fingerprint of the corpus it trained on
         self.trained_queries = tuple(trained_queries)
         self.excluded_queries = tuple(excluded_queries)
+        self._score = model_scorer(ranker)
 
     def rerank(self, cands: QueryCandidates) -> tuple[np.ndarray, np.ndarray]:
         """Candidates reordered by the model (ties keep BM25 order): indices and scores."""
@@ -120,7 +121,7 @@ class TextReranker:
         features = cands.features
         if len(self.columns) != features.shape[1]:  # a subset of the groups: select columns
             features = features[:, self.columns]
-        scores = np.asarray(self.ranker.score(features), dtype=np.float64)
+        scores = np.asarray(self._score(features), dtype=np.float64)
         order = np.argsort(-scores, kind="stable")
         return cands.doc_indices[order], scores[order]
 
@@ -156,6 +157,38 @@ class TextReranker:
                 },
             )
         return out
+
+
+def model_scorer(ranker: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``ranker.score`` for one query's rows, without its per-call set-up when the ranker is a
+    neural one on the CPU: the module is put in eval mode once, and each call is the same
+    scaler transform and one forward pass (``torch.inference_mode``), so the scores are
+    ``ranker.score``'s to the bit (tested). Torch runs on the ranker's thread count (one by
+    default: a server's cores serve requests, not one small matrix product)."""
+    from searchlab.rank.train import NeuralRanker
+
+    if not isinstance(ranker, NeuralRanker):
+        return ranker.score
+    import torch
+
+    module = ranker.module.eval()
+    if next(module.parameters()).device.type != "cpu":
+        return ranker.score
+    scaler, threads = ranker.scaler, ranker.config.threads
+
+    def score(features: np.ndarray) -> np.ndarray:
+        x = scaler.transform(ranker._features(features))
+        previous = torch.get_num_threads()
+        if threads is not None and threads != previous:
+            torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                return module(torch.from_numpy(np.ascontiguousarray(x))).double().numpy()
+        finally:
+            if threads is not None and threads != previous:
+                torch.set_num_threads(previous)
+
+    return score
 
 
 def train_text_reranker(

@@ -3,6 +3,7 @@ definitions, exposures once, and one request's events all-or-nothing within a gr
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -144,3 +145,26 @@ def test_a_version_1_log_is_migrated_in_place_keeping_its_rows(tmp_path):
     ]
     assert conn.execute("SELECT position, team FROM events").fetchall() == [(2, None)]
     conn.close()
+
+
+def test_searches_store_lists_as_sqlites_own_minified_json(tmp_path):
+    """Searches are bound row by row; their JSON columns are exactly the text SQLite's JSON
+    functions make (what the log held when rows were unpacked with ``json_each``)."""
+    store = EventStore(tmp_path / "e.db")
+    odd = ("d1", "é-2", 'a"b', "c\\d", "x\u2028y")
+    interleaved = SearchRecord(
+        "q2", utc_timestamp(DAY), DAY, "u2", "wing", "e2", "interleaved", "a+b", 2, ("d1", "d2"),
+        teams="CV", posterior=(0.1, 1e-05, 1 / 3, 1.0, 0.0, 2.5e-300),
+    )  # fmt: skip
+    assert store.write([search("q1", "u1", hits=odd), search("q0", "u0", hits=()), interleaved])
+    rows = store.conn.execute(
+        "SELECT query_id, query_response_hit_ids, json(query_response_hit_ids), posterior, "
+        "json(posterior) FROM queries ORDER BY query_id"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["q0", "q1", "q2"]
+    for _, hits, minified, posterior, posterior_minified in rows:
+        assert hits == minified and posterior == posterior_minified
+    assert json.loads(rows[1][1]) == list(odd) and json.loads(rows[0][1]) == []
+    assert json.loads(rows[2][3]) == [0.1, 1e-05, 1 / 3, 1.0, 0.0, 2.5e-300]
+    assert rows[0][3] is None
+    store.close()
