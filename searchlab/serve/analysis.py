@@ -50,6 +50,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,9 +172,13 @@ def parse_metric(spec: str) -> Metric:
     return Metric(name, expression.strip(), "auto")
 
 
-def experiment_sql(metrics: list[Metric], *, until: bool = False) -> str:
+def experiment_sql(
+    metrics: list[Metric], *, until: bool = False, materialized: bool = False
+) -> str:
     """The one query: activity, per-user values, then per metric and arm (value, users).
-    ``until``: only users exposed and activity logged at or before ``:until`` (ms)."""
+    ``until``: only users exposed and activity logged at or before ``:until`` (ms).
+    ``materialized``: read ``activity`` from a table of that name (:data:`MATERIALIZE_SQL`)
+    instead of computing it in the query."""
     columns = ",\n           ".join(
         f"coalesce(({m.expression}), 0) AS m{i}" for i, m in enumerate(metrics)
     )
@@ -193,7 +198,16 @@ users AS (
         f"SELECT {i} AS metric, arm, m{i} AS value, count(*) AS users FROM users GROUP BY arm, m{i}"
         for i in range(len(metrics))
     )
-    return f"WITH{_ACTIVITY},{per_user}\n{histograms}\nORDER BY metric, arm, value"
+    head = "WITH" if materialized else f"WITH{_ACTIVITY},"
+    return f"{head}{per_user}\n{histograms}\nORDER BY metric, arm, value"
+
+
+#: The experiment's activity as a temporary table with an index on time: a series of looks
+#: then filters it instead of joining the whole log again at every look.
+MATERIALIZE_SQL = (
+    f"CREATE TEMP TABLE activity AS WITH{_ACTIVITY} SELECT * FROM activity",
+    "CREATE INDEX temp.activity_ts ON activity (ts_ms)",
+)
 
 
 def experiment_samples(
@@ -207,6 +221,23 @@ def experiment_samples(
     """Per-arm samples of each metric (default ``converted``) of ``experiment``; with
     ``until_ms``, as the log stood at that event time (users exposed and activity at or
     before it: one look of a cumulative series)."""
+    return experiment_series(
+        events, experiment, metrics, metric_type=metric_type, until=(until_ms,)
+    )[0]
+
+
+def experiment_series(
+    events: str | Path,
+    experiment: str,
+    metrics: list[str] | None = None,
+    *,
+    metric_type: str = "auto",
+    until: Sequence[int | None] = (None,),
+) -> list[ExperimentSamples]:
+    """:func:`experiment_samples` at each time of ``until`` (None: the whole log), read in
+    one transaction; for more than one look the activity is materialized once
+    (:data:`MATERIALIZE_SQL`), so a dashboard's first series costs one pass over the log
+    plus a filtered aggregate per look rather than a pass per look."""
     check_metric_type(metric_type)
     parsed = [parse_metric(m) for m in (metrics or ["converted"])]
     names = [m.name for m in parsed]
@@ -214,26 +245,51 @@ def experiment_samples(
     if repeated is not None:
         raise InputError(f"metric {repeated!r} is asked for twice", hint="name each metric once")
     conn = open_log(events, readonly=True)
+    found = []
     try:
+        conn.execute("BEGIN")  # one snapshot for every look
         definition = logged_definition(conn, events, experiment, "ab")
-        users = dict(
-            conn.execute(
-                "SELECT arm, count(*) FROM exposures WHERE experiment_id = ? AND ts_ms <= ? "
-                "GROUP BY arm",
-                (experiment, _NO_BOUND if until_ms is None else until_ms),
-            ).fetchall()
-        )
-        sql = experiment_sql(parsed, until=until_ms is not None)
+        materialized = len(until) > 1
         try:
-            rows = conn.execute(sql, {"experiment": experiment, "until": until_ms}).fetchall()
+            if materialized:
+                for statement in MATERIALIZE_SQL:
+                    conn.execute(statement, {"experiment": experiment})
+            for until_ms in until:
+                users = dict(
+                    conn.execute(
+                        "SELECT arm, count(*) FROM exposures WHERE experiment_id = ? "
+                        "AND ts_ms <= ? GROUP BY arm",
+                        (experiment, _NO_BOUND if until_ms is None else until_ms),
+                    ).fetchall()
+                )
+                bounded = until_ms is not None
+                sql = experiment_sql(parsed, until=bounded, materialized=materialized)
+                rows = conn.execute(sql, {"experiment": experiment, "until": until_ms}).fetchall()
+                found.append((users, experiment_sql(parsed, until=bounded), rows))
         except sqlite3.Error as exc:
             raise InputError(
                 f"a metric's SQL failed in SQLite: {exc}",
                 hint="a metric is an aggregate over action_name, query_id, ts_ms, position, "
                 "object_id, message_type, ranker, k",
             ) from None
+        conn.execute("COMMIT")
     finally:
         conn.close()
+    return [
+        _experiment_samples(experiment, definition, parsed, metric_type, users, sql, rows)
+        for users, sql, rows in found
+    ]
+
+
+def _experiment_samples(
+    experiment: str,
+    definition: Mapping[str, Any],
+    parsed: list[Metric],
+    metric_type: str,
+    users: Mapping[str, int],
+    sql: str,
+    rows: list[tuple],
+) -> ExperimentSamples:
     samples = []
     for i, metric in enumerate(parsed):
         parts = {}

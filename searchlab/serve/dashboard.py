@@ -15,7 +15,7 @@ For every experiment the service runs, as the event log stands now:
 - **a plot over time**: the estimate and its confidence sequence at up to ``looks`` (default
   50) cumulative looks, evenly spaced in event time from the first exposure to the latest
   activity. Look *j* holds the users exposed by its time and only their activity up to it
-  (:func:`searchlab.serve.analysis.experiment_samples` with ``until_ms``). The sequence is
+  (:func:`searchlab.serve.analysis.experiment_series`). The sequence is
   intersected and the p-value's minimum kept over the looks, which stays valid because the
   sequence holds at every time at once.
 
@@ -76,7 +76,7 @@ from searchlab.ab.sequential import (
 from searchlab.errors import InputError, RequestError
 from searchlab.serve.analysis import (
     ARMS,
-    experiment_samples,
+    experiment_series,
     experiment_span,
     interleave_frame,
     log_changes,
@@ -203,13 +203,19 @@ class LookCache:
         return len(self._looks)
 
 
-def compute_look(events: Any, experiment: str, ts_ms: int, options: Mapping[str, Any]) -> Look:
-    """One look: the dashboard's metrics as the log stood at ``ts_ms``, analysed."""
-    samples = experiment_samples(events, experiment, list(DASHBOARD_METRICS), until_ms=ts_ms)
-    try:
-        return Look(ts_ms, samples.users, sequential_analyze(samples.samples, **options))
-    except InputError as exc:
-        return Look(ts_ms, samples.users, None, exc.message)
+def compute_looks(
+    events: Any, experiment: str, times: Sequence[int], options: Mapping[str, Any]
+) -> list[Look]:
+    """Looks at ``times``: the dashboard's metrics as the log stood at each, analysed (read
+    in one pass: :func:`searchlab.serve.analysis.experiment_series`)."""
+    series = experiment_series(events, experiment, list(DASHBOARD_METRICS), until=times)
+    looks = []
+    for ts_ms, samples in zip(times, series, strict=True):
+        try:
+            looks.append(Look(ts_ms, samples.users, sequential_analyze(samples.samples, **options)))
+        except InputError as exc:
+            looks.append(Look(ts_ms, samples.users, None, exc.message))
+    return looks
 
 
 def _identity(definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,14 +249,14 @@ def experiment_panel(
             return ExperimentPanel(
                 **base, **empty, first_ms=None, last_ms=None, status="no users yet: waiting"
             )
-        series = []
-        for t in look_times(*span, looks):
-            look = cache.get(experiment, t) if cache is not None else None
-            if look is None:
-                look = compute_look(events, experiment, t, options)
-                if cache is not None:
-                    cache.put(experiment, look)
-            series.append(look)
+        times = look_times(*span, looks)
+        kept = {t: cache.get(experiment, t) for t in times} if cache is not None else {}
+        missing = [t for t in times if kept.get(t) is None]
+        for look in compute_looks(events, experiment, missing, options) if missing else ():
+            kept[look.ts_ms] = look
+            if cache is not None:
+                cache.put(experiment, look)
+        series = [kept[t] for t in times]
     except InputError as exc:  # the log cannot answer (e.g. not a searchlab log): say why
         return ExperimentPanel(**base, **empty, first_ms=None, last_ms=None, status=exc.message)
     now = series[-1]  # the last look holds every user and all activity so far

@@ -19,7 +19,7 @@ import pytest
 from searchlab.ab.sequential import difference_cs
 from searchlab.cli import run
 from searchlab.serve import dashboard as dash
-from searchlab.serve.analysis import experiment_samples, experiment_span
+from searchlab.serve.analysis import experiment_samples, experiment_series, experiment_span
 from searchlab.serve.events import Event, utc_timestamp
 from searchlab.serve.experiments import load_experiments
 from searchlab.serve.store import EventBatch, EventStore, SearchRecord
@@ -198,13 +198,13 @@ def test_the_look_cache_recomputes_only_what_new_rows_can_change(tmp_path, monke
     path = tmp_path / "growing.db"
     write_log(path, DEFINITION, 300, seed=11)
     computed = []
-    real = dash.compute_look
+    real = dash.compute_looks
 
-    def counted(events, experiment, ts_ms, options):
-        computed.append(ts_ms)
-        return real(events, experiment, ts_ms, options)
+    def counted(events, experiment, times, options):
+        computed.extend(times)
+        return real(events, experiment, times, options)
 
-    monkeypatch.setattr(dash, "compute_look", counted)
+    monkeypatch.setattr(dash, "compute_looks", counted)
     cache = dash.LookCache()
     cold = dash.build_dashboard(path, [DEFINITION], cache=cache)
     times = dash.look_times(cold.panels[0].first_ms, cold.panels[0].last_ms)
@@ -224,6 +224,21 @@ def test_the_look_cache_recomputes_only_what_new_rows_can_change(tmp_path, monke
     assert computed == [t for t in times if t >= late] and 0 < len(computed) < len(times)
     fresh = dash.build_dashboard(path, [DEFINITION])
     assert warm.version == fresh.version != cold.version  # the same numbers as from scratch
+
+
+def test_a_series_of_looks_equals_the_looks_one_by_one(tmp_path):
+    """experiment_series materializes the activity once; each look must still equal the
+    look computed on its own (the plain query over the whole log)."""
+    path = tmp_path / "series.db"
+    write_log(path, DEFINITION, 300, seed=5)
+    first, last = experiment_span(path, "exp-d")
+    times = [first - 1, first, (first + last) // 2, last, None]
+    metrics = ["converted", "clicks", "searches"]
+    series = experiment_series(path, "exp-d", metrics, until=times)
+    for until_ms, together in zip(times, series, strict=True):
+        alone = experiment_samples(path, "exp-d", metrics, until_ms=until_ms)
+        assert together.users == alone.users and together.sql == alone.sql
+        assert [str(s) for s in together.samples] == [str(s) for s in alone.samples]
 
 
 def test_looks_before_any_conversion_do_not_empty_the_sequence(tmp_path):
