@@ -167,10 +167,9 @@ def serve(sock: socket.socket, params: dict[str, Any]) -> None:
                 dirty += 1
                 if core.deepening is None or core.ahead():
                     sock.sendall(frame(core.ack(0, 0, 0)))
-            finals = processed = 0
-            for _ in range(min(len(backlog), SLICE)):
-                finals += core.handle(backlog.popleft())
-                processed += 1
+            batch = [backlog.popleft() for _ in range(min(len(backlog), SLICE))]
+            finals = core.handle_many(batch) if batch else 0
+            processed = len(batch)
             dirty += processed
             if processed and not closing:
                 sock.sendall(frame(core.ack(0, finals, processed)))
