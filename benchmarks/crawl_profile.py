@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_crawl import start_server, stop, write_urls  # noqa: E402
+from bench_crawl import byte_compile, start_server, stop, write_urls  # noqa: E402
 
 # (stage, test on "file:line(function)") in order: the first match wins
 STAGES = (
@@ -125,6 +125,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25, help="functions listed per process")
     parser.add_argument("--plain", action="store_true", help="no profiler: CPU s per page")
     args = parser.parse_args()
+    print(byte_compile())
     work = Path(tempfile.mkdtemp(prefix="crawl-profile-"))
     server, port = start_server("--latency-ms", "0")
     try:
