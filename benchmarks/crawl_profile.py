@@ -81,10 +81,9 @@ def print_stages(title: str, stats: pstats.Stats, pages: int, top: int) -> None:
 
 # the recorder under cProfile with a CPU-time clock (a blocking read is not counted)
 CHILD = (
-    "import cProfile, runpy, sys, time; out, module = sys.argv[1:3]; "
-    "sys.argv = [module, *sys.argv[3:]]; p = cProfile.Profile(time.process_time); p.enable()\n"
-    "try: runpy.run_module(module, run_name='__main__')\n"
-    "except SystemExit: pass\n"
+    "import cProfile, importlib, sys, time; out, module = sys.argv[1:3]; "
+    "p = cProfile.Profile(time.process_time); p.enable()\n"
+    "try: importlib.import_module(module).main(sys.argv[3:])\n"
     "finally: p.disable(); p.dump_stats(out)"
 )
 

@@ -402,4 +402,9 @@ class RecorderClient:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # everything is written, fsynced and closed, and the engine has its final answer: skip the
+    # interpreter's teardown, which the engine waits for before it exits (~10 ms)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
