@@ -98,7 +98,7 @@ def profiled_spawn(out: Path):
 
         fds = (child.fileno(), *(fd for fd in keep_fds if fd is not None))
         process = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(out), module, str(child.fileno()), *args],
+            [sys.executable, "-P", "-c", CHILD, str(out), module, str(child.fileno()), *args],
             pass_fds=fds,
             stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": recorder._ROOT},
@@ -123,6 +123,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--top", type=int, default=25, help="functions listed per process")
     parser.add_argument("--plain", action="store_true", help="no profiler: CPU s per page")
+    parser.add_argument("--keep", default=None, help="folder for loop.prof and recorder.prof")
     args = parser.parse_args()
     print(byte_compile())
     work = Path(tempfile.mkdtemp(prefix="crawl-profile-"))
@@ -130,7 +131,9 @@ def main() -> int:
     try:
         url_file = work / "urls.txt"
         write_urls(url_file, (f"http://127.0.0.1:{port}/wiki/Page_{i}" for i in range(args.urls)))
-        recorder_out = work / "recorder.prof"
+        keep = Path(args.keep) if args.keep else work
+        keep.mkdir(parents=True, exist_ok=True)
+        recorder_out = keep / "recorder.prof"
         if args.plain:
             started = time.perf_counter()
             summary = crawl(url_file, work / "out", args.concurrency)
@@ -155,7 +158,7 @@ def main() -> int:
         profile.disable()
         pages = max(summary.done, 1)
         print(f"{summary.done:,} pages done, {summary.failed} failed")
-        profile.dump_stats(os.environ.get("LOOP_PROF", str(work / "loop.prof")))
+        profile.dump_stats(str(keep / "loop.prof"))
         print_stages("event loop process", pstats.Stats(profile), pages, args.top)
         print_stages("recorder process", pstats.Stats(str(recorder_out)), pages, args.top)
         return 0 if summary.done == args.urls else 1

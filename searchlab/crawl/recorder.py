@@ -236,7 +236,8 @@ def spawn_child(
 
     fds = (child.fileno(), *(fd for fd in keep_fds if fd is not None))
     process = subprocess.Popen(
-        [sys.executable, "-m", module, str(child.fileno()), *args],
+        # -P: not the working folder first on the path, which could hold another searchlab
+        [sys.executable, "-P", "-m", module, str(child.fileno()), *args],
         pass_fds=fds,
         stdin=subprocess.DEVNULL,
         env={
