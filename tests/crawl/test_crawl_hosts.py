@@ -127,6 +127,19 @@ def test_frontier_parts_agree_with_fetch_form_canonical_key_and_host_of():
         assert frontier_parts(url) == (canonical_key(form), form, host_of(form)), url
 
 
+def test_origin_of_is_the_scheme_and_authority_lower_cased():
+    cases = {
+        "http://Example.org/a": "http://example.org",
+        "https://example.org:8443/x?y#z": "https://example.org:8443",
+        "http://a.b?q=1": "http://a.b",
+        "http://a.b#f": "http://a.b",
+        "HTTP://A.b": "http://a.b",
+        "http://user:pw@Host:81": "http://user:pw@host:81",
+        "http://[::1]:8080/x": "http://[::1]:8080",
+    }
+    assert {url: origin_of(url) for url in cases} == cases
+
+
 def test_extra_headers_are_sent_with_every_request(make_server, url_file, tmp_path):
     server = make_server(fault_share=0.0)
     headers = (("X-Team", "search"), ("Accept-Language", "de"))
