@@ -70,6 +70,10 @@ INSERT_SQL = (
     "VALUES (?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT(key) DO NOTHING"
 )
 GRANT_COLUMNS = "seq, url, depth, host, extra"
+DONE_SQL = (
+    "UPDATE urls SET status='done', attempts=attempts+?, http_status=?, last_error=NULL, "
+    "final_url=?, warc_file=?, warc_offset=?, warc_length=?, updated_at=? WHERE seq=?"
+)
 
 
 class RecorderCore:
@@ -188,13 +192,12 @@ class RecorderCore:
         return len(found)
 
     def add_seeds(self, batch: list[tuple[int, str]]) -> None:
-        from searchlab.crawl.urls import canonical_key, fetch_form, host_of
+        from searchlab.crawl.urls import frontier_parts
 
         rows = []
         for line, url in batch:
             try:
-                form = fetch_form(url)
-                rows.append((canonical_key(form), form, host_of(form), 0, line, None))
+                rows.append((*frontier_parts(url), 0, line, None))
             except ValueError as exc:
                 self.counts["malformed"] += 1
                 self.conn.execute(
@@ -275,24 +278,7 @@ class RecorderCore:
         kind = message[0]
         conn = self.conn
         if kind == DONE:
-            _, seq, records, attempts, status, final_url, depth, kind_of_body = message
-            name, offset, length = self.rotator.write_group(records)
-            claimed = conn.execute(
-                "UPDATE urls SET status='done', attempts=attempts+?, http_status=?, "
-                "last_error=NULL, final_url=?, warc_file=?, warc_offset=?, warc_length=?, "
-                "updated_at=? WHERE seq=? AND status!='done'",
-                (attempts, status, final_url, name, offset, length, time.time(), seq),
-            ).rowcount
-            if not claimed:
-                self.counts["duplicates"] += 1
-                return 1
-            self.counts["done"] += 1
-            self.by_status[status] += 1
-            if final_url is not None:
-                self.counts["redirected"] += 1
-            if self.follow is not None and kind_of_body == "html" and 200 <= status < 300:
-                self._discover(records[-1], depth)
-            return 1
+            return self._done([message])
         if kind == WANT:
             self.grant(message[1])
             return 0
@@ -350,6 +336,57 @@ class RecorderCore:
             conn.execute("INSERT INTO input_errors(line, reason) VALUES (?, ?)", message[1:3])
             return 0
         raise ValueError(f"unknown recorder message {kind}")
+
+    def handle_many(self, messages: list[tuple]) -> int:
+        """Apply messages in order, runs of DONE as one batch (one look-up and one
+        ``executemany`` for their state rows); return how many were URLs' final outcomes."""
+        finals = 0
+        run: list[tuple] = []
+        for message in messages:
+            if message[0] == DONE:
+                run.append(message)
+                continue
+            if run:
+                finals += self._done(run)
+                run = []
+            finals += self.handle(message)
+        if run:
+            finals += self._done(run)
+        return finals
+
+    def _done(self, messages: list[tuple]) -> int:
+        """Write the records of fetched URLs and mark each done, unless it is done already
+        (or unknown): then the records stay in the WARC and the URL counts as a duplicate."""
+        write_group = self.rotator.write_group
+        located = [(message, write_group(message[2])) for message in messages]
+        seqs = [message[1] for message in messages]
+        claimable = {
+            seq
+            for seq, status in self.conn.execute(
+                f"SELECT seq, status FROM urls WHERE seq IN ({','.join('?' * len(seqs))})", seqs
+            )
+            if status != "done"
+        }
+        now = time.time()
+        rows = []
+        pages = []  # HTML pages whose links to follow
+        for message, (name, offset, length) in located:
+            _, seq, records, attempts, status, final_url, depth, kind_of_body = message
+            if seq not in claimable:
+                self.counts["duplicates"] += 1
+                continue
+            claimable.discard(seq)  # the same URL twice in one batch: the first one counts
+            rows.append((attempts, status, final_url, name, offset, length, now, seq))
+            self.counts["done"] += 1
+            self.by_status[status] += 1
+            if final_url is not None:
+                self.counts["redirected"] += 1
+            if self.follow is not None and kind_of_body == "html" and 200 <= status < 300:
+                pages.append((records[-1], depth))
+        self.conn.executemany(DONE_SQL, rows)
+        for record, depth in pages:
+            self._discover(record, depth)
+        return len(messages)
 
     def _final(self, seq: int, status: str, reason: str, attempts: int, http: int | None) -> None:
         self.conn.execute(
@@ -422,25 +459,24 @@ class RecorderCore:
 
     def _sitemap(self, url: str, body: bytes, depth: int) -> None:
         from searchlab.crawl.sitemaps import INDEX, SitemapError, parse_sitemap
-        from searchlab.crawl.urls import canonical_key, fetch_form, host_of
+        from searchlab.crawl.urls import frontier_parts
 
         try:
             kind, locs = parse_sitemap(body)
         except SitemapError:
             return
         allows = self.sitemap_scope.allows
-        urls = []
+        rows = []
         for loc in locs:
             try:
-                form = fetch_form(loc)
+                key, form, host = frontier_parts(loc)
             except ValueError:
                 continue
             if form.startswith(("http://", "https://")) and allows(form, url):
-                urls.append(form)
+                rows.append((key, form, host, depth, None, None))
         if kind == INDEX:
-            self.sitemaps.extend((form, depth) for form in urls)
+            self.sitemaps.extend((row[1], depth) for row in rows)
             return
-        rows = [(canonical_key(form), form, host_of(form), depth, None, None) for form in urls]
         self.counts["discovered"] += self._insert(rows)
 
     def ack(self, frames: int, finals: int, processed: int) -> tuple:

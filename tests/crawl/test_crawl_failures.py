@@ -114,3 +114,32 @@ def test_an_exception_at_any_stage_fails_the_url_with_its_reason(
         status, error = state[url]
         assert status == "failed", (url, status, error)
         assert f"injected at {stage}" in error
+
+
+def test_the_transport_hands_over_plain_request_headers(make_server):
+    """aiohttp names request headers with multidict's istr; the Response carries plain str
+    (cheap to pickle for the recorder, which then never imports multidict), the same
+    values, and the cached conversion is shared by requests that sent the same headers."""
+    import asyncio
+    import pickle
+
+    server = make_server(fault_share=0.0)
+
+    async def fetch_two() -> tuple:
+        fetcher = AiohttpFetcher(
+            user_agent="test/1", timeout=10, connect_timeout=5, pool=4, headers=(("X-A", "1"),)
+        )
+        await fetcher.start()
+        try:
+            a = await fetcher.fetch(f"{server.base}/wiki/a", max_bytes=1 << 20)
+            b = await fetcher.fetch(f"{server.base}/wiki/b", max_bytes=1 << 20)
+        finally:
+            await fetcher.close()
+        return a, b
+
+    a, b = asyncio.run(fetch_two())
+    assert all(type(name) is str and type(value) is str for name, value in a.request_headers)
+    assert dict(a.request_headers)["User-Agent"] == "test/1"
+    assert dict(a.request_headers)["X-A"] == "1"
+    assert a.request_headers is b.request_headers  # one host, the same headers: one tuple
+    assert b"multidict" not in pickle.dumps(a.record("2026-01-01T00:00:00Z"))

@@ -8,7 +8,7 @@ import sqlite3
 
 from searchlab.crawl import CrawlConfig, crawl
 from searchlab.crawl.config import STATE_FILE
-from searchlab.crawl.urls import canonical_key, fetch_form, host_of, origin_of
+from searchlab.crawl.urls import canonical_key, fetch_form, frontier_parts, host_of, origin_of
 
 from .conftest import crawl_until
 
@@ -101,6 +101,43 @@ def test_the_input_is_deduplicated_in_canonical_form_before_fetching(
     pages = [p for _, _, p, _ in server.host_log if p != "/robots.txt"]
     assert sorted(pages) == sorted(["/wiki/a", "/q?b=2&a=1"])  # each fetched once
     assert canonical_key(fetch_form(same[1])) == canonical_key(fetch_form(same[0]))
+
+
+def test_frontier_parts_agree_with_fetch_form_canonical_key_and_host_of():
+    """The one-step (key, fetch form, host) the frontier stores for every URL, plain URLs on
+    their fast path included, is what the three separate functions (w3lib) give."""
+    urls = [
+        "http://example.org/wiki/Page_1",
+        "http://example.org",
+        "https://example.org:443/a",
+        "http://example.org:80/a",
+        "http://example.org:8080/a/b/",
+        "http://example.org/a//b",
+        "http://example.org/a/./b/../c",
+        "http://Example.ORG/A?b=2&a=1#frag",
+        "http://example.org/%7euser/x%2fy",
+        "http://bücher.test/wiki/Über",
+        "http://user:pw@example.org:81/x",
+        "http://[::1]:8080/x",
+        "https://example.org/wiki/C++_(programming)",
+        "http://example.org/a b",
+    ]
+    for url in urls:
+        form = fetch_form(url)
+        assert frontier_parts(url) == (canonical_key(form), form, host_of(form)), url
+
+
+def test_origin_of_is_the_scheme_and_authority_lower_cased():
+    cases = {
+        "http://Example.org/a": "http://example.org",
+        "https://example.org:8443/x?y#z": "https://example.org:8443",
+        "http://a.b?q=1": "http://a.b",
+        "http://a.b#f": "http://a.b",
+        "HTTP://A.b": "http://a.b",
+        "http://user:pw@Host:81": "http://user:pw@host:81",
+        "http://[::1]:8080/x": "http://[::1]:8080",
+    }
+    assert {url: origin_of(url) for url in cases} == cases
 
 
 def test_extra_headers_are_sent_with_every_request(make_server, url_file, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from searchlab.crawl import state as state_db
 from searchlab.crawl import warc
-from searchlab.crawl.frontier import ADD, DONE, WANT, RecorderCore
+from searchlab.crawl.frontier import ADD, DONE, FAILED, WANT, RecorderCore
 from searchlab.crawl.warc import WarcRotator
 
 BODY = b"<html><body>" + b" ".join(b"word%d" % i for i in range(500)) + b"</body></html>"
@@ -64,8 +64,12 @@ def test_isal_does_levels_1_to_3_and_zlib_the_rest(monkeypatch):
     assert warc._gzip_compressor(2).func is isal.compress
     assert warc._gzip_compressor(0).func is zlib.compress
     assert warc._gzip_compressor(6).func is zlib.compress
+    # request records (a few hundred bytes): ISA-L's level 0 when ISA-L serves the level
+    assert warc._gzip_compressor(2, small=True).keywords["level"] == 0
+    assert warc._gzip_compressor(6, small=True).keywords["level"] == 6
     monkeypatch.setattr(warc, "_isal_zlib", None)
     assert warc._gzip_compressor(2).func is zlib.compress
+    assert warc._gzip_compressor(2, small=True).keywords["level"] == 2
 
 
 class BrokenDisk(WarcRotator):
@@ -94,3 +98,47 @@ def test_a_failed_write_leaves_the_url_pending_and_a_listed_twice_url_is_added_o
     rows = dict(sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT url, status FROM urls"))
     assert rows == {urls[0]: "done", urls[1]: "pending", urls[2]: "pending"}
     assert core.counts["done"] == 1
+
+
+def test_a_batch_of_outcomes_is_applied_in_order_and_a_url_is_done_once(tmp_path, warc_responses):
+    """handle_many writes a run of DONE outcomes with one statement: a URL done twice in one
+    batch, or done in an earlier one, keeps its first record; a later FAILED for a done URL
+    changes nothing, as it would one message at a time."""
+    conn = state_db.open_for_crawl(tmp_path / "s.sqlite", "fp", resume=False)
+    rotator = WarcRotator(tmp_path, "t", 0, 1 << 30, 2)
+    conn.execute("BEGIN")
+    core = RecorderCore(conn, rotator, {})
+    urls = [fetch(i)[0] for i in range(4)]
+    core.handle((ADD, [(i + 1, url) for i, url in enumerate(urls)]))
+    core.handle((WANT, 10))
+    seq = {url: s for s, url, *_ in core.ack(1, 0, 0)[4]}
+    first = core.handle_many([(DONE, seq[urls[0]], [fetch(0)], 1, 200, None, 0, "")])
+    batch = [
+        (DONE, seq[urls[1]], [fetch(1)], 1, 200, None, 0, ""),
+        (DONE, seq[urls[0]], [fetch(0)], 1, 200, None, 0, ""),  # done in the batch before
+        (DONE, seq[urls[1]], [fetch(1)], 2, 200, None, 0, ""),  # twice in this batch
+        (FAILED, seq[urls[1]], 1, 500, "HTTP 500"),  # after its DONE: no effect on the row
+        (FAILED, seq[urls[2]], 3, 503, "HTTP 503"),
+        (DONE, seq[urls[3]], [fetch(3)], 1, 200, "http://127.0.0.1:9/moved", 0, ""),
+    ]
+    assert first + core.handle_many(batch) == 7  # every message a final outcome
+    core.commit()
+    rotator.close()
+    assert (core.counts["done"], core.counts["duplicates"], core.counts["failed"]) == (3, 2, 2)
+    assert core.counts["redirected"] == 1
+    rows = {
+        url: rest
+        for url, *rest in sqlite3.connect(tmp_path / "s.sqlite").execute(
+            "SELECT url, status, attempts, warc_offset FROM urls"
+        )
+    }
+    assert [rows[url][:2] for url in urls] == [["done", 1], ["done", 1], ["failed", 3], ["done", 1]]
+    # each done URL points at its first response record (the duplicates' stay in the file)
+    records = warc_responses([tmp_path / rotator.name])
+    assert len(records) == 5  # every DONE wrote its records
+    first_offset: dict[str, int] = {}
+    for url, _, _, offset in records:
+        first_offset.setdefault(url, offset)
+    assert {url: rows[url][2] for url in (urls[0], urls[1], urls[3])} == {
+        url: first_offset[url] for url in (urls[0], urls[1], urls[3])
+    }
