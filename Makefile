@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q "$(TORCH_PIN)"
 	$(PIP) install -q -e ".[$(EXTRAS)]" "$(TORCH_PIN)"
+	# an editable install is not byte-compiled (pip compiles only what it copies): compile
+	# once, so each command does not compile searchlab from source at start
+	$(PY) -m compileall -q searchlab
 	touch $(STAMP)
 
 DEMO_OUT    ?= demo-report

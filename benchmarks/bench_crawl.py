@@ -45,6 +45,8 @@ import threading
 import time
 from pathlib import Path
 
+from installed import byte_compile
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASES = ("peers", "paired", "memory", "follow", "retry-after", "shards", "scale")
@@ -120,17 +122,6 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------- processes
-def byte_compile() -> str:
-    """Byte-compile searchlab's modules, as pip does when it installs a package. A checkout run
-    with PYTHONDONTWRITEBYTECODE=1 (or a read-only one) otherwise compiles ~20 crawl modules
-    from source at every start, in the crawler and again in its recorder process (~70 ms of
-    CPU each, measured), while the peers' libraries were compiled when they were installed."""
-    import compileall
-
-    ok = compileall.compile_dir(str(ROOT / "searchlab"), quiet=1)
-    return "searchlab byte-compiled (as installed)" if ok else "byte-compiling searchlab failed"
-
-
 def start_server(*options: str) -> tuple[subprocess.Popen, int]:
     server = subprocess.Popen(
         [sys.executable, str(HERE / "crawl_server.py"), *options], stdout=subprocess.PIPE, text=True

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from installed import byte_compile
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -19,6 +21,7 @@ def main() -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
     if only:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in only]
+    print(byte_compile(), flush=True)
     failures = []
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)
