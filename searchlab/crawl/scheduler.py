@@ -125,7 +125,7 @@ class Scheduler:
     def offer(self, item: Item) -> bool:
         """Queue ``item`` unless its host already holds ``cap`` URLs (then False)."""
         slot = self.slot(item.host)
-        if len(slot.queue) + slot.active >= slot.cap:  # slot.size, inlined (every URL)
+        if slot.size >= slot.cap:
             return False
         slot.queue.append(item)
         self._wake(slot)
@@ -220,7 +220,7 @@ class Scheduler:
 
     def _settle(self, slot: HostSlot) -> None:
         """Tell the engine a full host has room again; evict a host that is idle for good."""
-        if self.on_room is not None and len(slot.queue) + slot.active <= slot.cap // 2:
+        if self.on_room is not None and slot.size <= slot.cap // 2:
             self.on_room(slot)
         if slot.queue or slot.active or slot.paused:
             return

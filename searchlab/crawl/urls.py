@@ -57,11 +57,19 @@ def _default_port(url: str, port: str | None) -> bool:
     return port is not None and int(port) == _DEFAULT_PORTS.get(url[: url.index(":")])
 
 
+def _plain_key(url: str) -> str | None:
+    """``canonical_key`` of a URL that matches ``_PLAIN``, without w3lib; None when it needs
+    w3lib (a dot segment or an empty one)."""
+    if "/." in url or "//" in url[8:]:
+        return None
+    return url if "/" in url[8:] else url + "/"
+
+
 def canonical_key(url: str) -> str:
     """The de-duplication key of a URL already in fetch form."""
-    plain = _PLAIN.fullmatch(url)
-    if plain is not None and "/." not in url and "//" not in url[8:]:
-        return url if "/" in url[8:] else url + "/"
+    key = _plain_key(url) if _PLAIN.fullmatch(url) is not None else None
+    if key is not None:
+        return key
     from w3lib.url import canonicalize_url
 
     return canonicalize_url(url, keep_fragments=False)
@@ -71,13 +79,10 @@ def frontier_parts(url: str) -> tuple[str, str, str]:
     """(key, fetch form, host) of a URL as found: ``canonical_key``, ``fetch_form`` and
     ``host_of`` in one step, with a single match for the usual plain URL."""
     plain = _PLAIN.fullmatch(url)
-    if (
-        plain is not None
-        and "/." not in url
-        and "//" not in url[8:]
-        and not _default_port(url, plain[2])
-    ):
-        return (url if "/" in url[8:] else url + "/"), url, plain[1]
+    if plain is not None and not _default_port(url, plain[2]):
+        key = _plain_key(url)
+        if key is not None:  # already its own fetch form and key
+            return key, url, plain[1]
     form = fetch_form(url)
     return canonical_key(form), form, host_of(form)
 
